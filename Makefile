@@ -1,0 +1,49 @@
+# traindev: the two quickstart commands are `make repro` and `make test`.
+# Everything runs from a project-local virtualenv so nothing installed by hand is needed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch is installed first, on its own and pinned, so no resolver ever swaps the 2.13.0
+# CPU wheel for a newer (multi-GB CUDA) build; requirements.lock then pins everything else.
+TORCH  := torch==2.13.0
+
+export PATH := $(abspath $(BIN)):$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+export NO_ALBUMENTATIONS_UPDATE := 1
+
+.PHONY: install repro test lint flow ui bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+repro: install          ## run the whole pipeline on the embedded default
+	dvc repro
+
+test: install           ## the test suite (CPU only, a few minutes)
+	pytest
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+flow: install           ## the same pipeline as a Prefect flow on the local ephemeral server
+	python -m pipeline.flows
+
+ui: install             ## MLflow UI on the runs of this project
+	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+bench: install          ## benchmarks: pipeline wall time per stage, trainer throughput
+	python benchmarks/trainer_throughput.py
+	python benchmarks/pipeline_wall_time.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,80 @@
+"""`reproduce`: the DVC pipeline as Prefect tasks, one per stage, in dependency order.
+
+    python -m pipeline.flows            # on Prefect's local ephemeral server, no setup
+
+Each task runs `dvc repro --single-item <stage>`; DVC still decides what is up to date,
+so an unchanged stage finishes at once and is reported as skipped. Retries and
+timeouts come from the `orchestration` section of params.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+
+import traindev  # noqa: F401  (sets the tools quiet and offline)
+from pipeline.dvc_graph import dvc, stage_graph, stage_order
+from traindev.config import load_params
+
+SKIPPED_MARKERS = ("didn't change, skipping", "is cached - skipping")
+
+
+class StageFailed(RuntimeError):
+    """A DVC stage exited non-zero; the message carries the stage's own error output."""
+
+
+@task(task_run_name="{stage}")
+def run_stage(stage: str, project_dir: str) -> str:
+    """Reproduce one stage; returns "ran" or "skipped"."""
+    logger = get_run_logger()
+    result = dvc("repro", "--single-item", stage, cwd=project_dir)
+    for line in (result.stdout + result.stderr).splitlines():
+        if line.strip():
+            logger.info(line)
+    if result.returncode != 0:
+        raise StageFailed(f"stage {stage!r} failed:\n{_error_lines(result.stderr)}")
+    skipped = any(marker in result.stdout for marker in SKIPPED_MARKERS)
+    return "skipped" if skipped else "ran"
+
+
+def _error_lines(stderr: str) -> str:
+    """The lines that say what went wrong (traindev's own `error:` lines first)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    own = [line for line in lines if "error:" in line.lower()]
+    return "\n".join(own or lines[-20:])
+
+
+@flow(name="reproduce", log_prints=True)
+def reproduce(project_dir: str = ".", params_file: str = "params.yaml") -> dict[str, str]:
+    """Run every stage of dvc.yaml in dependency order; returns stage -> ran / skipped."""
+    root = Path(project_dir).resolve()
+    orchestration = load_params(root / params_file).orchestration
+    stage = run_stage.with_options(
+        retries=orchestration.retries,
+        retry_delay_seconds=orchestration.retry_delay_seconds,
+        timeout_seconds=orchestration.stage_timeout_seconds,
+    )
+    outcome: dict[str, str] = {}
+    # DVC holds a repository lock while it reproduces, so stages run one at a time.
+    for name in stage_order(stage_graph(root)):
+        outcome[name] = stage(name, str(root))
+    logger = get_run_logger()
+    ran = [name for name, state in outcome.items() if state == "ran"]
+    logger.info("reproduced %d stage(s): %s", len(ran), ", ".join(ran) or "none (all up to date)")
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the DVC pipeline as a Prefect flow.")
+    parser.add_argument("--project-dir", default=".")
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    reproduce(args.project_dir, args.params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from traindev.cli import main
+
+sys.exit(main())

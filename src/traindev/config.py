@@ -1,0 +1,245 @@
+"""Typed, validated params.yaml.
+
+Every stage validates the whole file before doing any work, so a typo anywhere
+fails fast with the key's dotted path and the nearest valid key, but a stage
+only *uses* its own section (DVC tracks exactly that section for it).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from traindev.models.params import ARCHITECTURE_PARAMS
+
+DEFAULT_PARAMS_PATH = Path("params.yaml")
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+# A split size below 1 is a fraction of its pool; 1 or more is a count of examples.
+SplitSize = Annotated[float, Field(ge=0.0)]
+
+
+class ParamsError(ValueError):
+    """A params.yaml problem, worded for the user: which key, what is wrong, how to fix it."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestParams(Section):
+    source: Literal["sklearn_digits"] = "sklearn_digits"
+    domain: str = Field("handwritten", min_length=1)
+
+
+class SynthesizeParams(Section):
+    seed: int = 0
+    count: int = Field(6000, ge=1)
+    domain: str = Field("fonts", min_length=1)
+    # File names in matplotlib's bundled font folder, or absolute paths to .ttf/.otf files.
+    fonts: list[str] = Field(min_length=1)
+    canvas: int = Field(32, ge=8, description="side of the high-resolution render, a multiple of 8")
+    font_size: tuple[int, int] = (28, 32)
+    offset: tuple[int, int] = (-2, 2)
+    rotation_degrees: tuple[float, float] = (-10.0, 10.0)
+    stroke_width: tuple[int, int] = (0, 2)
+    ink_threshold: int = Field(128, ge=1, le=255)
+
+    @field_validator("font_size", "offset", "rotation_degrees", "stroke_width")
+    @classmethod
+    def _ordered_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError(f"range must be [low, high] with low <= high, got {list(value)}")
+        return value
+
+    @field_validator("canvas")
+    @classmethod
+    def _canvas_multiple_of_8(cls, value: int) -> int:
+        if value % 8:
+            raise ValueError(
+                f"must be a multiple of 8 (it is reduced by blocks to 8x8), got {value}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _sizes_positive(self) -> SynthesizeParams:
+        if self.font_size[0] < 1 or self.stroke_width[0] < 0:
+            raise ValueError("font_size must be >= 1 and stroke_width >= 0")
+        return self
+
+
+class SplitParams(Section):
+    seed: int = 0
+    target_domain: str = Field("handwritten", min_length=1)
+    dev: SplitSize = 0.25
+    test: SplitSize = 0.25
+    target_to_train: Fraction = 1.0
+    train_dev: SplitSize = 0.1
+
+    @model_validator(mode="after")
+    def _fractions_leave_room(self) -> SplitParams:
+        if self.dev < 1 and self.test < 1 and self.dev + self.test >= 1:
+            raise ValueError(
+                f"dev + test fractions must be below 1 (got {self.dev} + {self.test}); "
+                "leave part of the target for training or lower them"
+            )
+        return self
+
+
+class TrainParams(Section):
+    seed: int = 0
+    architectures: list[str] = Field(min_length=1)
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["sgd", "momentum", "rmsprop", "adam", "adamw"] = "adam"
+    lr: float = Field(1e-3, gt=0.0, le=10.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    epsilon: float = Field(1e-8, gt=0.0)
+    l2: float = Field(0.0, ge=0.0)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    deterministic: bool = True
+    num_workers: int = Field(0, ge=0)
+    # Splits up to this size are held as one tensor on the device; larger ones stream
+    # from the memory-mapped pixel store through a DataLoader.
+    in_memory_max_mb: float = Field(512.0, ge=0.0)
+
+    @field_validator("architectures")
+    @classmethod
+    def _known_architectures(cls, names: list[str]) -> list[str]:
+        known = sorted(ARCHITECTURE_PARAMS)
+        for name in names:
+            if name not in ARCHITECTURE_PARAMS:
+                hint = _nearest(name, known)
+                raise ValueError(
+                    f"unknown architecture {name!r}{hint}; valid architectures: {', '.join(known)}"
+                )
+        if len(set(names)) != len(names):
+            raise ValueError(f"architectures are listed twice: {names}")
+        return names
+
+
+class DiagnosisParams(Section):
+    # A gap "matters" when it is at least this large in absolute error ...
+    min_gap: Fraction = 0.005
+    # ... and at least this share of the largest gap.
+    relative_to_largest: Fraction = 0.5
+
+
+class EvaluateParams(Section):
+    human_level_error: Fraction = 0.01
+    batch_size: int = Field(1024, ge=1)
+    diagnosis: DiagnosisParams = DiagnosisParams()
+
+
+class ReportParams(Section):
+    title: str = "traindev report"
+
+
+class OrchestrationParams(Section):
+    retries: int = Field(1, ge=0)
+    retry_delay_seconds: float = Field(5.0, ge=0.0)
+    stage_timeout_seconds: float = Field(3600.0, gt=0.0)
+
+
+class Params(Section):
+    ingest: IngestParams
+    synthesize: SynthesizeParams
+    split: SplitParams
+    train: TrainParams
+    models: dict[str, dict[str, Any]]
+    evaluate: EvaluateParams
+    report: ReportParams = ReportParams()
+    orchestration: OrchestrationParams = OrchestrationParams()
+
+    @model_validator(mode="after")
+    def _models_match_registry(self) -> Params:
+        for name in self.models:
+            if name not in ARCHITECTURE_PARAMS:
+                known = sorted(ARCHITECTURE_PARAMS)
+                raise ParamsError(
+                    f"models.{name}: unknown architecture{_nearest(name, known)}; "
+                    f"valid architectures: {', '.join(known)}"
+                )
+        for name in self.train.architectures:
+            if name not in self.models:
+                raise ParamsError(
+                    f"train.architectures names {name!r} but models.{name} is missing; "
+                    f"add a models.{name} section (it may be empty: {{}})"
+                )
+        return self
+
+    def model_params(self, name: str) -> BaseModel:
+        """The validated hyperparameters of architecture `name`."""
+        return ARCHITECTURE_PARAMS[name].model_validate(self.models.get(name) or {})
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
+    """Read and validate params.yaml, raising ParamsError with one line per problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found (run from the project root)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    return validate_params(raw, source=str(path))
+
+
+def validate_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+    try:
+        params = Params.model_validate(raw)
+        for name, section in params.models.items():
+            _validate_section(ARCHITECTURE_PARAMS[name], section or {}, f"models.{name}", source)
+        return params
+    except ValidationError as exc:
+        raise ParamsError(_format_errors(exc, source)) from None
+    except ParamsError as exc:
+        raise ParamsError(f"{source}: {exc}") from None
+
+
+def _validate_section(schema: type[BaseModel], data: Any, prefix: str, source: str) -> None:
+    try:
+        schema.model_validate(data)
+    except ValidationError as exc:
+        raise ParamsError(_format_errors(exc, source, prefix)) from None
+
+
+def _format_errors(exc: ValidationError, source: str, prefix: str = "") -> str:
+    lines = [f"{source}: invalid params"]
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(([prefix] if prefix else []) + loc)
+        if error["type"] == "extra_forbidden":
+            valid = _valid_keys(error["loc"][:-1], prefix)
+            lines.append(f"  {key}: unknown key{_nearest(loc[-1], valid)}")
+        elif error["type"] == "missing":
+            lines.append(f"  {key}: required key is missing")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"  {key}: {message} (got {error.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _valid_keys(loc: tuple[Any, ...], prefix: str) -> list[str]:
+    """Field names of the schema at `loc`, walking the Params model tree."""
+    model: Any = ARCHITECTURE_PARAMS[prefix.split(".")[1]] if prefix else Params
+    for part in loc:
+        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _nearest(word: str, candidates: list[str]) -> str:
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""

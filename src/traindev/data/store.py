@@ -1,0 +1,152 @@
+"""The data contract: a manifest (Parquet) plus a uint8 NHWC pixel array beside it.
+
+Row i of the manifest is image i of `pixels.npy`. The array is memory-mapped on
+read so DataLoader workers never decode files and a large set never has to fit
+in RAM. `dataset.json` holds what is stored once: the ordered class list, the
+image shape and the pixel scale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from traindev.atomic import atomic_directory
+
+MANIFEST_FILE = "manifest.parquet"
+PIXELS_FILE = "pixels.npy"
+METADATA_FILE = "dataset.json"
+
+MANIFEST_COLUMNS = ["id", "source", "domain", "label", "origin", "tags"]
+SPLITS = ("train", "train_dev", "dev", "test")
+ORIGINS = ("real", "synthetic")
+
+
+class DataContractError(ValueError):
+    """A store that does not follow the data contract; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ImageStore:
+    """A manifest with its pixels, as read from one directory."""
+
+    manifest: pd.DataFrame
+    pixels: np.ndarray  # uint8 (N, H, W, C), usually a read-only memmap
+    classes: list[str]
+    pixel_max: (
+        int  # the value that means full ink / full intensity (16 for the digits, 255 for photos)
+    )
+    path: Path | None = None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W), the layout models consume."""
+        _, height, width, channels = self.pixels.shape
+        return channels, height, width
+
+    def label_indices(self, rows: pd.Index | np.ndarray | None = None) -> np.ndarray:
+        labels = self.manifest["label"] if rows is None else self.manifest["label"].iloc[rows]
+        return pd.Categorical(labels, categories=self.classes).codes.astype(np.int64)
+
+
+def content_id(image: np.ndarray) -> str:
+    """Stable content hash of one image's pixels and shape (blake2b, 16 hex chars).
+
+    Identical pixels get identical ids: that is what makes dedup and leak checks cheap.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(str(image.shape).encode())
+    digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()
+
+
+def content_ids(pixels: np.ndarray) -> list[str]:
+    return [content_id(image) for image in pixels]
+
+
+def write_store(
+    target: Path,
+    manifest: pd.DataFrame,
+    pixels: np.ndarray,
+    classes: list[str],
+    pixel_max: int,
+    extra_metadata: dict | None = None,
+) -> None:
+    """Validate and write a store atomically (all three files or none)."""
+    validate_store(manifest, pixels, classes, pixel_max, where=str(target))
+    with atomic_directory(Path(target)) as staging:
+        manifest.reset_index(drop=True).to_parquet(staging / MANIFEST_FILE, index=False)
+        np.save(staging / PIXELS_FILE, np.ascontiguousarray(pixels, dtype=np.uint8))
+        metadata = {
+            "classes": list(classes),
+            "pixel_max": int(pixel_max),
+            "shape": list(pixels.shape[1:]),
+            "count": len(manifest),
+            **(extra_metadata or {}),
+        }
+        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+
+
+def read_store(source: Path, mmap: bool = True) -> ImageStore:
+    """Read a store written by `write_store`, checking that its parts agree."""
+    source = Path(source)
+    for name in (MANIFEST_FILE, PIXELS_FILE, METADATA_FILE):
+        if not (source / name).is_file():
+            raise DataContractError(
+                f"{source / name}: missing; run the stage that produces {source} (dvc repro)"
+            )
+    metadata = json.loads((source / METADATA_FILE).read_text())
+    manifest = pd.read_parquet(source / MANIFEST_FILE)
+    pixels = np.load(source / PIXELS_FILE, mmap_mode="r" if mmap else None)
+    validate_store(manifest, pixels, metadata["classes"], metadata["pixel_max"], where=str(source))
+    return ImageStore(
+        manifest, pixels, list(metadata["classes"]), int(metadata["pixel_max"]), source
+    )
+
+
+def read_metadata(source: Path) -> dict:
+    return json.loads((Path(source) / METADATA_FILE).read_text())
+
+
+def validate_store(
+    manifest: pd.DataFrame, pixels: np.ndarray, classes: list[str], pixel_max: int, where: str
+) -> None:
+    missing = [column for column in MANIFEST_COLUMNS if column not in manifest.columns]
+    if missing:
+        raise DataContractError(f"{where}: manifest lacks columns {missing}")
+    if pixels.dtype != np.uint8 or pixels.ndim != 4:
+        raise DataContractError(
+            f"{where}: pixels must be uint8 NHWC, got {pixels.dtype} with shape {pixels.shape}"
+        )
+    if len(manifest) != len(pixels):
+        raise DataContractError(
+            f"{where}: manifest has {len(manifest)} rows but pixels hold {len(pixels)} images"
+        )
+    unknown = sorted(set(manifest["label"]) - set(classes))
+    if unknown:
+        raise DataContractError(
+            f"{where}: labels {unknown[:5]} are not in the class list {classes}"
+        )
+    bad_origin = sorted(set(manifest["origin"]) - set(ORIGINS))
+    if bad_origin:
+        raise DataContractError(f"{where}: origin must be one of {ORIGINS}, got {bad_origin}")
+    if not 1 <= pixel_max <= 255:
+        raise DataContractError(f"{where}: pixel_max must be in 1..255, got {pixel_max}")
+    if "split" in manifest.columns:
+        bad_split = sorted(set(manifest["split"]) - set(SPLITS))
+        if bad_split:
+            raise DataContractError(f"{where}: split must be one of {SPLITS}, got {bad_split}")
+
+
+def file_md5(path: Path, chunk: int = 1 << 20) -> str:
+    """MD5 of a file, as DVC computes it for its cache (so tags match `dvc.lock`)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,32 @@
+"""Per-split classification metrics, computed by scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict:
+    """Error, accuracy and macro precision / recall / F1 (every class counts the same)."""
+    if len(y_true) == 0:
+        return {"count": 0}
+    labels = np.arange(num_classes)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
+    accuracy = float(accuracy_score(y_true, y_pred))
+    return {
+        "count": len(y_true),
+        "error": 1.0 - accuracy,
+        "accuracy": accuracy,
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+    }
+
+
+def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Rows are true classes, columns predicted classes; the index is named `label`."""
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(classes)))
+    return pd.DataFrame(matrix, index=pd.Index(classes, name="label"), columns=classes)

@@ -1,0 +1,29 @@
+"""Where each stage reads and writes, relative to the project root (DVC's working dir).
+
+dvc.yaml names the same paths; tests/test_dvc_yaml.py keeps the two in step.
+"""
+
+from pathlib import Path
+
+DATA = Path("data")
+INGESTED = DATA / "ingested"
+SYNTHESIZED = DATA / "synthesized"
+SPLIT = DATA / "split"
+MODELS = DATA / "models"
+EVALUATION = DATA / "evaluation"
+
+REPORTS = Path("reports")
+SPLIT_REPORT = REPORTS / "split"
+METRICS = REPORTS / "metrics"
+
+
+def model_dir(architecture: str) -> Path:
+    return MODELS / architecture
+
+
+def evaluation_dir(architecture: str) -> Path:
+    return EVALUATION / architecture
+
+
+def metrics_file(architecture: str) -> Path:
+    return METRICS / f"{architecture}.json"

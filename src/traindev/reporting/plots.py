@@ -1,0 +1,134 @@
+"""The report's figures, each returned as PNG bytes.
+
+Figures are built on `matplotlib.figure.Figure` directly, never through pyplot: no global
+figure registry, no GUI backend, safe in worker threads and headless CI. PNG metadata is
+stripped of the matplotlib version so that the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from traindev.reporting.inputs import ConfusionMatrix, EpochRecord
+
+DPI = 100
+_SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _percent(values: Sequence[float]) -> list[float]:
+    """Fractions to percentages; NaN stays NaN so matplotlib leaves a gap instead of a 0."""
+    return [value * 100.0 if math.isfinite(value) else math.nan for value in values]
+
+
+def error_comparison_png(
+    architectures: Sequence[str], series: Mapping[str, Sequence[float]]
+) -> bytes:
+    """Grouped bars: one group per architecture, one bar per series (e.g. train, train-dev, dev).
+
+    `series` maps a legend label to one error fraction per architecture, in the same order.
+    """
+    width = min(12.0, max(5.0, 1.3 * len(architectures) + 2.5))
+    figure = Figure(figsize=(width, 3.6), layout="constrained")
+    axes = figure.add_subplot()
+    bar_width = 0.8 / max(1, len(series))
+    for index, (label, errors) in enumerate(series.items()):
+        if len(errors) != len(architectures):
+            raise ValueError(
+                f"series {label!r} has {len(errors)} values for {len(architectures)} architectures"
+            )
+        offset = (index - (len(series) - 1) / 2) * bar_width
+        positions = [i + offset for i in range(len(architectures))]
+        bars = axes.bar(
+            positions,
+            _percent(errors),
+            bar_width,
+            label=label,
+            color=_SERIES_COLORS[index % len(_SERIES_COLORS)],
+        )
+        axes.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+    axes.set_xticks(range(len(architectures)), list(architectures))
+    axes.set_ylabel("error (%)")
+    axes.set_title("Error by architecture")
+    axes.margins(y=0.15)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def learning_curves_png(history: Sequence[EpochRecord], title: str) -> bytes:
+    """Errors per epoch on the left, training loss on the right (their scales differ)."""
+    figure = Figure(figsize=(8.0, 3.2), layout="constrained")
+    errors_axes, loss_axes = figure.subplots(1, 2)
+    figure.suptitle(title, fontsize=10)
+    if not history:
+        for axes in (errors_axes, loss_axes):
+            axes.text(0.5, 0.5, "no training history", ha="center", va="center")
+            axes.set_axis_off()
+        return _png(figure)
+    epochs = [record.epoch for record in history]
+    curves = {
+        "train": [record.train_error for record in history],
+        "train-dev": [record.train_dev_error for record in history],
+        "dev": [record.dev_error for record in history],
+    }
+    for index, (label, errors) in enumerate(curves.items()):
+        errors_axes.plot(
+            epochs, _percent(errors), marker=".", label=label, color=_SERIES_COLORS[index]
+        )
+    errors_axes.set_xlabel("epoch")
+    errors_axes.set_ylabel("error (%)")
+    errors_axes.set_title("Error", fontsize=9)
+    errors_axes.grid(alpha=0.3)
+    errors_axes.legend(fontsize=8)
+    loss_axes.plot(epochs, [record.loss for record in history], marker=".", color="#8172b3")
+    loss_axes.set_xlabel("epoch")
+    loss_axes.set_ylabel("training loss")
+    loss_axes.set_title("Loss", fontsize=9)
+    loss_axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+def confusion_matrix_png(matrix: ConfusionMatrix, title: str) -> bytes:
+    """Heatmap of counts, each cell annotated; rows are true classes, columns predictions."""
+    rows, columns = len(matrix.true_labels), len(matrix.predicted_labels)
+    side = min(9.0, max(3.5, 0.45 * max(rows, columns) + 2.0))
+    figure = Figure(figsize=(side + 0.8, side), layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(title, fontsize=10)
+    if rows == 0 or columns == 0:
+        axes.text(0.5, 0.5, "empty confusion matrix", ha="center", va="center")
+        axes.set_axis_off()
+        return _png(figure)
+    image = axes.imshow(matrix.counts, cmap="Blues", vmin=0, aspect="equal")
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    largest = max(max(row) for row in matrix.counts)
+    fontsize = 8 if max(rows, columns) <= 12 else 6
+    for i, row in enumerate(matrix.counts):
+        for j, count in enumerate(row):
+            dark = largest > 0 and count > largest / 2
+            axes.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color="white" if dark else "black",
+            )
+    axes.set_xticks(range(columns), list(matrix.predicted_labels))
+    axes.set_yticks(range(rows), list(matrix.true_labels))
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    return _png(figure)

@@ -1,0 +1,186 @@
+"""The report stage: load every input, draw the figures, write report.html and report.md.
+
+Everything is rendered in memory first and written into a temporary sibling of `out_dir`,
+then moved into place with `os.replace`; a failure at any point leaves the previous report (or
+no report) untouched, never a half-written one that DVC could cache as if it were complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from traindev.reporting import plots
+from traindev.reporting.inputs import (
+    ArchitectureResult,
+    ReportInputError,
+    ReportInputs,
+    load_architecture,
+    load_split_summary,
+)
+from traindev.reporting.render import (
+    ArchitectureFigures,
+    RenderedFigure,
+    ReportFigures,
+    render_html,
+    render_markdown,
+    slug,
+)
+
+HTML_NAME = "report.html"
+MARKDOWN_NAME = "report.md"
+FIGURES_DIR = "figures"
+
+__all__ = [
+    "FIGURES_DIR",
+    "HTML_NAME",
+    "MARKDOWN_NAME",
+    "ReportInputError",
+    "ReportPaths",
+    "build_figures",
+    "load_report_inputs",
+    "write_report",
+]
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where the report landed."""
+
+    html: Path
+    markdown: Path
+    figures_dir: Path
+    figures: tuple[Path, ...]
+
+
+def load_report_inputs(
+    split_dir: Path,
+    models_dir: Path,
+    evaluation_dir: Path,
+    metrics_dir: Path,
+    architectures: list[str],
+) -> ReportInputs:
+    """Read the split summary and, per architecture, its training, metrics and evaluation files.
+
+    Raises ReportInputError (MissingReportInputError for absent files) naming the file.
+    """
+    if not architectures:
+        raise ValueError("the report needs at least one architecture")
+    if len(set(architectures)) != len(architectures):
+        raise ValueError(f"architectures are listed twice: {architectures}")
+    split = load_split_summary(Path(split_dir) / "summary.json")
+    results = tuple(
+        load_architecture(name, Path(models_dir), Path(evaluation_dir), Path(metrics_dir))
+        for name in architectures
+    )
+    return ReportInputs(split=split, architectures=results)
+
+
+def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
+    """Slug per name, suffixed when two names would share a file name ("a b" and "a-b")."""
+    taken: set[str] = set()
+    result: dict[str, str] = {}
+    for name in names:
+        base = candidate = slug(name)
+        counter = 2
+        while candidate in taken:
+            candidate, counter = f"{base}-{counter}", counter + 1
+        taken.add(candidate)
+        result[name] = candidate
+    return result
+
+
+def _architecture_figures(arch: ArchitectureResult, file_slug: str) -> ArchitectureFigures:
+    learning = plots.learning_curves_png(arch.training.history, f"{arch.name}: learning curves")
+    confusion = plots.confusion_matrix_png(arch.confusion_dev, f"{arch.name}: dev confusion")
+    return ArchitectureFigures(
+        learning_curves=RenderedFigure(
+            f"learning_curves_{file_slug}.png", f"{arch.name} learning curves", learning
+        ),
+        confusion_dev=RenderedFigure(
+            f"confusion_dev_{file_slug}.png", f"{arch.name} dev confusion matrix", confusion
+        ),
+    )
+
+
+def build_figures(inputs: ReportInputs) -> ReportFigures:
+    """Draw every figure of the report, in memory."""
+    archs = inputs.architectures
+    comparison = plots.error_comparison_png(
+        [a.name for a in archs],
+        {
+            "train": [a.metrics.bias_variance.train_error for a in archs],
+            "train-dev": [a.metrics.bias_variance.train_dev_error for a in archs],
+            "dev": [a.metrics.bias_variance.dev_error for a in archs],
+        },
+    )
+    slugs = _unique_slugs([a.name for a in archs])
+    return ReportFigures(
+        comparison=RenderedFigure(
+            "error_comparison.png", "Train, train-dev and dev error by architecture", comparison
+        ),
+        per_architecture={a.name: _architecture_figures(a, slugs[a.name]) for a in archs},
+    )
+
+
+def _write_staging(staging: Path, html: str, markdown: str, figures: ReportFigures) -> None:
+    (staging / FIGURES_DIR).mkdir()
+    for figure in figures.all():
+        (staging / FIGURES_DIR / figure.filename).write_bytes(figure.png)
+    (staging / MARKDOWN_NAME).write_text(markdown, encoding="utf-8")
+    (staging / HTML_NAME).write_text(html, encoding="utf-8")
+
+
+def _install(staging: Path, out_dir: Path, scratch: Path) -> None:
+    """Move the staged report into out_dir; other files already in out_dir are left alone."""
+    if not out_dir.exists():
+        os.replace(staging, out_dir)
+        return
+    old_figures = out_dir / FIGURES_DIR
+    if old_figures.exists():
+        # Park the old figures in the scratch dir (the caller removes it), so that figures of
+        # architectures no longer in the report do not linger.
+        os.replace(old_figures, scratch / f"old-{FIGURES_DIR}")
+    os.replace(staging / FIGURES_DIR, out_dir / FIGURES_DIR)
+    # The pages go last: they never point at figures that are not there yet.
+    os.replace(staging / MARKDOWN_NAME, out_dir / MARKDOWN_NAME)
+    os.replace(staging / HTML_NAME, out_dir / HTML_NAME)
+
+
+def write_report(
+    inputs: ReportInputs,
+    out_dir: Path,
+    title: str,
+    *,
+    generated_at: datetime | None = None,
+) -> ReportPaths:
+    """Render the report and write out_dir/report.html, report.md and figures/*.png."""
+    out_dir = Path(out_dir)
+    when = generated_at or datetime.now(UTC)
+    figures = build_figures(inputs)
+    html = render_html(inputs, figures, title, when)
+    markdown = render_markdown(inputs, figures, title, when, FIGURES_DIR)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # mkdtemp makes a 0700 directory; the report itself goes in a subfolder made with the
+    # usual umask, so that a report moved whole into place is readable like any other output.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        staging = scratch / "report"
+        staging.mkdir()
+        _write_staging(staging, html, markdown, figures)
+        _install(staging, out_dir, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    return ReportPaths(
+        html=out_dir / HTML_NAME,
+        markdown=out_dir / MARKDOWN_NAME,
+        figures_dir=out_dir / FIGURES_DIR,
+        figures=tuple(out_dir / FIGURES_DIR / f.filename for f in figures.all()),
+    )

@@ -1,0 +1,107 @@
+"""MLflow conventions: where runs go, how they are named and tagged.
+
+One run per trained architecture (experiment `traindev`). The train stage opens it;
+evaluate and report add to the same run through the run id the train stage
+writes next to its checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+EXPERIMENT = "traindev"
+
+
+def project_root() -> Path:
+    """The git work tree the stage runs in, else the working directory."""
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        return Path(top)
+    except (OSError, subprocess.CalledProcessError):
+        return Path.cwd()
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set (a server, say), else SQLite at the project root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def configure() -> str:
+    """Point MLflow at the project's store and experiment; returns the experiment id."""
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        mlflow.set_experiment(experiment_id=experiment.experiment_id)
+        return experiment.experiment_id
+    artifact_location = None
+    if uri.startswith("sqlite:"):
+        artifact_location = (project_root() / "mlruns").resolve().as_uri()
+    experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def git_state() -> dict[str, str]:
+    """Commit and whether the tree had uncommitted changes when the run started."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = "true" if git("status", "--porcelain", "--untracked-files=no") else "false"
+    return {"git.commit": commit, "git.dirty": dirty}
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"lr": 0.1}} -> {"train.lr": 0.1}; lists become their string form."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+@contextmanager
+def open_run(run_id: str | None = None, **start_kwargs: Any) -> Iterator[mlflow.ActiveRun]:
+    """Start a new run, or reopen `run_id` when it exists in this tracking store.
+
+    A run id from a checkpoint restored out of the DVC cache on another machine may not
+    exist here; then a new run is started and tagged with the id it stands in for.
+    """
+    configure()
+    if run_id and _run_exists(run_id):
+        with mlflow.start_run(run_id=run_id) as run:
+            yield run
+        return
+    tags = dict(start_kwargs.pop("tags", {}) or {})
+    if run_id:
+        tags["traindev.continues_run"] = run_id
+    with mlflow.start_run(tags=tags, **start_kwargs) as run:
+        yield run
+
+
+def _run_exists(run_id: str) -> bool:
+    try:
+        MlflowClient().get_run(run_id)
+        return True
+    except mlflow.exceptions.MlflowException:
+        return False

@@ -1,0 +1,152 @@
+"""Mini-batch training with per-epoch learning curves.
+
+The hot loop does only what a hand-written PyTorch loop does, plus two on-device
+accumulations (summed loss and correct count). Nothing is read back to the host
+inside an epoch, so logging never stalls the device; per-epoch errors on
+train / train-dev / dev are measured in eval mode after the epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from traindev.config import TrainParams
+from traindev.data.batches import BatchSource
+from traindev.training.optimizers import build_optimizer
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training diverged; the message says when, so the user can lower the learning rate."""
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    loss: float
+    train_error: float
+    train_dev_error: float
+    dev_error: float
+    lr: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass
+class TrainingResult:
+    history: list[EpochRecord] = field(default_factory=list)
+    train_seconds: float = 0.0  # time inside the optimization loop only
+    examples_seen: int = 0
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples_seen / self.train_seconds if self.train_seconds else 0.0
+
+
+def autocast_context(device: torch.device):
+    """bf16 autocast on CUDA GPUs that support it; full precision elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+class Trainer:
+    """Fits one model with the optimizer and regularization in `train` params."""
+
+    def __init__(self, model: nn.Module, params: TrainParams, device: torch.device) -> None:
+        self.model = model.to(device)
+        self.params = params
+        self.device = device
+        self.optimizer = build_optimizer(self.model.parameters(), params)
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def train_epoch(self, batches: BatchSource, epoch: int) -> tuple[float, float, int]:
+        """One pass over `batches`; returns (mean loss, running error, examples)."""
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        for x, y in batches:
+            with autocast_context(self.device):
+                logits = self.model(x)
+                loss = self.loss_fn(logits, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+        mean_loss = loss_sum.item() / max(seen, 1)
+        if not math.isfinite(mean_loss):
+            raise NonFiniteLossError(
+                f"training loss became {mean_loss} in epoch {epoch} "
+                f"(lr {self.current_lr():g}); lower train.lr or add regularization"
+            )
+        return mean_loss, 1.0 - correct.item() / max(seen, 1), seen
+
+    @torch.no_grad()
+    def error(self, batches: BatchSource) -> float:
+        """Error rate in eval mode (dropout off, batch-norm running statistics)."""
+        if len(batches) == 0:
+            return float("nan")
+        self.model.eval()
+        wrong = torch.zeros((), device=self.device, dtype=torch.long)
+        for x, y in batches:
+            with autocast_context(self.device):
+                wrong += (self.model(x).argmax(1) != y).sum()
+        return wrong.item() / len(batches)
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def fit(
+        self,
+        train: BatchSource,
+        monitor: dict[str, BatchSource],
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+    ) -> TrainingResult:
+        """Train for `params.epochs`; after each epoch measure the `monitor` splits' errors.
+
+        `monitor` maps "train" (an eval-mode sample of the training split), "train_dev"
+        and "dev" to batch sources; they drive the learning curves, never the weights.
+        """
+        result = TrainingResult()
+        progress = tqdm(
+            range(1, self.params.epochs + 1),
+            desc="train",
+            unit="epoch",
+            disable=not sys.stderr.isatty(),
+            leave=False,
+        )
+        for epoch in progress:
+            started = time.perf_counter()
+            loss, _, seen = self.train_epoch(train, epoch)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            elapsed = time.perf_counter() - started
+            result.train_seconds += elapsed
+            result.examples_seen += seen
+            record = EpochRecord(
+                epoch=epoch,
+                loss=loss,
+                train_error=self.error(monitor["train"]),
+                train_dev_error=self.error(monitor["train_dev"]),
+                dev_error=self.error(monitor["dev"]),
+                lr=self.current_lr(),
+                seconds=elapsed,
+            )
+            result.history.append(record)
+            progress.set_postfix(loss=f"{loss:.4f}", dev_error=f"{record.dev_error:.2%}")
+            if on_epoch is not None:
+                on_epoch(record)
+        return result

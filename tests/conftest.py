@@ -1,0 +1,25 @@
+"""Shared fixtures: the project's params.yaml, and a tiny real project reproduced once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from project_harness import PROJECT_ROOT, Project, make_project, run, tiny_params
+
+import traindev  # noqa: F401  (quiet, offline tool settings before anything imports them)
+
+
+@pytest.fixture
+def default_params() -> dict[str, Any]:
+    return yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def reproduced_project(tmp_path_factory) -> Project:
+    """A tiny project after one real `dvc repro`, committed with its dvc.lock."""
+    root = make_project(tmp_path_factory.mktemp("project"), tiny_params())
+    project = Project(root, run(["dvc", "repro"], root))
+    project.commit("first reproduction")
+    return project

@@ -1,0 +1,124 @@
+"""The whole pipeline with the real dvc binary, a real git repository and MLflow on SQLite."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+from project_harness import ran_stages
+
+pytestmark = pytest.mark.e2e
+
+ARCHITECTURES = ["deep_nn", "lenet5"]
+ALL_STAGES = {
+    "ingest",
+    "synthesize",
+    "split",
+    *(f"{stage}@{arch}" for stage in ("train", "evaluate") for arch in ARCHITECTURES),
+    "report",
+}
+
+
+def test_first_repro_runs_every_stage_and_writes_every_output(reproduced_project):
+    root = reproduced_project.root
+    assert ran_stages(reproduced_project.first_repro.stdout) == ALL_STAGES
+    for path in (
+        "data/ingested/manifest.parquet",
+        "data/synthesized/pixels.npy",
+        "data/split/manifest.parquet",
+        "reports/split/summary.json",
+        "reports/report.html",
+        "reports/report.md",
+    ):
+        assert (root / path).is_file(), path
+    for arch in ARCHITECTURES:
+        assert (root / f"data/models/{arch}/model.pt").is_file()
+        assert (root / f"data/evaluation/{arch}/predictions.parquet").is_file()
+        metrics = json.loads((root / f"reports/metrics/{arch}.json").read_text())
+        assert set(metrics["splits"]) == {"train", "train_dev", "dev", "test"}
+        table = metrics["bias_variance"]
+        assert table["data_mismatch"] == pytest.approx(
+            table["dev_error"] - table["train_dev_error"]
+        )
+    html = (root / "reports/report.html").read_text()
+    assert "data:image/png;base64," in html
+    assert all(arch in html for arch in ARCHITECTURES)
+
+
+def test_every_architecture_is_an_mlflow_run_with_a_loadable_model(reproduced_project):
+    root = reproduced_project.root
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("traindev")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(run.info.run_name for run in runs) == ARCHITECTURES
+    head = reproduced_project.git("rev-list", "--max-parents=0", "HEAD").stdout.strip()
+    for run in runs:
+        assert run.data.tags["git.commit"] == head
+        assert len(run.data.tags["data.split.pixels.npy.md5"]) == 32
+        assert run.data.tags["architecture"] == run.info.run_name
+        assert run.data.params["train.epochs"] == "2"
+        assert 0.0 <= run.data.metrics["final.dev.error"] <= 1.0
+        assert "gap.data_mismatch" in run.data.metrics
+        history = client.get_metric_history(run.info.run_id, "dev_error")
+        assert [point.step for point in history] == [1, 2]
+        model = mlflow.pytorch.load_model(f"runs:/{run.info.run_id}/model")
+        batch = torch.rand(3, 1, 8, 8)  # a batch size other than the logged example's 2
+        assert model(batch).shape == (3, 10)
+    mlflow.set_tracking_uri(None)
+
+
+def test_second_repro_does_nothing(reproduced_project):
+    second = reproduced_project.dvc("repro")
+    assert ran_stages(second.stdout) == set()
+    assert "Data and pipelines are up to date" in second.stdout
+
+
+def test_a_train_param_reruns_only_train_evaluate_and_report(reproduced_project):
+    reproduced_project.set_param("train", "lr", 0.003)
+    changed = reproduced_project.dvc("repro")
+    assert ran_stages(changed.stdout) == {
+        *(f"{stage}@{arch}" for stage in ("train", "evaluate") for arch in ARCHITECTURES),
+        "report",
+    }
+    reproduced_project.commit("lr 0.003")
+
+
+def test_an_evaluate_param_leaves_training_alone(reproduced_project):
+    reproduced_project.set_param("evaluate", "human_level_error", 0.02)
+    changed = reproduced_project.dvc("repro")
+    assert ran_stages(changed.stdout) == {f"evaluate@{arch}" for arch in ARCHITECTURES} | {"report"}
+    metrics = json.loads((reproduced_project.root / "reports/metrics/deep_nn.json").read_text())
+    assert metrics["bias_variance"]["human_level_error"] == 0.02
+    reproduced_project.commit("human-level error 2%")
+
+
+def test_dvc_exp_run_with_a_param_override_is_listed_with_its_metrics(reproduced_project):
+    reproduced_project.dvc("exp", "run", "-S", "train.lr=0.01", "-n", "lr-0.01")
+    shown = json.loads(reproduced_project.dvc("exp", "show", "--json").stdout)
+    experiments = [
+        exp
+        for commit in shown
+        for exp in (commit.get("experiments") or [])
+        for rev in exp.get("revs", [])
+        if rev.get("name") == "lr-0.01"
+    ]
+    assert experiments, shown
+    data = experiments[0]["revs"][0]["data"]
+    assert data["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01
+    metrics = data["metrics"]["reports/metrics/deep_nn.json"]["data"]
+    assert 0.0 <= metrics["splits"]["dev"]["error"] <= 1.0
+
+
+def test_split_is_reproducible_from_the_same_seed(reproduced_project, tmp_path):
+    """Re-running split from scratch gives byte-identical outputs."""
+    root = reproduced_project.root
+    before = (root / "data/split/pixels.npy").read_bytes()
+    reproduced_project.dvc("repro", "--force", "--single-item", "split")
+    assert (root / "data/split/pixels.npy").read_bytes() == before
+    pixels = np.load(root / "data/split/pixels.npy")
+    assert pixels.dtype == np.uint8 and pixels.max() <= 16
