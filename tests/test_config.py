@@ -109,3 +109,13 @@ def test_cli_rejects_an_arch_that_params_do_not_list(
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--arch", "resnet"]) == 2
     assert "--arch 'resnet' is not in train.architectures" in capsys.readouterr().err
+
+
+def test_target_domain_typo_is_caught_before_any_stage_runs(default_params):
+    default_params["split"]["target_domain"] = "handwriten"
+    with pytest.raises(
+        ParamsError,
+        match=r"split.target_domain: 'handwriten' is not produced.*"
+        r"did you mean 'handwritten'",
+    ):
+        validate_params(default_params)

@@ -158,6 +158,22 @@ class Params(Section):
     orchestration: OrchestrationParams = OrchestrationParams()
 
     @model_validator(mode="after")
+    def _target_domain_is_produced(self) -> Params:
+        """Catch a misspelt target domain before ingest runs, not after training data exists."""
+        domains = [self.ingest.domain, self.synthesize.domain]
+        if domains[0] == domains[1]:
+            raise ParamsError(
+                f"ingest.domain and synthesize.domain are both {domains[0]!r}; the synthetic "
+                "source must be a domain of its own so dev/test stay real target data"
+            )
+        if self.split.target_domain not in domains:
+            raise ParamsError(
+                f"split.target_domain: {self.split.target_domain!r} is not produced by any "
+                f"stage{_nearest(self.split.target_domain, domains)}; domains: {', '.join(domains)}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _models_match_registry(self) -> Params:
         for name in self.models:
             if name not in ARCHITECTURE_PARAMS:
@@ -224,7 +240,9 @@ def _format_errors(exc: ValidationError, source: str, prefix: str = "") -> str:
             lines.append(f"  {key}: required key is missing")
         else:
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"  {key}: {message} (got {error.get('input')!r})")
+            got = error.get("input")
+            shown = "" if isinstance(got, dict) or len(repr(got)) > 80 else f" (got {got!r})"
+            lines.append(f"  {key}: {message}{shown}" if key else f"  {message}")
     return "\n".join(lines)
 
 

@@ -24,7 +24,9 @@ SANS = BUNDLED_FONT_DIR / "DejaVuSans.ttf"
 
 @pytest.fixture(scope="module")
 def digits() -> SynthesizedDigits:
-    params = SynthesizeParams(fonts=["DejaVuSans.ttf", "cmr10.ttf"], count=200, seed=3)
+    params = SynthesizeParams(
+        fonts=["DejaVuSans.ttf", "cmr10.ttf"], count=200, seed=3, font_size=(22, 30)
+    )
     return synthesize_font_digits(params)
 
 
@@ -77,7 +79,9 @@ def test_pixels_are_uint8_block_counts(digits: SynthesizedDigits) -> None:
 
 
 def test_same_params_identical_other_seed_differs(digits: SynthesizedDigits) -> None:
-    params = SynthesizeParams(fonts=["DejaVuSans.ttf", "cmr10.ttf"], count=200, seed=3)
+    params = SynthesizeParams(
+        fonts=["DejaVuSans.ttf", "cmr10.ttf"], count=200, seed=3, font_size=(22, 30)
+    )
     again = synthesize_font_digits(params)
     np.testing.assert_array_equal(again.pixels, digits.pixels)
     assert again.labels == digits.labels

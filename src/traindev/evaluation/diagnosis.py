@@ -169,7 +169,7 @@ def _summarize(table: BiasVarianceTable, flagged: list[GapFinding]) -> str:
 
     def describe(finding: GapFinding) -> str:
         lower, upper = finding.between
-        return f"{finding.label.lower()} ({finding.value:.2%}, {lower} -> {upper})"
+        return f"{finding.label.lower()} ({finding.value:.2%}, {lower} → {upper})"
 
     summary = f"Largest gap: {describe(ranked[0])}."
     if len(ranked) > 1:

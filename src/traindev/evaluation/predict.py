@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,3 +27,24 @@ def predict_probabilities(
             logits = model(x)
         chunks.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(chunks).numpy() if chunks else np.zeros((0, len(store.classes)), np.float32)
+
+
+@torch.no_grad()
+def latency_ms(
+    model: nn.Module, example: torch.Tensor, device: torch.device, repeats: int = 50
+) -> float:
+    """Median wall time of one forward pass on a single example (batch 1), in milliseconds.
+
+    Batch 1 is what an interactive user of the model waits for; the median ignores the
+    first-call warm-up and scheduler noise.
+    """
+    model = model.to(device).eval()
+    example = example[:1].to(device)
+    timings = []
+    for _ in range(repeats + 5):
+        started = time.perf_counter()
+        model(example)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        timings.append(time.perf_counter() - started)
+    return float(np.median(timings[5:]) * 1000.0)

@@ -95,6 +95,7 @@ class BiasVariance:
 class ArchitectureMetrics:
     splits: dict[str, SplitMetrics]
     bias_variance: BiasVariance
+    latency_ms: float | None = None  # batch-1 inference on the evaluating device
 
 
 @dataclass(frozen=True)
@@ -305,7 +306,13 @@ def load_metrics(path: Path) -> ArchitectureMetrics:
             for name in BiasVariance.__dataclass_fields__
         }
     )
-    return ArchitectureMetrics(splits=splits, bias_variance=bias_variance)
+    inference = data.get("inference")
+    latency = (
+        _get_float(_mapping(inference, path, "inference"), "latency_ms", path, "inference")
+        if inference is not None
+        else None
+    )
+    return ArchitectureMetrics(splits=splits, bias_variance=bias_variance, latency_ms=latency)
 
 
 def _gap(entry: Any, path: Path, where: str) -> Gap:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from traindev.reporting.inputs import ConfusionMatrix, EpochRecord
 
@@ -87,6 +88,8 @@ def learning_curves_png(history: Sequence[EpochRecord], title: str) -> bytes:
         errors_axes.plot(
             epochs, _percent(errors), marker=".", label=label, color=_SERIES_COLORS[index]
         )
+    for axes in (errors_axes, loss_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     errors_axes.set_xlabel("epoch")
     errors_axes.set_ylabel("error (%)")
     errors_axes.set_title("Error", fontsize=9)

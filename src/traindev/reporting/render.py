@@ -183,7 +183,8 @@ def best_dev(architectures: Sequence[ArchitectureResult]) -> set[str]:
 def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
     header = (
         "Architecture", "Parameters", "Training time (s)", "Throughput (examples/s)",
-        "Train error", "Train-dev error", "Dev error", "Test error", "Dev F1",
+        "Latency (ms/example)", "Train error", "Train-dev error", "Dev error", "Test error",
+        "Dev F1",
     )  # fmt: skip
     best = best_dev(architectures)
     rows, emphasis = [], []
@@ -196,6 +197,7 @@ def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
             number(training.parameters),
             number(training.train_seconds, 1),
             number(training.examples_per_second),
+            MISSING if arch.metrics.latency_ms is None else f"{arch.metrics.latency_ms:.3f}",
             percent(bv.train_error),
             percent(bv.train_dev_error),
             percent(bv.dev_error) + mark,

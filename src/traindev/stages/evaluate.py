@@ -7,14 +7,16 @@ import json
 import mlflow
 import numpy as np
 import pandas as pd
+import torch
 
 from traindev import paths
 from traindev.atomic import atomic_directory, write_json
 from traindev.config import Params
+from traindev.data.batches import to_model_input
 from traindev.data.store import SPLITS, read_store
-from traindev.evaluation.diagnosis import BiasVarianceTable, diagnose
+from traindev.evaluation.diagnosis import BiasVarianceTable, Diagnosis, diagnose
 from traindev.evaluation.metrics import classification_metrics, confusion_table
-from traindev.evaluation.predict import predict_probabilities
+from traindev.evaluation.predict import latency_ms, predict_probabilities
 from traindev.stages.train import TRAINING_FILE
 from traindev.tracking import open_run
 from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
@@ -36,7 +38,10 @@ def run(params: Params, architecture: str) -> str:
             f"{checkpoint.classes} but {paths.SPLIT} has {store.classes}; re-run `dvc repro`"
         )
     device = select_device("auto")
-    probabilities = predict_probabilities(checkpoint.build(), store, device, evaluate.batch_size)
+    model = checkpoint.build()
+    probabilities = predict_probabilities(model, store, device, evaluate.batch_size)
+    example = to_model_input(torch.from_numpy(np.array(store.pixels[:1])), store.pixel_max)
+    inference = {"latency_ms": latency_ms(model, example, device), "device": str(device)}
     y_true = store.label_indices()
     y_pred = probabilities.argmax(axis=1)
     split = store.manifest["split"].to_numpy()
@@ -70,13 +75,19 @@ def run(params: Params, architecture: str) -> str:
         np.save(staging / PROBABILITIES_FILE, probabilities.astype(np.float32))
         (staging / DIAGNOSIS_FILE).write_text(json.dumps(diagnosis.as_dict(), indent=2) + "\n")
         confusion.to_csv(staging / CONFUSION_FILE)
-    metrics = {"splits": per_split, "bias_variance": table.as_dict()}
+    metrics = {"splits": per_split, "bias_variance": table.as_dict(), "inference": inference}
     write_json(paths.metrics_file(architecture), metrics)
-    _log_to_mlflow(architecture, per_split, table, diagnosis)
+    _log_to_mlflow(architecture, per_split, table, diagnosis, inference["latency_ms"])
     return f"evaluated {architecture}: {diagnosis.summary}"
 
 
-def _log_to_mlflow(architecture, per_split, table, diagnosis) -> None:
+def _log_to_mlflow(
+    architecture: str,
+    per_split: dict,
+    table: BiasVarianceTable,
+    diagnosis: Diagnosis,
+    latency: float,
+) -> None:
     training = json.loads((paths.model_dir(architecture) / TRAINING_FILE).read_text())
     with open_run(
         training.get("run_id"), run_name=architecture, tags={"architecture": architecture}
@@ -90,6 +101,7 @@ def _log_to_mlflow(architecture, per_split, table, diagnosis) -> None:
             }
         )
         mlflow.log_metrics({f"gap.{name}": value for name, value in table.gaps.items()})
+        mlflow.log_metric("final.latency_ms", latency)
         mlflow.set_tag("diagnosis", diagnosis.summary)
         for name in (DIAGNOSIS_FILE, CONFUSION_FILE):
             mlflow.log_artifact(str(paths.evaluation_dir(architecture) / name), "evaluation")
