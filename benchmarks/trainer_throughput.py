@@ -66,7 +66,7 @@ def main() -> None:
     print(f"{'architecture':<14}{'bare ex/s':>12}{'trainer ex/s':>14}{'ratio':>8}")
     for arch in params.train.architectures:
         seed_everything(0, deterministic=False)
-        data = TensorBatches(store, rows, batch, device, shuffle=True, seed=0)
+        data = TensorBatches.from_store(store, rows, batch, device, shuffle=True, seed=0)
         bare_model = build_model(arch, params.model_params(arch), store.image_shape, 10).to(device)
         trainer_model = build_model(arch, params.model_params(arch), store.image_shape, 10)
         trainer_model.load_state_dict(bare_model.state_dict())

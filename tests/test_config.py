@@ -13,7 +13,7 @@ from traindev.config import ParamsError, load_params, validate_params
 
 def test_default_params_file_is_valid(default_params):
     params = validate_params(default_params)
-    assert params.train.architectures == ["deep_nn", "lenet5"]
+    assert params.train.architectures == ["logistic_regression", "deep_nn", "lenet5"]
     assert params.split.target_domain == params.ingest.domain
 
 
@@ -63,7 +63,8 @@ def test_unknown_architecture_lists_the_valid_ones(default_params):
     assert "train.architectures" in message
     assert "unknown architecture 'lenet'" in message
     assert "did you mean 'lenet5'" in message
-    assert "deep_nn, lenet5" in message
+    assert "valid architectures: alexnet, deep_nn," in message
+    assert all(name in message for name in ("resnet50", "efficientnet_b7", "lstm"))
 
 
 def test_architecture_without_a_models_section(default_params):

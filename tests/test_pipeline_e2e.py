@@ -13,7 +13,7 @@ from project_harness import ran_stages
 
 pytestmark = pytest.mark.e2e
 
-ARCHITECTURES = ["deep_nn", "lenet5"]
+ARCHITECTURES = ["deep_nn", "lenet5", "logistic_regression"]
 ALL_STAGES = {
     "ingest",
     "synthesize",

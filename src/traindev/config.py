@@ -90,6 +90,25 @@ class SplitParams(Section):
         return self
 
 
+class TransferParams(Section):
+    """Transfer learning: start an architecture from an earlier run's weights."""
+
+    # architecture -> a checkpoint file (data/models/<arch>/model.pt) or an MLflow run,
+    # "runs:/<run_id>"; architectures not listed start from random initialization.
+    init_from: dict[str, str] = Field(default_factory=dict)
+    # Train only the last N parameterized layers (N=1: the new output layer); "all": fine-tune.
+    trainable_layers: int | Literal["all"] = "all"
+    # With only the output layer trainable, compute the frozen body's activations once.
+    cache_features: bool = False
+
+    @field_validator("trainable_layers")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if value != "all" and int(value) < 1:
+            raise ValueError("must be 'all' or a number of layers >= 1")
+        return value
+
+
 class TrainParams(Section):
     seed: int = 0
     architectures: list[str] = Field(min_length=1)
@@ -108,6 +127,21 @@ class TrainParams(Section):
     # Splits up to this size are held as one tensor on the device; larger ones stream
     # from the memory-mapped pixel store through a DataLoader.
     in_memory_max_mb: float = Field(512.0, ge=0.0)
+    transfer: TransferParams = TransferParams()
+
+    @model_validator(mode="after")
+    def _transfer_targets_are_trained(self) -> TrainParams:
+        stray = sorted(set(self.transfer.init_from) - set(self.architectures))
+        if stray:
+            raise ValueError(
+                f"transfer.init_from names {stray}, which train.architectures does not list"
+            )
+        if self.transfer.trainable_layers != "all" and not self.transfer.init_from:
+            raise ValueError(
+                "transfer.trainable_layers freezes layers, which only makes sense with "
+                "transfer.init_from; set it to 'all' or name a pretrained run"
+            )
+        return self
 
     @field_validator("architectures")
     @classmethod

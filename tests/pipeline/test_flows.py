@@ -60,6 +60,6 @@ def test_a_failing_stage_fails_the_flow_with_the_stage_error(
     copy = Project(tmp_path / "broken", reproduced_project.first_repro)
     shutil.copytree(reproduced_project.root, copy.root, symlinks=True)
     copy.set_param("orchestration", "retries", 0)
-    copy.set_param("split", "target_domain", "mobile")
-    with pytest.raises(StageFailed, match=r"split.target_domain: domain 'mobile' has no examples"):
+    copy.set_param("split", "dev", 5000)  # valid params, but more than the target domain holds
+    with pytest.raises(StageFailed, match=r"stage 'split' failed:\n.*split.dev \+ split.test ask"):
         reproduce(str(copy.root))

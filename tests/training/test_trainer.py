@@ -69,7 +69,7 @@ def test_same_seed_gives_bit_identical_weights_on_cpu():
 def test_streamed_and_in_memory_batches_are_the_same_data():
     store = separable_store(100)
     rows = split_rows(store, "train")
-    in_memory = TensorBatches(store, rows, 16, CPU)
+    in_memory = TensorBatches.from_store(store, rows, 16, CPU)
     streamed = StoreBatches(store, rows, 16, CPU)
     for (xa, ya), (xb, yb) in zip(in_memory, streamed, strict=True):
         torch.testing.assert_close(xa, xb)

@@ -46,19 +46,31 @@ class TensorBatches:
 
     def __init__(
         self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @classmethod
+    def from_store(
+        cls,
         store: ImageStore,
         rows: np.ndarray,
         batch_size: int,
         device: torch.device,
         shuffle: bool = False,
         seed: int = 0,
-    ) -> None:
+    ) -> TensorBatches:
         pixels = torch.from_numpy(np.ascontiguousarray(store.pixels[rows]))
-        self.x = to_model_input(pixels, store.pixel_max).to(device)
-        self.y = torch.from_numpy(store.label_indices(rows)).to(device)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.generator = torch.Generator().manual_seed(seed)
+        x = to_model_input(pixels, store.pixel_max).to(device)
+        y = torch.from_numpy(store.label_indices(rows)).to(device)
+        return cls(x, y, batch_size, shuffle, seed)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -160,5 +172,5 @@ def make_batches(
     rows = split_rows(store, split) if rows is None else rows
     float_bytes = len(rows) * int(np.prod(store.pixels.shape[1:])) * 4
     if float_bytes <= in_memory_max_mb * 1e6:
-        return TensorBatches(store, rows, batch_size, device, shuffle, seed)
+        return TensorBatches.from_store(store, rows, batch_size, device, shuffle, seed)
     return StoreBatches(store, rows, batch_size, device, shuffle, seed, num_workers)

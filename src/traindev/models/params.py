@@ -1,5 +1,12 @@
 """Hyperparameter schemas of each architecture, kept free of torch so that
-validating params.yaml stays fast in stages that never build a model."""
+validating params.yaml stays fast in stages that never build a model.
+
+Every schema knows the input size its architecture is defined at (`native_input`):
+the model resizes whatever the data is to that size inside its forward pass, so the
+saved model accepts the data's own size. Convolutional families have `small_input`:
+the documented adaptation for 8x8 / 32x32 data (CIFAR-style stems without the early
+downsampling), defined at 32x32; `small_input: false` is the paper's configuration.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,29 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid"]
+SMALL_INPUT = (32, 32)
 
 
 class ArchitectureParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def native_input(self, name: str) -> tuple[int, int] | None:
+        """(H, W) the architecture is defined at; None: any size (it flattens or scans rows)."""
+        return None
+
+
+class LogisticRegressionParams(ArchitectureParams):
+    """Course 1, week 2: logistic regression as a one-layer network (softmax for K classes)."""
+
+    init: Literal["zeros", "default"] = "zeros"  # the notes initialize w and b to zero
+
+
+class ShallowNetworkParams(ArchitectureParams):
+    """Course 1, week 3: one hidden layer, tanh as the notes' default hidden activation."""
+
+    hidden_size: int = Field(64, ge=1)
+    activation: Activation = "tanh"
+    init: Literal["he", "xavier", "small_random", "default"] = "small_random"
 
 
 class DeepNetworkParams(ArchitectureParams):
@@ -33,9 +59,113 @@ class LeNet5Params(ArchitectureParams):
     pooling: Literal["avg", "max"] = "avg"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
+    def native_input(self, name: str) -> tuple[int, int] | None:
+        return (32, 32)
+
+
+class ConvNetParams(ArchitectureParams):
+    """Shared by the ImageNet-era families: the paper's configuration or the small adaptation."""
+
+    small_input: bool = True
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+
+    def native_input(self, name: str) -> tuple[int, int] | None:
+        return SMALL_INPUT if self.small_input else REFERENCE_INPUT[name]
+
+
+class AlexNetParams(ConvNetParams):
+    """AlexNet as the notes draw it (227x227x3, 96-256-384-384-256 filters, FC 4096-4096)."""
+
+
+class VGG16Params(ConvNetParams):
+    """VGG-16: 13 3x3 'same' convolutions in 5 blocks with 2x2 max pools, FC 4096-4096."""
+
+    batch_norm: bool = False
+
+
+class ResNetParams(ConvNetParams):
+    """ResNet-18/34 (basic blocks) and -50 (bottleneck blocks), projection shortcuts."""
+
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class GoogLeNetParams(ConvNetParams):
+    """GoogLeNet (Inception v1): inception modules with 1x1 bottlenecks, a real 5x5 branch."""
+
+    dropout: float = Field(0.4, ge=0.0, lt=1.0)
+    batch_norm: bool = False  # the 2014 paper has none; true trains far more easily
+
+
+class MobileNetParams(ConvNetParams):
+    """MobileNet v1 (depthwise separable) and v2 (inverted residuals, linear bottlenecks)."""
+
+    width_multiplier: float = Field(1.0, gt=0.0, le=4.0)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+
+
+class EfficientNetParams(ConvNetParams):
+    """EfficientNet B0-B7: MBConv + squeeze-and-excitation, compound-scaled per variant.
+
+    `dropout` None takes the variant's own rate from the scaling table.
+    """
+
+    dropout: float | None = Field(None, ge=0.0, lt=1.0)
+    stochastic_depth: float = Field(0.2, ge=0.0, lt=1.0)
+
+    def native_input(self, name: str) -> tuple[int, int] | None:
+        if self.small_input:
+            return SMALL_INPUT
+        resolution = EFFICIENTNET_RESOLUTION[name]
+        return (resolution, resolution)
+
+
+class SequenceParams(ArchitectureParams):
+    """RNN / GRU / LSTM that read an image row by row (H steps of W*C features)."""
+
+    hidden_size: int = Field(128, ge=1)
+    num_layers: int = Field(1, ge=1)  # >1: the notes' deep (stacked) RNN
+    bidirectional: bool = False
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
+
+
+REFERENCE_INPUT: dict[str, tuple[int, int]] = {
+    "alexnet": (227, 227),
+    "vgg16": (224, 224),
+    "resnet18": (224, 224),
+    "resnet34": (224, 224),
+    "resnet50": (224, 224),
+    "googlenet": (224, 224),
+    "mobilenet_v1": (224, 224),
+    "mobilenet_v2": (224, 224),
+}
+# EfficientNet's compound scaling: resolution per variant (Tan & Le 2019, table in the code).
+EFFICIENTNET_RESOLUTION = {
+    "efficientnet_b0": 224,
+    "efficientnet_b1": 240,
+    "efficientnet_b2": 260,
+    "efficientnet_b3": 300,
+    "efficientnet_b4": 380,
+    "efficientnet_b5": 456,
+    "efficientnet_b6": 528,
+    "efficientnet_b7": 600,
+}
 
 # name in params.yaml -> its hyperparameter schema. The builders live in registry.py.
 ARCHITECTURE_PARAMS: dict[str, type[ArchitectureParams]] = {
+    "logistic_regression": LogisticRegressionParams,
+    "shallow_nn": ShallowNetworkParams,
     "deep_nn": DeepNetworkParams,
     "lenet5": LeNet5Params,
+    "alexnet": AlexNetParams,
+    "vgg16": VGG16Params,
+    "resnet18": ResNetParams,
+    "resnet34": ResNetParams,
+    "resnet50": ResNetParams,
+    "googlenet": GoogLeNetParams,
+    "mobilenet_v1": MobileNetParams,
+    "mobilenet_v2": MobileNetParams,
+    **{name: EfficientNetParams for name in EFFICIENTNET_RESOLUTION},
+    "rnn": SequenceParams,
+    "gru": SequenceParams,
+    "lstm": SequenceParams,
 }

@@ -1,71 +1,73 @@
-"""Name -> architecture: its hyperparameter schema, native input size and builder.
+"""Name -> architecture: its hyperparameter schema and where its builder lives.
 
-Other stages ask for a model by the name in params.yaml; the schemas live in params.py (kept
-torch-free), the builders here.
+Builders are imported lazily (only the architectures a run trains are imported), and
+each takes (params, (C, H, W) at the architecture's native size, num_classes) plus,
+for families with several members, `variant=<name>`. `build_model` adds the input
+adapter that resizes the data to the architecture's native size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from traindev.models.deep_network import build_deep_network
 from traindev.models.input_adapter import InputAdapter
-from traindev.models.lenet import NATIVE_INPUT as LENET_NATIVE_INPUT
-from traindev.models.lenet import build_lenet5
-from traindev.models.params import (
-    ARCHITECTURE_PARAMS,
-    ArchitectureParams,
-    DeepNetworkParams,
-    LeNet5Params,
-)
-
-Builder = Callable[[ArchitectureParams, tuple[int, int, int], int], nn.Module]
+from traindev.models.params import ARCHITECTURE_PARAMS, ArchitectureParams
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """One architecture of the notes.
-
-    ``native_input`` is the (H, W) it is defined at (None: any size); ``build`` takes
-    (params, (C, H, W) of the data, num_classes) and returns the bare network, which expects
-    ``native_input`` when that is set. ``build_model`` adds the resizing adapter.
-    """
+    """One architecture of the notes: `module:builder` under traindev.models."""
 
     name: str
-    params_schema: type[ArchitectureParams]
-    native_input: tuple[int, int] | None
+    module: str
+    builder: str
     convolutional: bool
-    build: Builder
+    variant: bool = False  # the builder serves several names and takes variant=<name>
+
+    @property
+    def params_schema(self) -> type[ArchitectureParams]:
+        return ARCHITECTURE_PARAMS[self.name]
+
+    def native_input(self, params: ArchitectureParams) -> tuple[int, int] | None:
+        return params.native_input(self.name)
+
+    def build(
+        self, params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
+    ) -> nn.Module:
+        """The bare network at its native input size."""
+        builder = getattr(importlib.import_module(f"traindev.models.{self.module}"), self.builder)
+        extra = {"variant": self.name} if self.variant else {}
+        return builder(params, input_shape, num_classes, **extra)
+
+
+def _family(names: list[str], module: str, builder: str, convolutional: bool = True) -> dict:
+    return {name: Architecture(name, module, builder, convolutional, True) for name in names}
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "deep_nn": Architecture(
-        name="deep_nn",
-        params_schema=DeepNetworkParams,
-        native_input=None,
-        convolutional=False,
-        build=build_deep_network,
+    "logistic_regression": Architecture(
+        "logistic_regression", "linear", "build_logistic_regression", False
     ),
-    "lenet5": Architecture(
-        name="lenet5",
-        params_schema=LeNet5Params,
-        native_input=LENET_NATIVE_INPUT,
-        convolutional=True,
-        build=build_lenet5,
-    ),
+    "shallow_nn": Architecture("shallow_nn", "linear", "build_shallow_network", False),
+    "deep_nn": Architecture("deep_nn", "deep_network", "build_deep_network", False),
+    "lenet5": Architecture("lenet5", "lenet", "build_lenet5", True),
+    "alexnet": Architecture("alexnet", "alexnet", "build_alexnet", True),
+    "vgg16": Architecture("vgg16", "vgg", "build_vgg16", True),
+    **_family(["resnet18", "resnet34", "resnet50"], "resnet", "build_resnet"),
+    "googlenet": Architecture("googlenet", "inception", "build_googlenet", True),
+    **_family(["mobilenet_v1", "mobilenet_v2"], "mobilenet", "build_mobilenet"),
+    **_family([f"efficientnet_b{i}" for i in range(8)], "efficientnet", "build_efficientnet"),
+    **_family(["rnn", "gru", "lstm"], "sequence", "build_sequence_classifier", False),
 }
 
 if ARCHITECTURES.keys() != ARCHITECTURE_PARAMS.keys():  # pragma: no cover - import-time guard
     raise RuntimeError(
         f"registry and params.py disagree: {sorted(ARCHITECTURES)} vs {sorted(ARCHITECTURE_PARAMS)}"
     )
-for _name, _arch in ARCHITECTURES.items():
-    if _arch.params_schema is not ARCHITECTURE_PARAMS[_name]:  # pragma: no cover
-        raise RuntimeError(f"{_name}: schema differs from params.ARCHITECTURE_PARAMS")
 
 
 def available_architectures() -> list[str]:
@@ -82,9 +84,8 @@ def get_architecture(name: str) -> Architecture:
         raise ValueError(f"unknown architecture {name!r}; valid names: {valid}") from None
 
 
-def _validate_params(
-    arch: Architecture, params: ArchitectureParams | dict[str, Any]
-) -> ArchitectureParams:
+def validate_params(name: str, params: ArchitectureParams | dict[str, Any]) -> ArchitectureParams:
+    arch = get_architecture(name)
     if isinstance(params, dict):
         return arch.params_schema.model_validate(params)
     if not isinstance(params, arch.params_schema):
@@ -110,10 +111,12 @@ def build_model(
         raise ValueError(f"input_shape must be a positive (C, H, W), got {input_shape}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    shape = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
-    network = arch.build(_validate_params(arch, params), shape, int(num_classes))
-    if arch.native_input is not None and shape[1:] != arch.native_input:
-        return InputAdapter(network, arch.native_input)
+    channels, height, width = (int(d) for d in input_shape)
+    params = validate_params(name, params)
+    native = arch.native_input(params)
+    network = arch.build(params, (channels, *(native or (height, width))), int(num_classes))
+    if native is not None and (height, width) != native:
+        return InputAdapter(network, native)
     return network
 
 

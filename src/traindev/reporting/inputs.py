@@ -64,6 +64,7 @@ class TrainingRecord:
     epochs: int
     examples_per_second: float
     history: tuple[EpochRecord, ...]
+    flops_per_example: int | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,9 @@ def load_training(path: Path) -> TrainingRecord:
         epochs=_get_int(data, "epochs", path),
         examples_per_second=_get_float(data, "examples_per_second", path),
         history=tuple(_epoch(entry, path, f"history[{i}]") for i, entry in enumerate(history)),
+        flops_per_example=(
+            _get_int(data, "flops_per_example", path) if "flops_per_example" in data else None
+        ),
     )
 
 

@@ -182,9 +182,9 @@ def best_dev(architectures: Sequence[ArchitectureResult]) -> set[str]:
 
 def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
     header = (
-        "Architecture", "Parameters", "Training time (s)", "Throughput (examples/s)",
-        "Latency (ms/example)", "Train error", "Train-dev error", "Dev error", "Test error",
-        "Dev F1",
+        "Architecture", "Parameters", "MFLOPs/example", "Training time (s)",
+        "Throughput (examples/s)", "Latency (ms/example)", "Train error", "Train-dev error",
+        "Dev error", "Test error", "Dev F1",
     )  # fmt: skip
     best = best_dev(architectures)
     rows, emphasis = [], []
@@ -195,6 +195,9 @@ def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
         rows.append((
             arch.name,
             number(training.parameters),
+            MISSING
+            if training.flops_per_example is None
+            else f"{training.flops_per_example / 1e6:,.2f}",
             number(training.train_seconds, 1),
             number(training.examples_per_second),
             MISSING if arch.metrics.latency_ms is None else f"{arch.metrics.latency_ms:.3f}",

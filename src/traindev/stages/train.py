@@ -9,17 +9,30 @@ import mlflow
 import numpy as np
 import torch
 import yaml
+from pydantic import BaseModel
 
 from traindev import paths
 from traindev.atomic import atomic_directory
 from traindev.config import Params
 from traindev.data.batches import make_batches, split_rows
 from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5, read_store
-from traindev.models.registry import build_model, count_parameters
+from traindev.models.complexity import flops_per_example
+from traindev.models.registry import build_model, count_parameters, validate_params
 from traindev.tracking import flatten, git_state, open_run
-from traindev.training.checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
+from traindev.training.checkpoint import (
+    CHECKPOINT_FILE,
+    Checkpoint,
+    CheckpointError,
+    save_checkpoint,
+)
 from traindev.training.runtime import device_description, seed_everything, select_device
 from traindev.training.trainer import EpochRecord, Trainer
+from traindev.training.transfer import (
+    CachedFeatures,
+    freeze_all_but_last,
+    load_pretrained,
+    replace_output_layer,
+)
 
 TRAINING_FILE = "training.json"
 # Learning curves measure train error in eval mode on at most this many training examples.
@@ -28,12 +41,16 @@ TRAIN_MONITOR_SAMPLE = 5000
 
 def run(params: Params, architecture: str) -> str:
     train_params = params.train
-    model_params = params.model_params(architecture)
     store = read_store(paths.SPLIT)
     seed_everything(train_params.seed, train_params.deterministic)
     device = select_device(train_params.device)
-    model = build_model(architecture, model_params, store.image_shape, len(store.classes))
-    trainer = Trainer(model, train_params, device)
+    source = train_params.transfer.init_from.get(architecture)
+    if source:
+        model, model_params, trainable = pretrained_model(architecture, source, store, params)
+    else:
+        model_params = params.model_params(architecture)
+        model = build_model(architecture, model_params, store.image_shape, len(store.classes))
+        trainable = "all"
 
     def batches(split: str, shuffle: bool = False, rows: np.ndarray | None = None):
         return make_batches(
@@ -58,24 +75,41 @@ def run(params: Params, architecture: str) -> str:
         "dev": batches("dev"),
     }
     n_parameters = count_parameters(model)
+    flops = flops_per_example(model, store.image_shape)
+    cached = source is not None and train_params.transfer.cache_features and trainable == 1
     tags = {
         **git_state(),
         **data_hashes(store),
         "architecture": architecture,
         "device": device_description(device),
         "stage": "train",
+        **(
+            {"transfer.init_from": source, "transfer.trainable_layers": str(trainable)}
+            if source
+            else {}
+        ),
     }
     with open_run(run_name=architecture, tags=tags) as run:
         mlflow.log_params(
             flatten({"train": train_params.model_dump(), "model": model_params.model_dump()})
         )
         mlflow.log_param("model.parameters", n_parameters)
-        result = trainer.fit(batches("train", shuffle=True), monitor, on_epoch=_log_epoch)
+        train_batches = batches("train", shuffle=True)
+        if cached:  # only the new output layer trains: on the frozen body's cached activations
+            cache = CachedFeatures(model.to(device))
+            size = train_params.batch_size
+            train_batches = cache.features(batches("train"), size, True, train_params.seed)
+            monitor = {name: cache.features(split, size) for name, split in monitor.items()}
+            trainer = Trainer(cache.head, train_params, device)
+        else:
+            trainer = Trainer(model, train_params, device)
+        result = trainer.fit(train_batches, monitor, on_epoch=_log_epoch)
         mlflow.log_metrics(
             {
                 "train_seconds": result.train_seconds,
                 "examples_per_second": result.examples_per_second,
                 "parameters": n_parameters,
+                "flops_per_example": flops,
             }
         )
         model.eval()
@@ -95,6 +129,7 @@ def run(params: Params, architecture: str) -> str:
                 "architecture": architecture,
                 "run_id": run.info.run_id,
                 "parameters": n_parameters,
+                "flops_per_example": flops,
                 "train_seconds": result.train_seconds,
                 "examples_per_second": result.examples_per_second,
                 "device": device_description(device),
@@ -102,12 +137,37 @@ def run(params: Params, architecture: str) -> str:
                 "history": [record.as_dict() for record in result.history],
             }
             (staging / TRAINING_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+            mlflow.log_artifact(str(staging / CHECKPOINT_FILE), "checkpoint")
             _log_model(model.cpu(), store)
     final = result.history[-1]
     return (
         f"trained {architecture} ({n_parameters:,} parameters) on {device_description(device)}: "
         f"dev error {final.dev_error:.2%}, {result.examples_per_second:,.0f} examples/s"
     )
+
+
+def pretrained_model(
+    architecture: str, source: str, store: ImageStore, params: Params
+) -> tuple[torch.nn.Module, BaseModel, int | str]:
+    """The notes' transfer learning: earlier weights, a new output layer, frozen layers."""
+    checkpoint = load_pretrained(source)
+    if checkpoint.architecture != architecture:
+        raise CheckpointError(
+            f"train.transfer.init_from.{architecture}: {source} holds a "
+            f"{checkpoint.architecture!r} model, not {architecture!r}"
+        )
+    model_params = validate_params(architecture, checkpoint.model_params)
+    model = build_model(architecture, model_params, store.image_shape, len(checkpoint.classes))
+    try:
+        model.load_state_dict(checkpoint.state_dict)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"train.transfer.init_from.{architecture}: {source} does not fit data of shape "
+            f"{store.image_shape} (C, H, W): {exc}"
+        ) from exc
+    replace_output_layer(model, len(store.classes))
+    trainable = freeze_all_but_last(model, params.train.transfer.trainable_layers)
+    return model, model_params, trainable
 
 
 def _log_epoch(record: EpochRecord) -> None:
@@ -125,11 +185,9 @@ def _log_epoch(record: EpochRecord) -> None:
 
 def _log_model(model: torch.nn.Module, store: ImageStore) -> None:
     """Log the model with a signature; an example of 2 rows keeps the batch size dynamic."""
-    channels, height, width = store.image_shape
     example = (np.asarray(store.pixels[:2], dtype=np.float32) / store.pixel_max).transpose(
         0, 3, 1, 2
     )
-    assert example.shape == (2, channels, height, width)
     mlflow.pytorch.log_model(
         model,
         name="model",

@@ -60,6 +60,19 @@ def autocast_context(device: torch.device):
     return nullcontext()
 
 
+def train_mode(model: nn.Module) -> None:
+    """model.train(), except frozen layers (batch norm above all) stay in eval mode.
+
+    A frozen, pretrained body is a fixed feature extractor: updating its batch-norm
+    running statistics on the new task's data would change it after all.
+    """
+    model.train()
+    for module in model.modules():
+        own = list(module.parameters(recurse=False))
+        if own and not any(parameter.requires_grad for parameter in own):
+            module.eval()
+
+
 class Trainer:
     """Fits one model with the optimizer and regularization in `train` params."""
 
@@ -67,7 +80,10 @@ class Trainer:
         self.model = model.to(device)
         self.params = params
         self.device = device
-        self.optimizer = build_optimizer(self.model.parameters(), params)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if not trainable:
+            raise ValueError("every parameter is frozen: nothing to train")
+        self.optimizer = build_optimizer(trainable, params)
         self.loss_fn = nn.CrossEntropyLoss()
 
     def train_epoch(self, batches: BatchSource, epoch: int) -> tuple[float, int]:
@@ -76,7 +92,7 @@ class Trainer:
         The only extra work per step over a bare loop is one in-place add of the loss on
         the device; it is read back once, at the end of the epoch.
         """
-        self.model.train()
+        train_mode(self.model)
         loss_sum = torch.zeros((), device=self.device)
         seen = 0
         precision = autocast_context(self.device)

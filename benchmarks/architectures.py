@@ -1,0 +1,98 @@
+"""Every registered architecture at its small-input configuration, on this machine.
+
+Prints, per architecture: parameters (small and reference configuration), forward FLOPs
+per example (torch's flop counter), batch-1 inference latency and training throughput
+(Adam, batch 64, on 8x8x1 digits-sized input resized inside the model). With CUDA, the
+latency and throughput are measured on the GPU as well.
+
+    python benchmarks/architectures.py [--names deep_nn lenet5 ...] [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+import traindev  # noqa: F401  (quiet tool settings)
+from traindev.evaluation.predict import latency_ms
+from traindev.models.complexity import flops_per_example
+from traindev.models.registry import (
+    available_architectures,
+    build_model,
+    count_parameters,
+    get_architecture,
+)
+
+DATA_SHAPE = (1, 8, 8)
+CLASSES = 10
+
+
+def reference_parameters(name: str) -> int:
+    """Parameter count at the paper's configuration, built on the meta device (no memory)."""
+    arch = get_architecture(name)
+    params = arch.params_schema.model_validate(
+        {"small_input": False} if "small_input" in arch.params_schema.model_fields else {}
+    )
+    native = arch.native_input(params)
+    channels = 1 if name in {"lenet5"} else 3
+    shape = (channels, *(native or (28, 28)))
+    classes = 10 if name == "lenet5" else 1000
+    with torch.device("meta"):
+        return count_parameters(build_model(name, params, shape, classes))
+
+
+def training_throughput(model: nn.Module, device: torch.device, seconds: float) -> float:
+    """Examples per second of Adam steps on a fixed batch of 64, after two warm-up steps."""
+    model = model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(64, *DATA_SHAPE, device=device)
+    y = torch.randint(0, CLASSES, (64,), device=device)
+
+    def step() -> None:
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(2):
+        step()
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        step()
+        steps += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return steps * 64 / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--names", nargs="*", default=available_architectures())
+    parser.add_argument("--seconds", type=float, default=2.0, help="timing budget per model")
+    args = parser.parse_args()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} CPU threads; input 8x8x1, batch 64")
+    header = f"{'architecture':<18}{'params':>12}{'ref params':>14}{'MFLOPs':>10}"
+    for device in devices:
+        header += f"{device.type + ' ms':>10}{device.type + ' ex/s':>12}"
+    print(header)
+    for name in args.names:
+        torch.manual_seed(0)
+        model = build_model(name, {}, DATA_SHAPE, CLASSES)
+        row = (
+            f"{name:<18}{count_parameters(model):>12,}{reference_parameters(name):>14,}"
+            f"{flops_per_example(model, DATA_SHAPE) / 1e6:>10.2f}"
+        )
+        for device in devices:
+            example = torch.rand(1, *DATA_SHAPE)
+            row += f"{latency_ms(model, example, device, repeats=20):>10.2f}"
+            row += f"{training_throughput(model, device, args.seconds):>12,.0f}"
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
