@@ -30,18 +30,22 @@ DATA_SHAPE = (1, 8, 8)
 CLASSES = 10
 
 
-def reference_parameters(name: str) -> int:
-    """Parameter count at the paper's configuration, built on the meta device (no memory)."""
+def reference_parameters(name: str) -> str:
+    """Parameter count at the paper's configuration, built on the meta device (no memory).
+
+    Only the convolutional networks have a published reference configuration; LeNet-5's is
+    32x32x1 with 10 classes.
+    """
     arch = get_architecture(name)
-    params = arch.params_schema.model_validate(
-        {"small_input": False} if "small_input" in arch.params_schema.model_fields else {}
-    )
-    native = arch.native_input(params)
-    channels = 1 if name in {"lenet5"} else 3
-    shape = (channels, *(native or (28, 28)))
-    classes = 10 if name == "lenet5" else 1000
+    if name == "lenet5":
+        shape, classes, params = (1, 32, 32), 10, arch.params_schema()
+    elif "small_input" in arch.params_schema.model_fields:
+        params = arch.params_schema(small_input=False)
+        shape, classes = (3, *arch.native_input(params)), 1000
+    else:
+        return "-"
     with torch.device("meta"):
-        return count_parameters(build_model(name, params, shape, classes))
+        return f"{count_parameters(build_model(name, params, shape, classes)):,}"
 
 
 def training_throughput(model: nn.Module, device: torch.device, seconds: float) -> float:
@@ -84,7 +88,7 @@ def main() -> None:
         torch.manual_seed(0)
         model = build_model(name, {}, DATA_SHAPE, CLASSES)
         row = (
-            f"{name:<18}{count_parameters(model):>12,}{reference_parameters(name):>14,}"
+            f"{name:<18}{count_parameters(model):>12,}{reference_parameters(name):>14}"
             f"{flops_per_example(model, DATA_SHAPE) / 1e6:>10.2f}"
         )
         for device in devices:

@@ -162,7 +162,7 @@ class DiagnosisParams(Section):
     # A gap "matters" when it is at least this large in absolute error ...
     min_gap: Fraction = 0.005
     # ... and at least this share of the largest gap.
-    relative_to_largest: Fraction = 0.5
+    relative_to_largest: Fraction = 0.25
 
 
 class EvaluateParams(Section):

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from model_checks import loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.input_adapter import InputAdapter
@@ -112,21 +113,8 @@ def test_adam_steps_lower_the_loss(name: str, params: dict[str, object]) -> None
     torch.manual_seed(0)
     model = build_model(name, params, SMALL, 10)
     x, y = _fixed_batch(SMALL)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-
-    def eval_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            return loss_fn(model(x), y).item()
-
-    before = eval_loss()
-    model.train()
-    for _ in range(20):
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-    assert eval_loss() < before
+    before, after = loss_before_and_after_adam(model, x, y, steps=20, lr=1e-2)
+    assert after < before
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from model_checks import loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.efficientnet import B0_STAGES, SCALING, MBConv, StochasticDepth
@@ -302,21 +303,8 @@ def test_adam_steps_lower_the_loss(small_models: dict[str, nn.Module], name: str
     model = copy.deepcopy(small_models[name])
     gen = torch.Generator().manual_seed(0)
     x, y = torch.rand(4, *SMALL, generator=gen), torch.randint(0, 10, (4,), generator=gen)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def eval_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            return loss_fn(model(x), y).item()
-
-    before = eval_loss()
-    model.train()
-    for _ in range(5):
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-    assert eval_loss() < before
+    before, after = loss_before_and_after_adam(model, x, y, steps=5, lr=1e-3)
+    assert after < before
 
 
 def test_mobilenet_width_multiplier_thins_the_network() -> None:

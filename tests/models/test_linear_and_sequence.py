@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from model_checks import loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.linear import SMALL_RANDOM_SCALE
@@ -41,21 +42,8 @@ def _fixed_batch(shape: tuple[int, int, int], size: int = 16) -> tuple[torch.Ten
 
 def _adam_lowers_the_loss(model: nn.Module, shape: tuple[int, int, int], steps: int = 20) -> None:
     x, y = _fixed_batch(shape, size=8)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-
-    def eval_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            return loss_fn(model(x), y).item()
-
-    before = eval_loss()
-    model.train()
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        optimizer.step()
-    assert eval_loss() < before
+    before, after = loss_before_and_after_adam(model, x, y, steps=steps, lr=1e-2)
+    assert after < before
 
 
 # --- logistic regression and the shallow network ------------------------------------------
