@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from traindev import paths
 from traindev.atomic import atomic_directory
-from traindev.config import Params
+from traindev.config import Params, TrainParams
 from traindev.data.batches import make_batches, split_rows
 from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5, read_store
 from traindev.models.complexity import flops_per_example
@@ -51,99 +51,117 @@ def run(params: Params, architecture: str) -> str:
         model_params = params.model_params(architecture)
         model = build_model(architecture, model_params, store.image_shape, len(store.classes))
         trainable = "all"
-
-    def batches(split: str, shuffle: bool = False, rows: np.ndarray | None = None):
-        return make_batches(
-            store,
-            split,
-            train_params.batch_size,
-            device,
-            train_params.in_memory_max_mb,
-            shuffle=shuffle,
-            seed=train_params.seed,
-            num_workers=train_params.num_workers,
-            rows=rows,
-        )
-
-    train_rows = split_rows(store, "train")
-    if len(train_rows) == 0:
+    batches = SplitBatches(store, train_params, device)
+    if len(batches.train_rows) == 0:
         raise ValueError(f"{paths.SPLIT}: the train split is empty; check the split params")
-    monitor_rows = np.random.default_rng(train_params.seed).permutation(train_rows)
-    monitor = {
-        "train": batches("train", rows=np.sort(monitor_rows[:TRAIN_MONITOR_SAMPLE])),
-        "train_dev": batches("train_dev"),
-        "dev": batches("dev"),
-    }
     n_parameters = count_parameters(model)
     flops = flops_per_example(model, store.image_shape)
-    cached = source is not None and train_params.transfer.cache_features and trainable == 1
     tags = {
         **git_state(),
         **data_hashes(store),
         "architecture": architecture,
         "device": device_description(device),
         "stage": "train",
-        **(
-            {"transfer.init_from": source, "transfer.trainable_layers": str(trainable)}
-            if source
-            else {}
-        ),
     }
+    if source:
+        tags |= {"transfer.init_from": source, "transfer.trainable_layers": str(trainable)}
+
     with open_run(run_name=architecture, tags=tags) as run:
         mlflow.log_params(
             flatten({"train": train_params.model_dump(), "model": model_params.model_dump()})
         )
         mlflow.log_param("model.parameters", n_parameters)
-        train_batches = batches("train", shuffle=True)
-        if cached:  # only the new output layer trains: on the frozen body's cached activations
-            cache = CachedFeatures(model.to(device))
-            size = train_params.batch_size
-            train_batches = cache.features(batches("train"), size, True, train_params.seed)
-            monitor = {name: cache.features(split, size) for name, split in monitor.items()}
-            trainer = Trainer(cache.head, train_params, device)
-        else:
-            trainer = Trainer(model, train_params, device)
-        result = trainer.fit(train_batches, monitor, on_epoch=_log_epoch)
-        mlflow.log_metrics(
-            {
-                "train_seconds": result.train_seconds,
-                "examples_per_second": result.examples_per_second,
-                "parameters": n_parameters,
-                "flops_per_example": flops,
-            }
+        cached = source is not None and train_params.transfer.cache_features and trainable == 1
+        trainer, train, monitor = _trainer_and_batches(model, batches, cached, train_params, device)
+        result = trainer.fit(train, monitor, on_epoch=_log_epoch)
+        measured = {
+            "parameters": n_parameters,
+            "flops_per_example": flops,
+            "train_seconds": result.train_seconds,
+            "examples_per_second": result.examples_per_second,
+        }
+        mlflow.log_metrics(measured)
+        summary = {
+            "architecture": architecture,
+            "run_id": run.info.run_id,
+            "device": device_description(device),
+            "epochs": train_params.epochs,
+            "history": [record.as_dict() for record in result.history],
+            **measured,
+        }
+        checkpoint = Checkpoint(
+            architecture=architecture,
+            model_params=model_params.model_dump(),
+            input_shape=store.image_shape,
+            classes=store.classes,
+            pixel_max=store.pixel_max,
+            state_dict=model.state_dict(),
         )
-        model.eval()
-        with atomic_directory(paths.model_dir(architecture)) as staging:
-            save_checkpoint(
-                staging / CHECKPOINT_FILE,
-                Checkpoint(
-                    architecture=architecture,
-                    model_params=model_params.model_dump(),
-                    input_shape=store.image_shape,
-                    classes=store.classes,
-                    pixel_max=store.pixel_max,
-                    state_dict=model.state_dict(),
-                ),
-            )
-            summary = {
-                "architecture": architecture,
-                "run_id": run.info.run_id,
-                "parameters": n_parameters,
-                "flops_per_example": flops,
-                "train_seconds": result.train_seconds,
-                "examples_per_second": result.examples_per_second,
-                "device": device_description(device),
-                "epochs": train_params.epochs,
-                "history": [record.as_dict() for record in result.history],
-            }
-            (staging / TRAINING_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-            mlflow.log_artifact(str(staging / CHECKPOINT_FILE), "checkpoint")
-            _log_model(model.cpu(), store)
+        _write_outputs(model.eval(), checkpoint, summary, store)
     final = result.history[-1]
     return (
         f"trained {architecture} ({n_parameters:,} parameters) on {device_description(device)}: "
         f"dev error {final.dev_error:.2%}, {result.examples_per_second:,.0f} examples/s"
     )
+
+
+class SplitBatches:
+    """The training split (shuffled) and the eval-mode monitors of the learning curves."""
+
+    def __init__(self, store: ImageStore, params: TrainParams, device: torch.device) -> None:
+        self.store, self.params, self.device = store, params, device
+        self.train_rows = split_rows(store, "train")
+
+    def of(self, split: str, shuffle: bool = False, rows: np.ndarray | None = None):
+        return make_batches(
+            self.store,
+            split,
+            self.params.batch_size,
+            self.device,
+            self.params.in_memory_max_mb,
+            shuffle=shuffle,
+            seed=self.params.seed,
+            num_workers=self.params.num_workers,
+            rows=rows,
+        )
+
+    def monitor(self) -> dict:
+        """Train error on a fixed sample of the training split, train-dev and dev error."""
+        sample = np.random.default_rng(self.params.seed).permutation(self.train_rows)
+        return {
+            "train": self.of("train", rows=np.sort(sample[:TRAIN_MONITOR_SAMPLE])),
+            "train_dev": self.of("train_dev"),
+            "dev": self.of("dev"),
+        }
+
+
+def _trainer_and_batches(
+    model: torch.nn.Module,
+    batches: SplitBatches,
+    cached: bool,
+    params: TrainParams,
+    device: torch.device,
+) -> tuple[Trainer, object, dict]:
+    """A trainer for the whole model, or (cached features) for its output layer alone."""
+    monitor = batches.monitor()
+    if not cached:
+        return Trainer(model, params, device), batches.of("train", shuffle=True), monitor
+    cache = CachedFeatures(model.to(device))
+    size = params.batch_size
+    train = cache.features(batches.of("train"), size, shuffle=True, seed=params.seed)
+    monitor = {name: cache.features(split, size) for name, split in monitor.items()}
+    return Trainer(cache.head, params, device), train, monitor
+
+
+def _write_outputs(
+    model: torch.nn.Module, checkpoint: Checkpoint, summary: dict, store: ImageStore
+) -> None:
+    """Checkpoint, training summary and the MLflow model, all or nothing."""
+    with atomic_directory(paths.model_dir(checkpoint.architecture)) as staging:
+        save_checkpoint(staging / CHECKPOINT_FILE, checkpoint)
+        (staging / TRAINING_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        mlflow.log_artifact(str(staging / CHECKPOINT_FILE), "checkpoint")
+        _log_model(model.cpu(), store)
 
 
 def pretrained_model(
