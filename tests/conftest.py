@@ -23,3 +23,15 @@ def reproduced_project(tmp_path_factory) -> Project:
     project = Project(root, run(["dvc", "repro"], root))
     project.commit("first reproduction")
     return project
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` run only where CUDA is visible (the CI machine has none)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -87,3 +87,18 @@ def test_a_diverging_loss_stops_with_the_epoch_and_learning_rate():
     train = make_batches(store, "train", 32, CPU, 512)
     with pytest.raises(NonFiniteLossError, match=r"epoch 1 \(lr 0.5\); lower train.lr"):
         trainer.fit(train, {"train": train, "train_dev": train, "dev": train})
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_learns_with_bf16_autocast():
+    store = separable_store()
+    params = TrainParams(architectures=["deep_nn"], epochs=3, batch_size=32, lr=0.01, seed=3)
+    cuda = torch.device("cuda")
+    seed_everything(params.seed, params.deterministic)
+    model = build_model("deep_nn", {"hidden_sizes": [16]}, (1, 8, 8), 2)
+    trainer = Trainer(model, params, cuda)
+    train = make_batches(store, "train", 32, cuda, 512, shuffle=True, seed=params.seed)
+    dev = make_batches(store, "dev", 64, cuda, 512)
+    result = trainer.fit(train, {"train": train, "train_dev": dev, "dev": dev})
+    assert result.history[-1].dev_error < 0.05
+    assert next(model.parameters()).device.type == "cuda"
