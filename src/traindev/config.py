@@ -94,7 +94,7 @@ class TransferParams(Section):
     """Transfer learning: start an architecture from an earlier run's weights."""
 
     # architecture -> a checkpoint file (data/models/<arch>/model.pt) or an MLflow run,
-    # "runs:/<run_id>"; architectures not listed start from random initialization.
+    # "runs:/<run_id>" or "models:/<name>@<alias>"; others start from random initialization.
     init_from: dict[str, str] = Field(default_factory=dict)
     # Train only the last N parameterized layers (N=1: the new output layer); "all": fine-tune.
     trainable_layers: int | Literal["all"] = "all"

@@ -17,7 +17,7 @@ from traindev.data.store import ImageStore
 from traindev.data.synthesis.fonts import digit_capable_fonts, synthesize_font_digits
 from traindev.models.registry import build_model, count_parameters
 from traindev.tracking import configure
-from traindev.training.checkpoint import Checkpoint, save_checkpoint
+from traindev.training.checkpoint import Checkpoint, CheckpointError, save_checkpoint
 from traindev.training.runtime import seed_everything
 from traindev.training.trainer import Trainer
 from traindev.training.transfer import (
@@ -142,8 +142,24 @@ def test_a_pretrained_checkpoint_loads_from_an_mlflow_run(tmp_path, monkeypatch)
     configure()
     with mlflow.start_run() as run:
         mlflow.log_artifact(str(tmp_path / "model.pt"), "checkpoint")
-    loaded = load_pretrained(f"runs:/{run.info.run_id}")
-    assert loaded.architecture == "deep_nn"
-    for name, weights in model.state_dict().items():
-        assert torch.equal(weights, loaded.state_dict[name]), name
+    client = mlflow.MlflowClient()
+    client.create_registered_model("digits")
+    version = client.create_model_version(
+        "digits", source=f"runs:/{run.info.run_id}/checkpoint", run_id=run.info.run_id
+    )
+    client.set_registered_model_alias("digits", "champion", version.version)
+    for source in (
+        f"runs:/{run.info.run_id}",
+        f"runs:/{run.info.run_id}/model",
+        "models:/digits@champion",
+        f"models:/digits/{version.version}",
+    ):
+        loaded = load_pretrained(source)
+        assert loaded.architecture == "deep_nn", source
+        for name, weights in model.state_dict().items():
+            assert torch.equal(weights, loaded.state_dict[name]), (source, name)
+    with pytest.raises(
+        CheckpointError, match=r"init_from: cannot fetch the checkpoint of models:/"
+    ):
+        load_pretrained("models:/digits@nobody")
     mlflow.set_tracking_uri(None)

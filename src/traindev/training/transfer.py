@@ -21,22 +21,40 @@ CHECKPOINT_ARTIFACT = "checkpoint/model.pt"
 
 
 def load_pretrained(source: str) -> Checkpoint:
-    """A checkpoint file, or the checkpoint artifact of an MLflow run (`runs:/<run_id>`)."""
+    """A checkpoint file, or the checkpoint an MLflow run logged.
+
+    MLflow sources: `runs:/<run_id>` (a trailing `/model` is accepted), or a registered
+    model, `models:/<name>@<alias>` or `models:/<name>/<version>`, resolved to its run.
+    """
+    if not source.startswith(("runs:/", "models:/")):
+        return load_checkpoint(Path(source))
+    import mlflow
+
+    from traindev.tracking import configure
+
+    configure()
+    try:
+        run_id = _run_of(source)
+        uri = f"runs:/{run_id}/{CHECKPOINT_ARTIFACT}"
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise CheckpointError(
+            f"train.transfer.init_from: cannot fetch the checkpoint of {source} ({exc})"
+        ) from exc
+    return load_checkpoint(Path(local))
+
+
+def _run_of(source: str) -> str:
+    from mlflow.tracking import MlflowClient
+
     if source.startswith("runs:/"):
-        import mlflow
-
-        from traindev.tracking import configure
-
-        configure()
-        uri = f"{source.rstrip('/')}/{CHECKPOINT_ARTIFACT}"
-        try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
-        except mlflow.exceptions.MlflowException as exc:
-            raise CheckpointError(
-                f"train.transfer.init_from: cannot fetch {uri} from MLflow ({exc})"
-            ) from exc
-        return load_checkpoint(Path(local))
-    return load_checkpoint(Path(source))
+        return source.removeprefix("runs:/").strip("/").split("/")[0]
+    name, at, alias = source.removeprefix("models:/").partition("@")
+    client = MlflowClient()
+    if at:
+        return client.get_model_version_by_alias(name, alias).run_id
+    name, _, version = name.partition("/")
+    return client.get_model_version(name, version).run_id
 
 
 def output_layer(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:
