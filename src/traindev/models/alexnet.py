@@ -32,10 +32,10 @@ import torch
 from torch import nn
 
 from traindev.models.params import AlexNetParams, ArchitectureParams
+from traindev.models.plain_convnet import fc_classifier, init_plain_convnet
 
 REFERENCE_HIDDEN = 4096
 SMALL_HIDDEN = 1024
-FC_INIT_STD = 0.01
 FILTERS = (96, 256, 384, 384, 256)
 
 
@@ -61,33 +61,6 @@ def _features(in_channels: int, small_input: bool) -> nn.Sequential:
     )
 
 
-def _classifier(in_features: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:
-    """FC -> FC -> FC, dropout before the two hidden layers as in the paper."""
-    return nn.Sequential(
-        nn.Dropout(dropout),
-        nn.Linear(in_features, hidden),
-        nn.ReLU(inplace=True),
-        nn.Dropout(dropout),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(inplace=True),
-        nn.Linear(hidden, num_classes),
-    )
-
-
-def _init_weights(model: nn.Module) -> None:
-    """He initialization (course 2, week 1; He et al., 2015) on the ReLU convolutions, fan_out
-    as in the reference implementation: it is what lets a deep plain ReLU stack start training.
-    The FC layers keep the paper's N(0, 0.01) (Krizhevsky et al. used it for every layer):
-    small logits at init keep Adam's first steps from overshooting."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=FC_INIT_STD)
-            nn.init.zeros_(module.bias)
-
-
 class AlexNet(nn.Module):
     """AlexNet on NCHW input at 227x227 (reference) or 32x32 (small); returns logits."""
 
@@ -96,10 +69,10 @@ class AlexNet(nn.Module):
         side = 4 if params.small_input else 6  # spatial size after the last pool
         hidden = SMALL_HIDDEN if params.small_input else REFERENCE_HIDDEN
         self.features = _features(in_channels, params.small_input)
-        self.classifier = _classifier(
+        self.classifier = fc_classifier(
             FILTERS[-1] * side * side, hidden, num_classes, params.dropout
         )
-        _init_weights(self)
+        init_plain_convnet(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))

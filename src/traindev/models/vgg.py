@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from traindev.models.params import ArchitectureParams, VGG16Params
+from traindev.models.plain_convnet import fc_classifier, init_plain_convnet
 
 # Configuration D: filter counts per block, each block followed by a 2x2/2 max pool.
 BLOCKS: tuple[tuple[int, ...], ...] = (
@@ -35,7 +36,6 @@ BLOCKS: tuple[tuple[int, ...], ...] = (
 )
 REFERENCE_HIDDEN = 4096
 SMALL_HIDDEN = 512
-FC_INIT_STD = 0.01
 
 
 def _features(in_channels: int, batch_norm: bool) -> nn.Sequential:
@@ -53,32 +53,6 @@ def _features(in_channels: int, batch_norm: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _classifier(in_features: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Dropout(dropout),
-        nn.Linear(in_features, hidden),
-        nn.ReLU(inplace=True),
-        nn.Dropout(dropout),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(inplace=True),
-        nn.Linear(hidden, num_classes),
-    )
-
-
-def _init_weights(model: nn.Module) -> None:
-    """He initialization (course 2, week 1; He et al., 2015) on the ReLU convolutions, fan_out
-    as in the reference implementation: it is what lets a deep plain ReLU stack start training.
-    The FC layers keep the paper's N(0, 0.01) (Simonyan & Zisserman, section 3.1): small logits
-    at init keep Adam's first steps from overshooting."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=FC_INIT_STD)
-            nn.init.zeros_(module.bias)
-
-
 class VGG16(nn.Module):
     """VGG-16 on NCHW input at 224x224 (reference) or 32x32 (small); returns logits."""
 
@@ -87,10 +61,10 @@ class VGG16(nn.Module):
         side = 1 if params.small_input else 7  # 32 / 2^5 or 224 / 2^5
         hidden = SMALL_HIDDEN if params.small_input else REFERENCE_HIDDEN
         self.features = _features(in_channels, params.batch_norm)
-        self.classifier = _classifier(
+        self.classifier = fc_classifier(
             BLOCKS[-1][-1] * side * side, hidden, num_classes, params.dropout
         )
-        _init_weights(self)
+        init_plain_convnet(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
