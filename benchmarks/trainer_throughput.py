@@ -63,7 +63,7 @@ def main() -> None:
         f"device {device}, torch threads {torch.get_num_threads()}, "
         f"{len(rows)} training examples, batch size {batch}"
     )
-    print(f"{'architecture':<14}{'bare ex/s':>12}{'trainer ex/s':>14}{'ratio':>8}")
+    print(f"{'architecture':<20}{'bare ex/s':>12}{'trainer ex/s':>14}{'ratio':>8}")
     for arch in params.train.architectures:
         seed_everything(0, deterministic=False)
         data = TensorBatches.from_store(store, rows, batch, device, shuffle=True, seed=0)
@@ -84,7 +84,7 @@ def main() -> None:
         bare_rate = len(rows) / statistics.median(bare_times)
         trainer_rate = len(rows) / statistics.median(trainer_times)
         print(
-            f"{arch:<14}{bare_rate:>12,.0f}{trainer_rate:>14,.0f}{trainer_rate / bare_rate:>8.3f}"
+            f"{arch:<20}{bare_rate:>12,.0f}{trainer_rate:>14,.0f}{trainer_rate / bare_rate:>8.3f}"
         )
 
 

@@ -84,17 +84,17 @@ class Trainer:
         if not trainable:
             raise ValueError("every parameter is frozen: nothing to train")
         self.optimizer = build_optimizer(trainable, params)
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.loss_fn = nn.functional.cross_entropy
 
     def train_epoch(self, batches: BatchSource, epoch: int) -> tuple[float, int]:
         """One pass over `batches`; returns (mean training loss, examples seen).
 
-        The only extra work per step over a bare loop is one in-place add of the loss on
-        the device; it is read back once, at the end of the epoch.
+        The only extra work per step over a bare loop is keeping a reference to the detached
+        loss; the losses are summed and read back once, at the end of the epoch.
         """
         train_mode(self.model)
-        loss_sum = torch.zeros((), device=self.device)
-        seen = 0
+        losses: list[torch.Tensor] = []  # detached, on the device: no per-step kernel or sync
+        sizes: list[int] = []
         precision = autocast_context(self.device)
         for x, y in batches:
             with precision:
@@ -102,8 +102,11 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            loss_sum.add_(loss.detach(), alpha=len(y))
-            seen += len(y)
+            losses.append(loss.detach())
+            sizes.append(len(y))
+        seen = sum(sizes)
+        weights = torch.tensor(sizes, dtype=torch.float32, device=self.device)
+        loss_sum = (torch.stack(losses).float() @ weights) if losses else torch.zeros(())
         mean_loss = loss_sum.item() / max(seen, 1)
         if not math.isfinite(mean_loss):
             raise NonFiniteLossError(
