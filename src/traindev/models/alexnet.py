@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from traindev.models.params import AlexNetParams, ArchitectureParams
+from traindev.models.params import AlexNetParams
 from traindev.models.plain_convnet import fc_classifier, init_plain_convnet
 
 REFERENCE_HIDDEN = 4096
@@ -79,9 +79,7 @@ class AlexNet(nn.Module):
 
 
 def build_alexnet(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
+    params: AlexNetParams, input_shape: tuple[int, int, int], num_classes: int
 ) -> AlexNet:
     """Registry builder: C from the data; (H, W) is already 227x227 or 32x32 (the adapter's)."""
-    if not isinstance(params, AlexNetParams):
-        raise TypeError(f"alexnet expects AlexNetParams, got {type(params).__name__}")
     return AlexNet(params, input_shape[0], num_classes)

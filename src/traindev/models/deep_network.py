@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from traindev.models.params import Activation, ArchitectureParams, DeepNetworkParams
+from traindev.models.params import Activation, DeepNetworkParams
 
 LEAKY_RELU_SLOPE = 0.01  # the notes' leaky ReLU: max(0.01 z, z)
 
@@ -79,10 +79,8 @@ class DeepNetwork(nn.Module):
 
 
 def build_deep_network(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
+    params: DeepNetworkParams, input_shape: tuple[int, int, int], num_classes: int
 ) -> DeepNetwork:
     """Registry builder: n^[0] = C * H * W of the data (any size; the network flattens it)."""
-    if not isinstance(params, DeepNetworkParams):
-        raise TypeError(f"deep_nn expects DeepNetworkParams, got {type(params).__name__}")
     channels, height, width = input_shape
     return DeepNetwork(params, channels * height * width, num_classes)

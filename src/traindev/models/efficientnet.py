@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from traindev.models.mobilenet import conv_bn_act, init_weights, make_divisible
-from traindev.models.params import ArchitectureParams, EfficientNetParams
+from traindev.models.params import EfficientNetParams
 
 
 class Scaling(NamedTuple):
@@ -215,14 +215,12 @@ class EfficientNet(nn.Module):
 
 
 def build_efficientnet(
-    params: ArchitectureParams,
+    params: EfficientNetParams,
     input_shape: tuple[int, int, int],
     num_classes: int,
     variant: str,
 ) -> EfficientNet:
     """Registry builder for efficientnet_b0..b7; C from the data, H, W by the adapter."""
-    if not isinstance(params, EfficientNetParams):
-        raise TypeError(f"{variant} expects EfficientNetParams, got {type(params).__name__}")
     if variant not in SCALING:
         raise ValueError(f"unknown EfficientNet variant {variant!r}; valid: {sorted(SCALING)}")
     return EfficientNet(params, input_shape[0], num_classes, variant)

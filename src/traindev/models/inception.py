@@ -33,7 +33,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from traindev.models.params import ArchitectureParams, GoogLeNetParams
+from traindev.models.params import GoogLeNetParams
 
 
 class InceptionSpec(NamedTuple):
@@ -174,9 +174,7 @@ def _init_weights(model: nn.Module, batch_norm: bool) -> None:
 
 
 def build_googlenet(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
+    params: GoogLeNetParams, input_shape: tuple[int, int, int], num_classes: int
 ) -> GoogLeNet:
     """Registry builder: takes C from the data; H, W are handled by the registry's adapter."""
-    if not isinstance(params, GoogLeNetParams):
-        raise TypeError(f"googlenet expects GoogLeNetParams, got {type(params).__name__}")
     return GoogLeNet(params, input_shape[0], num_classes)

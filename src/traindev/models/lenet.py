@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from traindev.models.deep_network import make_activation
-from traindev.models.params import ArchitectureParams, LeNet5Params
+from traindev.models.params import LeNet5Params
 
 NATIVE_INPUT: tuple[int, int] = (32, 32)
 
@@ -55,9 +55,7 @@ class LeNet5(nn.Module):
 
 
 def build_lenet5(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
+    params: LeNet5Params, input_shape: tuple[int, int, int], num_classes: int
 ) -> LeNet5:
     """Registry builder: takes C from the data; H, W are handled by the registry's adapter."""
-    if not isinstance(params, LeNet5Params):
-        raise TypeError(f"lenet5 expects LeNet5Params, got {type(params).__name__}")
     return LeNet5(params, input_shape[0], num_classes)

@@ -17,7 +17,6 @@ from torch import nn
 
 from traindev.models.deep_network import init_linear, make_activation
 from traindev.models.params import (
-    ArchitectureParams,
     LogisticRegressionParams,
     ShallowNetworkParams,
 )
@@ -78,20 +77,14 @@ class ShallowNetwork(nn.Module):
 
 
 def build_logistic_regression(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
+    params: LogisticRegressionParams, input_shape: tuple[int, int, int], num_classes: int
 ) -> LogisticRegression:
     """Registry builder: n_x = C * H * W of the data, n_x * K + K parameters."""
-    if not isinstance(params, LogisticRegressionParams):
-        raise TypeError(
-            f"logistic_regression expects LogisticRegressionParams, got {type(params).__name__}"
-        )
     return LogisticRegression(params, _in_features(input_shape), num_classes)
 
 
 def build_shallow_network(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
+    params: ShallowNetworkParams, input_shape: tuple[int, int, int], num_classes: int
 ) -> ShallowNetwork:
     """Registry builder: n_x * h + h + h * K + K parameters."""
-    if not isinstance(params, ShallowNetworkParams):
-        raise TypeError(f"shallow_nn expects ShallowNetworkParams, got {type(params).__name__}")
     return ShallowNetwork(params, _in_features(input_shape), num_classes)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from traindev.models.params import ArchitectureParams, MobileNetParams
+from traindev.models.params import MobileNetParams
 
 # Howard et al. 2017, table 1: (pointwise output channels, depthwise stride) per block.
 V1_BLOCKS: tuple[tuple[int, int], ...] = (
@@ -223,14 +223,12 @@ FEATURES = {"mobilenet_v1": mobilenet_v1_features, "mobilenet_v2": mobilenet_v2_
 
 
 def build_mobilenet(
-    params: ArchitectureParams,
+    params: MobileNetParams,
     input_shape: tuple[int, int, int],
     num_classes: int,
     variant: str,
 ) -> MobileNet:
     """Registry builder for mobilenet_v1 / mobilenet_v2; C from the data, H, W by the adapter."""
-    if not isinstance(params, MobileNetParams):
-        raise TypeError(f"{variant} expects MobileNetParams, got {type(params).__name__}")
     if variant not in FEATURES:
         raise ValueError(f"unknown MobileNet variant {variant!r}; valid: {sorted(FEATURES)}")
     features, channels = FEATURES[variant](

@@ -85,6 +85,7 @@ def get_architecture(name: str) -> Architecture:
 
 
 def validate_params(name: str, params: ArchitectureParams | dict[str, Any]) -> ArchitectureParams:
+    """The one place params are checked against the architecture's schema; builders trust it."""
     arch = get_architecture(name)
     if isinstance(params, dict):
         return arch.params_schema.model_validate(params)

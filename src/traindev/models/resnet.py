@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from traindev.models.params import ArchitectureParams, ResNetParams
+from traindev.models.params import ResNetParams
 
 STAGE_WIDTHS = (64, 128, 256, 512)
 # variant -> (block kind, blocks per stage)
@@ -146,11 +146,9 @@ class ResNet(nn.Module):
 
 
 def build_resnet(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int, variant: str
+    params: ResNetParams, input_shape: tuple[int, int, int], num_classes: int, variant: str
 ) -> ResNet:
     """Registry builder for resnet18 / resnet34 / resnet50; C from the data."""
-    if not isinstance(params, ResNetParams):
-        raise TypeError(f"{variant} expects ResNetParams, got {type(params).__name__}")
     if variant not in VARIANTS:
         raise ValueError(f"unknown ResNet variant {variant!r}; valid: {', '.join(VARIANTS)}")
     return ResNet(params, variant, input_shape[0], num_classes)

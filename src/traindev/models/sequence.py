@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from traindev.models.params import ArchitectureParams, SequenceParams
+from traindev.models.params import SequenceParams
 
 RECURRENT_CORES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 # Weight blocks per layer and direction: tanh RNN 1, GRU 3 (update, reset, candidate),
@@ -67,13 +67,11 @@ class SequenceClassifier(nn.Module):
 
 
 def build_sequence_classifier(
-    params: ArchitectureParams,
+    params: SequenceParams,
     input_shape: tuple[int, int, int],
     num_classes: int,
     variant: str,
 ) -> SequenceClassifier:
     """Registry builder for rnn / gru / lstm: T_x = H steps of W * C features (any H, W)."""
-    if not isinstance(params, SequenceParams):
-        raise TypeError(f"{variant} expects SequenceParams, got {type(params).__name__}")
     channels, _, width = input_shape
     return SequenceClassifier(params, width * channels, num_classes, variant)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from traindev.models.params import ArchitectureParams, VGG16Params
+from traindev.models.params import VGG16Params
 from traindev.models.plain_convnet import fc_classifier, init_plain_convnet
 
 # Configuration D: filter counts per block, each block followed by a 2x2/2 max pool.
@@ -70,10 +70,6 @@ class VGG16(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-def build_vgg16(
-    params: ArchitectureParams, input_shape: tuple[int, int, int], num_classes: int
-) -> VGG16:
+def build_vgg16(params: VGG16Params, input_shape: tuple[int, int, int], num_classes: int) -> VGG16:
     """Registry builder: C from the data; (H, W) is already 224x224 or 32x32 (the adapter's)."""
-    if not isinstance(params, VGG16Params):
-        raise TypeError(f"vgg16 expects VGG16Params, got {type(params).__name__}")
     return VGG16(params, input_shape[0], num_classes)
