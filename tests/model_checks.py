@@ -25,3 +25,22 @@ def loss_before_and_after_adam(
         nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
     return before, eval_loss(model, x, y)
+
+
+def assert_exports_with_dynamic_batch(
+    model: nn.Module, shape: tuple[int, int, int], batches: tuple[int, ...] = (3,)
+) -> torch.export.ExportedProgram:
+    """What MLflow does: export with a batch-2 example, then the program must run other
+    batch sizes and agree with the eager model."""
+    program = torch.export.export(
+        model, (torch.rand(2, *shape),), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}
+    )
+    exported = program.module()
+    for batch in batches:
+        x = torch.rand(batch, *shape)
+        with torch.no_grad():
+            expected = model(x)
+        got = exported(x)
+        assert got.shape == expected.shape == (batch, expected.shape[1])
+        torch.testing.assert_close(got, expected)
+    return program

@@ -7,10 +7,10 @@ memory, no compute); everything that runs real numbers uses the small 32x32 conf
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
+from model_checks import assert_exports_with_dynamic_batch
 from torch import nn
 
 from traindev.models.input_adapter import InputAdapter
@@ -31,14 +31,7 @@ REFERENCE = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: on a shared 2-core machine two threads spinning against other
-    processes made this module 3-4x slower (13-16 s against 47-58 s, measured)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _reference_model(name: str) -> nn.Module:
@@ -170,14 +163,4 @@ def test_unknown_variant_is_rejected() -> None:
 def test_export_resnet18_with_dynamic_batch() -> None:
     """What MLflow does: export (adapter included) with a batch-2 example, run batch 3."""
     model = build_model("resnet18", {"dropout": 0.2}, SMALL, 10).eval()
-    program = torch.export.export(
-        model,
-        (torch.rand(2, *SMALL),),
-        dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-    )
-    x = torch.rand(3, *SMALL)
-    with torch.no_grad():
-        expected = model(x)
-    got = program.module()(x)
-    assert got.shape == (3, 10)
-    torch.testing.assert_close(got, expected)
+    assert_exports_with_dynamic_batch(model, SMALL)

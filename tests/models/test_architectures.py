@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from model_checks import loss_before_and_after_adam
+from model_checks import assert_exports_with_dynamic_batch, loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.input_adapter import InputAdapter
@@ -156,16 +156,4 @@ def test_export_with_dynamic_batch(name: str, shape: tuple[int, int, int]) -> No
     """What MLflow does: export with a batch-2 example, then run other batch sizes."""
     params = {"batch_norm": True, "dropout": 0.2} if name == "deep_nn" else {"dropout": 0.2}
     model = build_model(name, params, shape, 10).eval()
-    program = torch.export.export(
-        model,
-        (torch.rand(2, *shape),),
-        dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-    )
-    exported = program.module()
-    for batch in (5, 1):
-        x = torch.rand(batch, *shape)
-        with torch.no_grad():
-            expected = model(x)
-        got = exported(x)
-        assert got.shape == (batch, 10)
-        torch.testing.assert_close(got, expected)
+    assert_exports_with_dynamic_batch(model, shape, batches=(5, 1))

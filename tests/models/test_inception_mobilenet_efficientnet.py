@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
-from model_checks import loss_before_and_after_adam
+from model_checks import assert_exports_with_dynamic_batch, loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.efficientnet import B0_STAGES, SCALING, MBConv, StochasticDepth
@@ -41,13 +40,7 @@ REFERENCE_PARAMETERS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread: on 2 shared cores OpenMP's second thread mostly spins (10x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _resolution(name: str) -> int:
@@ -318,9 +311,4 @@ def test_mobilenet_width_multiplier_thins_the_network() -> None:
 def test_efficientnet_exports_with_dynamic_batch(small_models: dict[str, nn.Module]) -> None:
     """What MLflow does; MBConv's residual / stochastic-depth branches are static in eval."""
     model = small_models["efficientnet_b0"]
-    program = torch.export.export(
-        model, (torch.rand(2, *SMALL),), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}
-    )
-    x = torch.rand(3, *SMALL)
-    with torch.no_grad():
-        torch.testing.assert_close(program.module()(x), model(x))
+    assert_exports_with_dynamic_batch(model, SMALL)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
-from model_checks import loss_before_and_after_adam
+from model_checks import assert_exports_with_dynamic_batch, loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.linear import SMALL_RANDOM_SCALE
@@ -21,13 +19,7 @@ SMALL = (1, 8, 8)
 TINY_SEQUENCE = {"hidden_size": 16}  # keeps the grid of sequence tests fast on 2 cores
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors: on shared cores, intra-op threads cost more in spinning than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _n_x(shape: tuple[int, int, int]) -> int:
@@ -239,16 +231,6 @@ def test_lstm_export_with_dynamic_batch() -> None:
     """What MLflow does: export with a batch-2 example, then run batch 3."""
     params = {**TINY_SEQUENCE, "num_layers": 2, "bidirectional": True, "dropout": 0.2}
     model = build_model("lstm", params, SMALL, 10).eval()
-    program = torch.export.export(
-        model,
-        (torch.rand(2, *SMALL),),
-        dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-    )
+    program = assert_exports_with_dynamic_batch(model, SMALL)
     assert set(program.graph_signature.parameters) == {n for n, _ in model.named_parameters()}
     assert not program.constants
-    x = torch.rand(3, *SMALL)
-    with torch.no_grad():
-        expected = model(x)
-    got = program.module()(x)
-    assert got.shape == (3, 10)
-    torch.testing.assert_close(got, expected)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -23,13 +21,7 @@ DEEP = {"hidden_sizes": [8, 6], "activation": "tanh", "init": "xavier"}
 DEEP_PARAMETERS = 211
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Hundreds of tiny forwards: on shared cores, intra-op threads only add spinning."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class _DoubleGradient(torch.autograd.Function):
