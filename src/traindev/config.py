@@ -161,14 +161,105 @@ class TrainParams(Section):
 class DiagnosisParams(Section):
     # A gap "matters" when it is at least this large in absolute error ...
     min_gap: Fraction = 0.005
-    # ... and at least this share of the largest gap.
+    # ... and at least this share of the largest gap ...
     relative_to_largest: Fraction = 0.25
+    # ... and its bootstrap interval at this confidence lies above zero (not noise).
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+    bootstrap_replicates: int = Field(2000, ge=100)
+    seed: int = 0
+
+
+class ErrorWeightsParams(Section):
+    """The notes' weighted error: some mistakes cost more than others.
+
+    An example's weight is the largest weight among its class and its tags (1 when none
+    applies); the weighted error is sum(weight * wrong) / sum(weight).
+    """
+
+    classes: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("classes", "tags")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {key: weight for key, weight in value.items() if not weight > 0}
+        if bad:
+            raise ValueError(f"weights must be > 0, got {bad}")
+        return value
 
 
 class EvaluateParams(Section):
     human_level_error: Fraction = 0.01
     batch_size: int = Field(1024, ge=1)
+    # Train error is measured in eval mode on at most this many training examples (seeded).
+    train_sample_size: int = Field(20000, ge=1)
+    seed: int = 0
+    error_weights: ErrorWeightsParams = ErrorWeightsParams()
     diagnosis: DiagnosisParams = DiagnosisParams()
+
+
+class ErrorSheetParams(Section):
+    sample_size: int = Field(100, ge=1)  # misclassified dev examples to review
+    correct_sample_size: int = Field(50, ge=0)  # correctly classified ones, for label errors
+    seed: int = 0
+    # Extra category columns to tick by hand (the notes' "great cats", "blurry", ...).
+    categories: list[str] = Field(default_factory=list)
+    # dark / low_contrast / blurry / off_centre / small_ink flag this share of dev images.
+    property_quantile: float = Field(0.1, gt=0.0, lt=0.5)
+    # Where reviewed sheets are read from: <review_dir>/<arch>/errors.csv and correct.csv.
+    review_dir: str = Field("reviews", min_length=1)
+    # true: a missing reviewed sheet is an error (e.g. a release gate), not a hint.
+    require_review: bool = False
+
+
+class LabelIssueParams(Section):
+    enabled: bool = True
+    # Fixing labels is "worth it" when suspected label errors explain this share of dev errors.
+    worth_fixing_share: Fraction = 0.1
+    # K-fold out-of-sample predictions on train (logistic regression on the model's
+    # penultimate features) to find systematic training-label errors. Off: it costs a fit
+    # per fold and the features were learned from those very labels.
+    train_folds: int = Field(0, ge=0)
+    train_max_examples: int = Field(20000, ge=10)
+
+
+class MismatchParams(Section):
+    enabled: bool = True
+    folds: int = Field(5, ge=2)
+    max_per_split: int = Field(5000, ge=10)  # train-dev and dev examples fed to the classifier
+    gallery_size: int = Field(16, ge=0)  # dev examples most unlike the training distribution
+
+
+class AnalyzeParams(Section):
+    errors: ErrorSheetParams = ErrorSheetParams()
+    label_issues: LabelIssueParams = LabelIssueParams()
+    mismatch: MismatchParams = MismatchParams()
+
+
+class ThresholdParams(Section):
+    """A satisficing metric: `metric` must be at most `max` and/or at least `min`."""
+
+    metric: str = Field(min_length=1)
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> ThresholdParams:
+        if self.max is None and self.min is None:
+            raise ValueError(f"threshold on {self.metric!r} needs max, min or both")
+        return self
+
+
+class SelectParams(Section):
+    # The one metric to optimize, e.g. dev.error, dev.f1, dev.weighted_error.
+    optimizing: str = Field("dev.error", min_length=1)
+    goal: Literal["minimize", "maximize"] = "minimize"
+    # Every threshold must hold, e.g. {metric: latency_ms, max: 100}.
+    satisficing: list[ThresholdParams] = Field(default_factory=list)
+    # Also consider earlier MLflow runs trained on the same split (same manifest hash).
+    include_earlier_runs: bool = True
+    registered_model: str = Field("traindev", min_length=1)
+    alias: str = Field("champion", min_length=1)
 
 
 class ReportParams(Section):
@@ -188,6 +279,8 @@ class Params(Section):
     train: TrainParams
     models: dict[str, dict[str, Any]]
     evaluate: EvaluateParams
+    analyze: AnalyzeParams = AnalyzeParams()
+    select: SelectParams = SelectParams()
     report: ReportParams = ReportParams()
     orchestration: OrchestrationParams = OrchestrationParams()
 
