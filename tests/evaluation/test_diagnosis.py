@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import math
+
+import numpy as np
 import pytest
 
-from traindev.evaluation.diagnosis import BiasVarianceTable, diagnose
+from traindev.evaluation.bootstrap import per_class_intervals, table_intervals
+from traindev.evaluation.diagnosis import (
+    BiasVarianceTable,
+    compare_with_previous,
+    diagnose,
+    diagnose_per_class,
+    natural_key,
+)
 
 
 def table(human: float, train: float, train_dev: float, dev: float, test: float | None = None):
@@ -37,6 +48,47 @@ def test_worked_examples(errors, problems, dominant):
     diagnosis = diagnose(table(*errors))
     assert diagnosis.problems == problems
     assert diagnosis.dominant == dominant
+
+
+def wrong(rate: float, n: int) -> np.ndarray:
+    """Exactly round(rate * n) mistakes among n examples."""
+    return np.arange(n) < round(rate * n)
+
+
+def measured(human: float, train: float, train_dev: float, dev: float, test=None, n=100_000):
+    """The table and its intervals as measured on splits of n examples each (percent input)."""
+    rates = {
+        "train": train,
+        "train_dev": train_dev,
+        "dev": dev,
+        "test": dev if test is None else test,
+    }
+    split_n = n if isinstance(n, dict) else dict.fromkeys(rates, n)
+    vectors = {name: wrong(rate / 100, split_n[name]) for name, rate in rates.items()}
+    rows = BiasVarianceTable(
+        human / 100, *(v.mean() if v.size else math.nan for v in vectors.values())
+    )
+    return rows, table_intervals(vectors, human / 100, 2000, 0.95, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("errors", "problems", "dominant"),
+    [
+        ((0, 1, 9, 10), ["variance"], "variance"),
+        ((0, 1, 1.5, 10), ["data_mismatch"], "data_mismatch"),
+        ((0, 10, 11, 12), ["avoidable_bias"], "avoidable_bias"),
+        ((0, 10, 11, 20), ["avoidable_bias", "data_mismatch"], "avoidable_bias"),
+        ((1, 9.28, 10.95, 29.77), ["avoidable_bias", "data_mismatch"], "data_mismatch"),
+        ((4, 7, 10, 12), ["avoidable_bias", "variance", "data_mismatch"], "avoidable_bias"),
+    ],
+)
+def test_worked_examples_hold_with_intervals_from_large_samples(errors, problems, dominant):
+    rows, intervals = measured(*errors)
+    diagnosis = diagnose(rows, intervals=intervals)
+    assert diagnosis.problems == problems
+    assert diagnosis.dominant == dominant
+    assert diagnosis.within_noise == []
+    assert "within noise" not in diagnosis.summary
 
 
 def test_the_five_row_table():
@@ -81,3 +133,169 @@ def test_training_error_below_human_level_is_not_a_problem():
     diagnosis = diagnose(table(2, 0.5, 6, 7))
     assert "avoidable_bias" not in diagnosis.problems
     assert diagnosis.dominant == "variance"
+
+
+# --- noise ------------------------------------------------------------------------------------
+
+
+def test_a_gap_on_a_tiny_dev_set_is_within_noise_not_a_problem():
+    # Train 1%, train-dev 1.5%, dev 10%: the notes' data mismatch, but dev holds 20 images.
+    n = {"train": 20_000, "train_dev": 20_000, "dev": 20, "test": 20}
+    rows, intervals = measured(0, 1, 1.5, 10, n=n)
+    diagnosis = diagnose(rows, intervals=intervals)
+    # The noisy 8.5 points do not set the bar, so the measured 1-point avoidable bias (on
+    # 20,000 training images) is what is left to act on; the mismatch is not a problem.
+    assert diagnosis.problems == ["avoidable_bias"]
+    assert diagnosis.dominant == "avoidable_bias"
+    assert diagnosis.within_noise == ["data_mismatch"]
+    mismatch = next(gap for gap in diagnosis.gaps if gap.name == "data_mismatch")
+    assert mismatch.interval[0] <= 0 < mismatch.interval[1]
+    assert not mismatch.matters and mismatch.within_noise
+    assert "Data mismatch 8.50% (95% CI" in diagnosis.summary
+    assert "is within noise: a bigger dev set would tell." in diagnosis.summary
+    assert "every gap is below the diagnosis thresholds" not in diagnosis.summary
+
+
+def test_a_noisy_gap_does_not_hide_a_measured_smaller_one():
+    # Variance of 2 points on large sets next to a 20-point "mismatch" measured on 15 images:
+    # against the noisy 20 points, 2 would fall under relative_to_largest and be dropped.
+    n = {"train": 20_000, "train_dev": 20_000, "dev": 15, "test": 15}
+    rows, intervals = measured(1, 1, 3, 23, n=n)
+    diagnosis = diagnose(rows, intervals=intervals)
+    assert diagnosis.problems == ["variance"]
+    assert diagnosis.within_noise == ["data_mismatch"]
+
+
+def test_the_same_gap_on_a_large_dev_set_is_a_problem():
+    n = {"train": 20_000, "train_dev": 20_000, "dev": 2_000, "test": 2_000}
+    rows, intervals = measured(0, 1, 1.5, 10, n=n)
+    diagnosis = diagnose(rows, intervals=intervals)
+    assert diagnosis.problems == ["data_mismatch"]
+    assert diagnosis.within_noise == []
+    assert "data mismatch (8.50%, train-dev → dev, 95% CI" in diagnosis.summary
+
+
+def test_noise_points_at_the_split_with_the_wider_interval():
+    # Variance of 4 points measured on 40 train-dev images against 20,000 training ones.
+    n = {"train": 20_000, "train_dev": 40, "dev": 20_000, "test": 20_000}
+    rows, intervals = measured(0, 1, 5, 5, n=n)
+    diagnosis = diagnose(rows, intervals=intervals)
+    assert diagnosis.within_noise == ["variance"]
+    assert "a bigger train-dev set would tell" in diagnosis.summary
+
+
+def test_a_noisy_gap_beside_a_real_one_is_named_after_it():
+    n = {"train": 20_000, "train_dev": 20, "dev": 20_000, "test": 20_000}
+    rows, intervals = measured(0, 1, 5, 20, n=n)
+    diagnosis = diagnose(rows, intervals=intervals)
+    assert diagnosis.problems == ["data_mismatch"]
+    assert diagnosis.within_noise == ["variance"]
+    assert diagnosis.summary.startswith("Largest gap: data mismatch")
+    assert "Variance 4.00% (95% CI" in diagnosis.summary
+
+
+def test_diagnosis_as_dict_is_strict_json_with_intervals_and_confidence():
+    rows, intervals = measured(
+        1, 2, 3, 10, n={"train": 500, "train_dev": 500, "dev": 500, "test": 0}
+    )
+    data = diagnose(rows, intervals=intervals).as_dict()
+    assert data["confidence"] == 0.95
+    assert data["intervals"]["rows"]["test"] == [None, None]
+    mismatch = next(gap for gap in data["gaps"] if gap["name"] == "data_mismatch")
+    assert mismatch["interval"] == list(intervals.gap("data_mismatch").as_tuple())
+    assert mismatch["within_noise"] is False and mismatch["matters"] is True
+    overfit = next(gap for gap in data["gaps"] if gap["name"] == "dev_overfitting")
+    assert overfit["interval"] == [None, None]
+    json.dumps({key: value for key, value in data.items() if key != "gaps"}, allow_nan=False)
+    json.dumps([{**g, "value": 0.0} for g in data["gaps"]], allow_nan=False)
+
+
+def test_without_intervals_the_dict_says_so():
+    data = diagnose(table(0, 1, 9, 10)).as_dict()
+    assert data["confidence"] is None and data["intervals"] is None
+    assert all(gap["interval"] is None and gap["within_noise"] is False for gap in data["gaps"])
+    json.dumps(data, allow_nan=False)
+
+
+def test_a_missing_row_does_not_hide_the_other_gaps():
+    # A class with no training examples: NaN train error, NaN bias and variance.
+    rows = BiasVarianceTable(0.01, math.nan, 0.02, 0.2, 0.2)
+    assert diagnose(rows).problems == ["data_mismatch"]
+
+
+# --- comparison with the previous run ---------------------------------------------------------
+
+
+def test_a_big_move_is_reported_and_a_tiny_one_is_within_noise():
+    rows, intervals = measured(0, 1, 1.9, 10, n=20_000)
+    previous = {
+        "variance": 0.021,  # was 2.1%, now 0.9%: well outside the interval
+        "data_mismatch": rows.gaps["data_mismatch"] + 0.0005,
+        "dev_error": 0.1001,
+        "train_error": 0.01,
+    }
+    comparison = compare_with_previous(rows, intervals, previous)
+    assert comparison["variance"].moved and comparison["variance"].status == "moved"
+    assert comparison["variance"].delta == pytest.approx(0.009 - 0.021)
+    assert not comparison["data_mismatch"].moved
+    assert comparison["data_mismatch"].status == "within noise"
+    assert comparison["test_error"].status == "no previous value"
+    assert comparison.moved == ["variance"]
+    summary = comparison.summary
+    assert summary.startswith("Since the previous run: variance fell from 2.10% to 0.90%;")
+    assert "unchanged within noise: data mismatch, train error, dev error" in summary
+    assert "no previous value for:" in summary and "test error" in summary
+
+
+def test_comparison_rejects_unknown_keys_and_accepts_nulls():
+    rows, intervals = measured(0, 1, 2, 10, n=1_000)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['dev'\]"):
+        compare_with_previous(rows, intervals, {"dev": 0.1})
+    comparison = compare_with_previous(rows, intervals, {"test_error": None, "dev_error": 0.5})
+    assert comparison["test_error"].previous is None
+    assert comparison["dev_error"].moved
+    assert "dev error rose" not in comparison.summary and "dev error fell" in comparison.summary
+    data = comparison.as_dict()
+    json.dumps(data, allow_nan=False)
+    assert data["confidence"] == 0.95
+    assert {"name", "previous", "current", "delta", "interval", "moved", "status"} <= set(
+        data["changes"][0]
+    )
+
+
+# --- per class --------------------------------------------------------------------------------
+
+
+def test_a_class_always_wrong_on_dev_shows_data_mismatch_for_that_class_only():
+    rng = np.random.default_rng(0)
+    classes = ["0", "1", "2", "3", "10"]
+    n = 10_000
+    y_true = rng.integers(0, len(classes), n)
+    split = rng.choice(["train", "train_dev", "dev", "test"], n)
+    y_pred = y_true.copy()
+    confused = (y_true == 3) & np.isin(split, ["dev", "test"])  # class "3" mistaken on target
+    y_pred[confused] = 0
+    result = per_class_intervals(y_true, y_pred, split, classes, 0.0, 1000, 0.95, 0)
+    diagnoses = diagnose_per_class(result)
+    assert [entry.name for entry in diagnoses] == ["0", "1", "2", "3", "10"]
+    by_name = {entry.name: entry for entry in diagnoses}
+    assert by_name["3"].dominant == "data_mismatch"
+    assert by_name["3"].diagnosis.problems == ["data_mismatch"]
+    assert by_name["3"].table.dev_error == 1.0 and by_name["3"].table.train_dev_error == 0.0
+    assert all(by_name[name].dominant is None for name in ("0", "1", "2", "10"))
+    data = by_name["3"].as_dict()
+    assert (
+        data["class"] == "3"
+        and data["errors"]["dev"] == 1.0
+        and data["dominant"] == "data_mismatch"
+    )
+    assert data["counts"]["dev"] == int(((y_true == 3) & (split == "dev")).sum())
+    assert data["gaps"]["data_mismatch"]["matters"] is True
+    assert data["gaps"]["data_mismatch"]["interval"][0] > 0.9
+    assert data["error_intervals"]["dev"] == [1.0, 1.0]
+    json.dumps([entry.as_dict() for entry in diagnoses], allow_nan=False)
+
+
+def test_classes_sort_naturally():
+    names = ["10", "2", "cat10", "cat2", "1"]
+    assert sorted(names, key=natural_key) == ["1", "2", "10", "cat2", "cat10"]

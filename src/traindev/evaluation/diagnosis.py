@@ -5,13 +5,24 @@ names one problem, and the notes prescribe an orthogonal set of knobs for each:
 
     human-level --avoidable bias--> train --variance--> train-dev
                 --data mismatch--> dev --overfitting to dev--> test
+
+With bootstrap intervals (traindev.evaluation.bootstrap) a gap is a problem only when
+its interval lies above zero: a gap that passes the thresholds but whose interval holds
+zero is reported as "within noise", with the split that would settle it.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from traindev.config import DiagnosisParams
+
+if TYPE_CHECKING:  # bootstrap imports this module for GAPS and BiasVarianceTable
+    from traindev.evaluation.bootstrap import Interval, PerClassIntervals, TableIntervals
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,35 @@ class BiasVarianceTable:
         return {**asdict(self), **self.gaps}
 
 
+# Keys of BiasVarianceTable.as_dict() that are rows, with their row name in the table.
+ROW_KEYS: dict[str, str] = {
+    "human_level_error": "human-level",
+    "train_error": "train",
+    "train_dev_error": "train-dev",
+    "dev_error": "dev",
+    "test_error": "test",
+}
+# What would narrow a row's interval, for the "within noise" sentence.
+_BIGGER_SAMPLE: dict[str, str] = {
+    "train": "scoring more training examples (evaluate.train_sample_size)",
+    "train-dev": "a bigger train-dev set",
+    "dev": "a bigger dev set",
+    "test": "a bigger test set",
+}
+
+
+def _json_float(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _json_interval(interval: tuple[float, float] | None) -> list[float | None] | None:
+    return None if interval is None else [_json_float(bound) for bound in interval]
+
+
+def _ci_label(confidence: float) -> str:
+    return f"{confidence * 100:g}% CI"
+
+
 @dataclass(frozen=True)
 class GapFinding:
     name: str
@@ -108,6 +148,16 @@ class GapFinding:
     between: tuple[str, str]
     matters: bool
     knobs: tuple[str, ...]
+    interval: tuple[float, float] | None = None  # bootstrap (low, high), when one was given
+    within_noise: bool = False  # passes the thresholds, but its interval holds zero
+
+    def as_dict(self) -> dict:
+        return {
+            **asdict(self),
+            "between": list(self.between),
+            "knobs": list(self.knobs),
+            "interval": _json_interval(self.interval),
+        }
 
 
 @dataclass(frozen=True)
@@ -115,63 +165,334 @@ class Diagnosis:
     gaps: tuple[GapFinding, ...]
     dominant: str | None
     summary: str
+    intervals: TableIntervals | None = None
 
     @property
     def problems(self) -> list[str]:
         return [finding.name for finding in self.gaps if finding.matters]
 
+    @property
+    def within_noise(self) -> list[str]:
+        return [finding.name for finding in self.gaps if finding.within_noise]
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.intervals is None else self.intervals.confidence
+
     def as_dict(self) -> dict:
         return {
-            "gaps": [
-                {**asdict(finding), "between": list(finding.between)} for finding in self.gaps
-            ],
+            "gaps": [finding.as_dict() for finding in self.gaps],
             "dominant": self.dominant,
             "summary": self.summary,
+            "confidence": self.confidence,
+            "intervals": None if self.intervals is None else self.intervals.as_dict(),
         }
 
 
-def diagnose(table: BiasVarianceTable, params: DiagnosisParams | None = None) -> Diagnosis:
-    """Flag each gap that is both non-trivial and comparable to the largest one.
+def diagnose(
+    table: BiasVarianceTable,
+    params: DiagnosisParams | None = None,
+    intervals: TableIntervals | None = None,
+) -> Diagnosis:
+    """Flag each gap that is non-trivial, comparable to the largest one, and not noise.
 
     A gap matters when it is at least `min_gap` in absolute error and at least
     `relative_to_largest` of the largest gap: with train 1%, train-dev 9%, dev 10% the
     one-point mismatch is noise next to eight points of variance, while with human 4%,
-    train 7%, train-dev 10%, dev 12% all three gaps deserve work.
+    train 7%, train-dev 10%, dev 12% all three gaps deserve work. With `intervals`, a gap
+    must also have its interval's low bound above zero; one that passes the thresholds
+    but not that test is "within noise", so a 30-image dev set never sends anyone off
+    collecting data for a mismatch that may not exist.
     """
     params = params or DiagnosisParams()
-    values = {spec.name: table.gap(spec) for spec in GAPS}
-    largest = max(values.values())
-    findings = tuple(
-        GapFinding(
-            name=spec.name,
-            label=spec.label,
-            value=values[spec.name],
-            between=(spec.lower, spec.upper),
-            matters=largest > 0
-            and values[spec.name] >= params.min_gap
-            and values[spec.name] >= params.relative_to_largest * largest,
-            knobs=spec.knobs,
-        )
-        for spec in GAPS
-    )
+    values = table.gaps
+
+    def measurable(name: str) -> bool:
+        # A gap within noise must not set the bar: a huge but noisy mismatch on a tiny dev
+        # set would otherwise hide a real variance problem behind `relative_to_largest`.
+        interval = None if intervals is None else intervals.gap(name)
+        return not math.isnan(values[name]) and (interval is None or interval.low > 0)
+
+    largest = max((values[name] for name in values if measurable(name)), default=0.0)
+    findings = tuple(_finding(spec, values[spec.name], largest, params, intervals) for spec in GAPS)
     flagged = [finding for finding in findings if finding.matters]
     dominant = max(flagged, key=lambda finding: finding.value).name if flagged else None
-    return Diagnosis(findings, dominant, _summarize(table, flagged))
+    return Diagnosis(findings, dominant, _summarize(table, findings, intervals), intervals)
 
 
-def _summarize(table: BiasVarianceTable, flagged: list[GapFinding]) -> str:
-    if not flagged:
-        return (
+def _finding(
+    spec: GapSpec,
+    value: float,
+    largest: float,
+    params: DiagnosisParams,
+    intervals: TableIntervals | None,
+) -> GapFinding:
+    passes = (
+        largest > 0 and value >= params.min_gap and value >= params.relative_to_largest * largest
+    )
+    interval = None if intervals is None else intervals.gap(spec.name)
+    clear = interval is None or interval.low > 0  # an empty (NaN) interval is never clear
+    return GapFinding(
+        name=spec.name,
+        label=spec.label,
+        value=float(value),
+        between=(spec.lower, spec.upper),
+        matters=bool(passes and clear),
+        knobs=spec.knobs,
+        interval=None if interval is None else interval.as_tuple(),
+        within_noise=bool(passes and not clear),
+    )
+
+
+def _summarize(
+    table: BiasVarianceTable,
+    findings: tuple[GapFinding, ...],
+    intervals: TableIntervals | None,
+) -> str:
+    flagged = sorted(
+        (finding for finding in findings if finding.matters),
+        key=lambda finding: finding.value,
+        reverse=True,
+    )
+    noisy = [finding for finding in findings if finding.within_noise]
+    ci = "" if intervals is None else _ci_label(intervals.confidence)
+    if flagged:
+        summary = f"Largest gap: {_describe(flagged[0], ci)}."
+        if len(flagged) > 1:
+            summary += f" Also worth work: {', '.join(_describe(f, ci) for f in flagged[1:])}."
+    elif noisy:
+        summary = (
+            f"No gap stands out beyond noise: dev error {table.dev_error:.2%} against "
+            f"human-level {table.human_level_error:.2%}."
+        )
+    else:
+        summary = (
             f"No gap stands out: dev error {table.dev_error:.2%} against human-level "
             f"{table.human_level_error:.2%}; every gap is below the diagnosis thresholds."
         )
-    ranked = sorted(flagged, key=lambda finding: finding.value, reverse=True)
-
-    def describe(finding: GapFinding) -> str:
-        lower, upper = finding.between
-        return f"{finding.label.lower()} ({finding.value:.2%}, {lower} → {upper})"
-
-    summary = f"Largest gap: {describe(ranked[0])}."
-    if len(ranked) > 1:
-        summary += f" Also worth work: {', '.join(describe(f) for f in ranked[1:])}."
+    for finding in noisy:
+        summary += " " + _noise_sentence(finding, ci, intervals)
     return summary
+
+
+def _describe(finding: GapFinding, ci: str) -> str:
+    lower, upper = finding.between
+    detail = f"{finding.value:.2%}, {lower} → {upper}"
+    if finding.interval is not None:
+        detail += f", {ci} {finding.interval[0]:.2%} to {finding.interval[1]:.2%}"
+    return f"{finding.label.lower()} ({detail})"
+
+
+def _noise_sentence(finding: GapFinding, ci: str, intervals: TableIntervals | None) -> str:
+    """Say the gap may be noise, and which row's sample (the wider interval) would settle it."""
+    assert finding.interval is not None and intervals is not None
+    rows = [row for row in finding.between if row in _BIGGER_SAMPLE]
+
+    def width(row: str) -> float:
+        interval = intervals.row(row)
+        return interval.high - interval.low
+
+    noisiest = max(rows, key=width)
+    low, high = finding.interval
+    return (
+        f"{finding.label} {finding.value:.2%} ({ci} {low:.2%} to {high:.2%}) is within noise: "
+        f"{_BIGGER_SAMPLE[noisiest]} would tell."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison with an earlier run
+
+
+@dataclass(frozen=True)
+class ComparedValue:
+    """One row or gap, now and in the previous run."""
+
+    name: str  # a key of BiasVarianceTable.as_dict()
+    label: str
+    previous: float | None  # None when the previous run did not report it
+    current: float
+    interval: tuple[float, float]
+    moved: bool  # the previous value lies outside the current interval
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.previous is None else self.current - self.previous
+
+    @property
+    def status(self) -> str:
+        if self.previous is None:
+            return "no previous value"
+        if math.isnan(self.interval[0]):
+            return "not measured now"
+        return "moved" if self.moved else "within noise"
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "previous": _json_float(self.previous),
+            "current": _json_float(self.current),
+            "delta": _json_float(self.delta),
+            "interval": _json_interval(self.interval),
+            "moved": self.moved,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    changes: tuple[ComparedValue, ...]  # gaps first, then rows
+    confidence: float
+    summary: str
+
+    @property
+    def moved(self) -> list[str]:
+        return [change.name for change in self.changes if change.moved]
+
+    def __getitem__(self, name: str) -> ComparedValue:
+        for change in self.changes:
+            if change.name == name:
+                return change
+        raise KeyError(f"no compared value {name!r}; known: {[c.name for c in self.changes]}")
+
+    def as_dict(self) -> dict:
+        return {
+            "confidence": self.confidence,
+            "summary": self.summary,
+            "changes": [change.as_dict() for change in self.changes],
+        }
+
+
+def compare_with_previous(
+    current: BiasVarianceTable,
+    intervals: TableIntervals,
+    previous: Mapping[str, float | None],
+) -> Comparison:
+    """Which rows and gaps really moved since an earlier run, and which moved only by noise.
+
+    `previous` maps keys of BiasVarianceTable.as_dict() (e.g. an earlier metrics.json's
+    "bias_variance") to values; missing keys and None / NaN values are "no previous value".
+    A value moved when the previous one lies outside the current interval.
+    """
+    known = {*ROW_KEYS, *(spec.name for spec in GAPS)}
+    unknown = sorted(set(previous) - known)
+    if unknown:
+        raise ValueError(f"previous: unknown key(s) {unknown}; valid keys are {sorted(known)}")
+    entries = [
+        (spec.name, spec.label.lower(), current.gap(spec), intervals.gap(spec.name))
+        for spec in GAPS
+    ] + [
+        (key, f"{row} error", current.rows[row], intervals.row(row))
+        for key, row in ROW_KEYS.items()
+    ]
+    values = tuple(
+        _compare(name, label, now, interval, _previous_value(previous, name))
+        for name, label, now, interval in entries
+    )
+    return Comparison(values, intervals.confidence, _comparison_summary(values))
+
+
+def _previous_value(previous: Mapping[str, float | None], key: str) -> float | None:
+    value = previous.get(key)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"previous[{key!r}]: expected a number, got {value!r}") from None
+    return None if math.isnan(number) else number
+
+
+def _compare(
+    name: str, label: str, current: float, interval: Interval, previous: float | None
+) -> ComparedValue:
+    moved = previous is not None and not interval.is_empty and not interval.contains(previous)
+    return ComparedValue(name, label, previous, float(current), interval.as_tuple(), moved)
+
+
+def _comparison_summary(values: tuple[ComparedValue, ...]) -> str:
+    moved = [
+        f"{v.label} {'rose' if v.current > v.previous else 'fell'} "
+        f"from {v.previous:.2%} to {v.current:.2%}"
+        for v in values
+        if v.moved and v.previous is not None
+    ]
+    groups = {
+        "unchanged within noise": [v.label for v in values if v.status == "within noise"],
+        "no previous value for": [v.label for v in values if v.status == "no previous value"],
+        "not measured now": [v.label for v in values if v.status == "not measured now"],
+    }
+    clauses = moved + [
+        f"{title}: {', '.join(labels)}" for title, labels in groups.items() if labels
+    ]
+    return "Since the previous run: " + "; ".join(clauses) + "."
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-class diagnosis
+
+
+def natural_key(name: str) -> tuple[object, ...]:
+    """Sort "2" before "10" (and "cat2" before "cat10")."""
+    return tuple(
+        int(part) if index % 2 else part.lower()
+        for index, part in enumerate(re.split(r"(\d+)", name))
+    )
+
+
+@dataclass(frozen=True)
+class ClassDiagnosis:
+    """One class's rows, counts, and gaps judged against their intervals."""
+
+    name: str
+    table: BiasVarianceTable
+    counts: Mapping[str, int]  # examples of the class per row ("train", "train-dev", ...)
+    diagnosis: Diagnosis
+
+    @property
+    def dominant(self) -> str | None:
+        return self.diagnosis.dominant
+
+    def as_dict(self) -> dict:
+        """Compact: the knobs are the same for every class, so they stay in the overall gaps."""
+        intervals = self.diagnosis.intervals
+        return {
+            "class": self.name,
+            "counts": dict(self.counts),
+            "errors": {row: _json_float(value) for row, value in self.table.rows.items()},
+            "error_intervals": None
+            if intervals is None
+            else {row: interval.as_dict() for row, interval in intervals.rows.items()},
+            "gaps": {
+                finding.name: {
+                    "value": _json_float(finding.value),
+                    "interval": _json_interval(finding.interval),
+                    "matters": finding.matters,
+                    "within_noise": finding.within_noise,
+                }
+                for finding in self.diagnosis.gaps
+            },
+            "dominant": self.dominant,
+            "summary": self.diagnosis.summary,
+            "confidence": self.diagnosis.confidence,
+        }
+
+
+def diagnose_per_class(
+    per_class_result: PerClassIntervals, params: DiagnosisParams | None = None
+) -> list[ClassDiagnosis]:
+    """The diagnosis of each class on its own, classes in natural order.
+
+    A model can fit the font digits overall and still mistake every handwritten 7 for a
+    1; the per-class table shows which class carries which gap.
+    """
+    return [
+        ClassDiagnosis(
+            name=entry.name,
+            table=entry.table,
+            counts=entry.counts,
+            diagnosis=diagnose(entry.table, params, entry.intervals),
+        )
+        for entry in sorted(per_class_result.classes, key=lambda entry: natural_key(entry.name))
+    ]

@@ -26,6 +26,18 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
     }
 
 
+def class_errors(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """Error among the examples of each true class (1 - recall): the satisficing metric for
+    "dev error on class 8 at most x". A class with no examples is left out, not reported as 0."""
+    counts = np.bincount(y_true, minlength=len(classes))
+    wrong = np.bincount(y_true[y_true != y_pred], minlength=len(classes))
+    return {
+        name: float(wrong[index] / counts[index])
+        for index, name in enumerate(classes)
+        if counts[index]
+    }
+
+
 def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> pd.DataFrame:
     """Rows are true classes, columns predicted classes; the index is named `label`."""
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(classes)))

@@ -15,11 +15,15 @@ from traindev.training.trainer import autocast_context
 
 @torch.no_grad()
 def predict_probabilities(
-    model: nn.Module, store: ImageStore, device: torch.device, batch_size: int
+    model: nn.Module,
+    store: ImageStore,
+    device: torch.device,
+    batch_size: int,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N, num_classes) softmax probabilities, row i for manifest row i."""
+    """(len(rows), num_classes) softmax probabilities, in the order of `rows` (default: all)."""
     model = model.to(device).eval()
-    rows = np.arange(len(store.manifest))
+    rows = np.arange(len(store.manifest)) if rows is None else rows
     batches = make_batches(store, "", batch_size, device, in_memory_max_mb=256.0, rows=rows)
     chunks = []
     for x, _ in batches:

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import mlflow
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.tracking import MlflowClient
 
 from traindev import paths
 from traindev.atomic import atomic_directory, write_json
 from traindev.config import Params
 from traindev.data.batches import to_model_input
-from traindev.data.store import SPLITS, read_store
-from traindev.evaluation.diagnosis import BiasVarianceTable, Diagnosis, diagnose
-from traindev.evaluation.metrics import classification_metrics, confusion_table
+from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
+from traindev.evaluation.bootstrap import per_class_intervals, table_intervals
+from traindev.evaluation.diagnosis import (
+    GAPS,
+    BiasVarianceTable,
+    Diagnosis,
+    compare_with_previous,
+    diagnose,
+    diagnose_per_class,
+)
+from traindev.evaluation.metrics import class_errors, classification_metrics, confusion_table
 from traindev.evaluation.predict import latency_ms, predict_probabilities
+from traindev.evaluation.weights import example_weights, weighted_error
 from traindev.stages.train import TRAINING_FILE
-from traindev.tracking import open_run
+from traindev.tracking import configure, flatten, open_run
 from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from traindev.training.runtime import select_device
 
@@ -37,18 +49,28 @@ def run(params: Params, architecture: str) -> str:
             f"{paths.model_dir(architecture)}: the model was trained on classes "
             f"{checkpoint.classes} but {paths.SPLIT} has {store.classes}; re-run `dvc repro`"
         )
+    weights_by_row = example_weights(
+        store.manifest["label"],
+        store.manifest["tags"],
+        evaluate.error_weights.classes,
+        evaluate.error_weights.tags,
+        store.classes,
+    )
     device = select_device("auto")
     model = checkpoint.build()
-    probabilities = predict_probabilities(model, store, device, evaluate.batch_size)
+    rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
+    probabilities = predict_probabilities(model, store, device, evaluate.batch_size, rows)
     example = to_model_input(torch.from_numpy(np.array(store.pixels[:1])), store.pixel_max)
     inference = {"latency_ms": latency_ms(model, example, device), "device": str(device)}
-    y_true = store.label_indices()
+    manifest = store.manifest.iloc[rows]
+    y_true = store.label_indices(rows)
     y_pred = probabilities.argmax(axis=1)
-    split = store.manifest["split"].to_numpy()
+    split = manifest["split"].to_numpy()
+    weights = weights_by_row[rows]
 
     per_split = {
-        name: classification_metrics(
-            y_true[split == name], y_pred[split == name], len(store.classes)
+        name: split_metrics(
+            y_true[split == name], y_pred[split == name], weights[split == name], store.classes
         )
         for name in SPLITS
     }
@@ -56,53 +78,159 @@ def run(params: Params, architecture: str) -> str:
         human_level_error=evaluate.human_level_error,
         **{f"{name}_error": per_split[name].get("error", float("nan")) for name in SPLITS},
     )
-    diagnosis = diagnose(table, evaluate.diagnosis)
+    settings = evaluate.diagnosis
+    wrong = y_true != y_pred
+    intervals = table_intervals(
+        {name: wrong[split == name] for name in SPLITS},
+        evaluate.human_level_error,
+        settings.bootstrap_replicates,
+        settings.confidence,
+        settings.seed,
+    )
+    diagnosis = diagnose(table, settings, intervals)
+    per_class = diagnose_per_class(
+        per_class_intervals(
+            y_true,
+            y_pred,
+            split,
+            store.classes,
+            evaluate.human_level_error,
+            settings.bootstrap_replicates,
+            settings.confidence,
+            settings.seed,
+        ),
+        settings,
+    )
+    training = json.loads((paths.model_dir(architecture) / TRAINING_FILE).read_text())
+    previous = previous_run(architecture, training.get("run_id"))
+    comparison = (
+        None if previous is None else compare_with_previous(table, intervals, previous.values)
+    )
     confusion = confusion_table(y_true[split == "dev"], y_pred[split == "dev"], store.classes)
     predictions = pd.DataFrame(
         {
-            "row": np.arange(len(split)),
-            "id": store.manifest["id"],
+            "row": rows,
+            "id": manifest["id"].to_numpy(),
             "split": split,
-            "domain": store.manifest["domain"],
-            "label": store.manifest["label"],
+            "domain": manifest["domain"].to_numpy(),
+            "label": manifest["label"].to_numpy(),
             "prediction": np.asarray(store.classes, dtype=object)[y_pred],
             "confidence": probabilities.max(axis=1),
+            "weight": weights,
         }
     )
+    record = {
+        **diagnosis.as_dict(),
+        "per_class": [entry.as_dict() for entry in per_class],
+        "previous": None if comparison is None else {**previous.describe(), **comparison.as_dict()},
+    }
 
     with atomic_directory(paths.evaluation_dir(architecture)) as staging:
         predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
         np.save(staging / PROBABILITIES_FILE, probabilities.astype(np.float32))
-        (staging / DIAGNOSIS_FILE).write_text(json.dumps(diagnosis.as_dict(), indent=2) + "\n")
+        (staging / DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
         confusion.to_csv(staging / CONFUSION_FILE)
     metrics = {"splits": per_split, "bias_variance": table.as_dict(), "inference": inference}
     write_json(paths.metrics_file(architecture), metrics)
-    _log_to_mlflow(architecture, per_split, table, diagnosis, inference["latency_ms"])
+    _log_to_mlflow(training, per_split, table, diagnosis, inference["latency_ms"])
     return f"evaluated {architecture}: {diagnosis.summary}"
 
 
+def scored_rows(store: ImageStore, train_sample_size: int, seed: int) -> np.ndarray:
+    """Every held-out row, and a seeded sample of at most `train_sample_size` training rows.
+
+    Train error only has to be precise enough to read avoidable bias and variance off the
+    table; scoring millions of training images for it would dominate the stage.
+    """
+    split = store.manifest["split"].to_numpy()
+    train = np.flatnonzero(split == "train")
+    if len(train) > train_sample_size:
+        train = np.random.default_rng(seed).choice(train, train_sample_size, replace=False)
+    return np.sort(np.concatenate([np.flatnonzero(split != "train"), train]))
+
+
+def split_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray, classes: list[str]
+) -> dict:
+    """The scikit-learn metrics, the weighted error and the error of each true class."""
+    metrics = classification_metrics(y_true, y_pred, len(classes))
+    if len(y_true):
+        metrics["weighted_error"] = weighted_error(y_true != y_pred, weights)
+        metrics["class_error"] = class_errors(y_true, y_pred, classes)
+    return metrics
+
+
 def _log_to_mlflow(
-    architecture: str,
+    training: dict,
     per_split: dict,
     table: BiasVarianceTable,
     diagnosis: Diagnosis,
     latency: float,
 ) -> None:
-    training = json.loads((paths.model_dir(architecture) / TRAINING_FILE).read_text())
+    architecture = training["architecture"]
     with open_run(
         training.get("run_id"), run_name=architecture, tags={"architecture": architecture}
     ):
         mlflow.log_metrics(
             {
-                f"final.{split}.{metric}": value
-                for split, values in per_split.items()
-                for metric, value in values.items()
-                if not np.isnan(value)
+                name: value
+                for name, value in flatten({"final": per_split}).items()
+                if isinstance(value, float | int) and not np.isnan(value)
             }
         )
         mlflow.log_metrics({f"gap.{name}": value for name, value in table.gaps.items()})
+        mlflow.log_metric("final.human_level_error", table.human_level_error)
         mlflow.log_metric("final.latency_ms", latency)
         mlflow.set_tag("diagnosis", diagnosis.summary)
         for name in (DIAGNOSIS_FILE, CONFUSION_FILE):
             mlflow.log_artifact(str(paths.evaluation_dir(architecture) / name), "evaluation")
         mlflow.log_artifact(str(paths.metrics_file(architecture)), "evaluation")
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """The latest earlier evaluated run of the same architecture, as MLflow recorded it."""
+
+    run_id: str
+    started: str
+    same_split: bool
+    values: dict[str, float]  # keys of BiasVarianceTable.as_dict()
+
+    def describe(self) -> dict:
+        return {"run_id": self.run_id, "started": self.started, "same_split": self.same_split}
+
+
+# BiasVarianceTable.as_dict() key -> the MLflow metric this stage logs it as.
+_TABLE_METRICS = {
+    "human_level_error": "final.human_level_error",
+    "train_error": "final.train.error",
+    "train_dev_error": "final.train_dev.error",
+    "dev_error": "final.dev.error",
+    "test_error": "final.test.error",
+    **{f"{spec.name}": f"gap.{spec.name}" for spec in GAPS},
+}
+
+
+def previous_run(architecture: str, current_run_id: str | None) -> PreviousRun | None:
+    """What the diagnosis compares against, so the report can say what moved since then."""
+    experiment_id = configure()
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.architecture = '{architecture}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=50,
+    )
+    split_md5 = file_md5(paths.SPLIT / MANIFEST_FILE)
+    for found in runs:
+        metrics = found.data.metrics
+        if found.info.run_id == current_run_id or "final.dev.error" not in metrics:
+            continue
+        values = {key: metrics[name] for key, name in _TABLE_METRICS.items() if name in metrics}
+        started = datetime.fromtimestamp(found.info.start_time / 1000, UTC)
+        return PreviousRun(
+            run_id=found.info.run_id,
+            started=started.isoformat(timespec="seconds"),
+            same_split=found.data.tags.get("data.split.manifest.parquet.md5") == split_md5,
+            values=values,
+        )
+    return None
