@@ -1,0 +1,1 @@
+"""Error analysis beyond the headline numbers: error sheets, label issues, data mismatch."""

@@ -1,0 +1,161 @@
+"""Locating the data mismatch: train-dev vs dev classifier, and the features it reads."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from traindev.analysis.features import penultimate_features
+from traindev.analysis.mismatch import MismatchResult, auc_by_ranks, mismatch_check
+from traindev.data.batches import to_model_input
+from traindev.data.store import ImageStore
+from traindev.models.params import ARCHITECTURE_PARAMS
+from traindev.models.registry import build_model
+from traindev.training.transfer import output_layer
+
+CPU = torch.device("cpu")
+DEV_ROW_OFFSET = 1000  # dev store rows differ from positions, as after the split stage
+
+
+def gaussian(count: int, shift: float, seed: int, dims: int = 8) -> np.ndarray:
+    return np.random.default_rng(seed).normal(loc=shift, size=(count, dims))
+
+
+def test_same_distribution_gives_an_auc_whose_ci_contains_chance():
+    train_dev, dev = gaussian(300, 0.0, seed=0), gaussian(300, 0.0, seed=1)
+    result = mismatch_check(train_dev, dev, np.arange(300) + DEV_ROW_OFFSET, 5, 1000, seed=0)
+    assert result.ci_low <= 0.5 <= result.ci_high
+    assert result.ci_low <= result.auc <= result.ci_high
+    assert not result.distinguishable
+    assert result.interpretation.endswith("train-dev and dev look alike to the model")
+
+
+def test_shifted_dev_is_told_apart_and_its_most_shifted_rows_come_first():
+    train_dev = gaussian(300, 0.0, seed=2)
+    dev = gaussian(300, 0.8, seed=3)
+    planted = np.array([17, 88, 150, 201, 299])
+    dev[planted] += 8.0
+    result = mismatch_check(train_dev, dev, np.arange(300) + DEV_ROW_OFFSET, 5, 1000, seed=0)
+    assert result.auc > 0.9 and result.distinguishable
+    assert "easy to tell from the training distribution" in result.interpretation
+    assert sorted(result.most_unlike(5).tolist()) == (planted + DEV_ROW_OFFSET).tolist()
+    scores = result.most_unlike_scores(6)
+    assert np.all(np.diff(scores) <= 0) and scores[4] > 0.99
+
+
+def test_most_unlike_breaks_score_ties_by_store_row():
+    result = MismatchResult(
+        auc=0.8, ci_low=0.7, ci_high=0.9, train_dev_examples=4, dev_examples=4, folds=2,
+        dev_rows=np.array([40, 10, 30, 20]), dev_scores=np.array([0.9, 0.9, 0.2, 0.9]),
+    )  # fmt: skip
+    assert result.most_unlike(3).tolist() == [10, 20, 40]
+    assert result.most_unlike(10).tolist() == [10, 20, 40, 30]
+    assert result.most_unlike(0).tolist() == []
+
+
+@pytest.mark.parametrize(
+    ("auc", "ci", "phrase"),
+    [
+        (0.55, (0.48, 0.62), "look alike to the model"),
+        (0.45, (0.40, 0.49), "look alike to the model"),
+        (0.62, (0.55, 0.69), "slightly but measurably different"),
+        (0.80, (0.75, 0.85), "clearly different"),
+        (0.93, (0.91, 0.95), "easy to tell from the training distribution"),
+    ],
+)
+def test_interpretation_bands(auc, ci, phrase):
+    result = MismatchResult(auc, *ci, 10, 10, 2, np.arange(3), np.zeros(3))
+    assert result.interpretation.startswith(f"AUC {auc:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}): ")
+    assert phrase in result.interpretation
+
+
+def test_each_side_is_subsampled_with_a_seed():
+    train_dev, dev = gaussian(400, 0.0, seed=4), gaussian(250, 0.5, seed=5)
+    rows = np.arange(250) + DEV_ROW_OFFSET
+    first = mismatch_check(train_dev, dev, rows, 3, 100, seed=7)
+    again = mismatch_check(train_dev, dev, rows, 3, 100, seed=7)
+    assert (first.train_dev_examples, first.dev_examples) == (100, 100)
+    assert set(first.dev_rows.tolist()) <= set(rows.tolist()) and len(first.dev_rows) == 100
+    assert first.dev_rows.tolist() == again.dev_rows.tolist()
+    assert (first.auc, first.ci_low, first.ci_high) == (again.auc, again.ci_low, again.ci_high)
+
+
+def test_as_dict_is_json_with_only_the_top_rows():
+    train_dev, dev = gaussian(60, 0.0, seed=6), gaussian(60, 1.0, seed=7)
+    result = mismatch_check(train_dev, dev, np.arange(60) + DEV_ROW_OFFSET, 3, 1000, seed=0)
+    exported = json.loads(json.dumps(result.as_dict(top=4)))
+    assert set(exported) == {
+        "auc", "auc_ci", "ci_level", "distinguishable", "interpretation",
+        "train_dev_examples", "dev_examples", "folds", "most_unlike",
+    }  # fmt: skip
+    assert [item["row"] for item in exported["most_unlike"]] == result.most_unlike(4).tolist()
+    assert exported["auc"] == pytest.approx(result.auc)
+
+
+def test_a_split_smaller_than_folds_is_named_in_the_error():
+    with pytest.raises(ValueError, match="the train_dev split has 3 examples, fewer than"):
+        mismatch_check(gaussian(3, 0, 0), gaussian(50, 0, 1), np.arange(50), 5, 100, 0)
+    with pytest.raises(ValueError, match="the dev split has 4 examples"):
+        mismatch_check(gaussian(50, 0, 0), gaussian(4, 0, 1), np.arange(4), 5, 100, 0)
+    with pytest.raises(ValueError, match="3 dev rows for 4 dev feature rows"):
+        mismatch_check(gaussian(50, 0, 0), gaussian(4, 0, 1), np.arange(3), 2, 100, 0)
+
+
+def test_rank_auc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(8)
+    negatives = rng.integers(0, 5, size=(3, 40)).astype(float)
+    positives = rng.integers(1, 6, size=(3, 30)).astype(float)
+    labels = np.r_[np.zeros(40), np.ones(30)]
+    expected = [
+        roc_auc_score(labels, np.r_[n, p]) for n, p in zip(negatives, positives, strict=True)
+    ]
+    assert auc_by_ranks(negatives, positives) == pytest.approx(expected)
+
+
+def tiny_store(count: int = 10) -> ImageStore:
+    rng = np.random.default_rng(9)
+    pixels = rng.integers(0, 17, size=(count, 8, 8, 1), dtype=np.uint8)
+    labels = [str(i % 3) for i in range(count)]
+    manifest = pd.DataFrame(
+        {"id": range(count), "source": "t", "domain": "t", "label": labels, "origin": "real",
+         "tags": [[] for _ in labels], "split": "dev"}
+    )  # fmt: skip
+    return ImageStore(manifest, pixels, ["0", "1", "2"], 16)
+
+
+def eval_logits(model: torch.nn.Module, store: ImageStore, rows: np.ndarray) -> torch.Tensor:
+    pixels = torch.from_numpy(np.ascontiguousarray(store.pixels[rows]))
+    with torch.no_grad():
+        return model.eval()(to_model_input(pixels, store.pixel_max))
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"batch_norm": True, "dropout": 0.5}], ids=["default", "bn_dropout"]
+)
+def test_penultimate_features_feed_the_output_layer_to_the_models_logits(overrides):
+    torch.manual_seed(0)
+    store = tiny_store()
+    params = ARCHITECTURE_PARAMS["deep_nn"](**overrides)
+    model = build_model("deep_nn", params, store.image_shape, len(store.classes))
+    _, _, head = output_layer(model)
+    rows = np.array([7, 2, 5, 0, 9])
+    model.train()  # features must come from eval mode whatever mode the model was left in
+    features = penultimate_features(model, store, rows, CPU, batch_size=2)
+    assert features.shape == (5, head.in_features) and features.dtype == np.float32
+    with torch.no_grad():
+        rebuilt = head(torch.from_numpy(features))
+    torch.testing.assert_close(rebuilt, eval_logits(model, store, rows))
+    assert not head._forward_pre_hooks  # the hook is removed again
+
+
+def test_penultimate_features_of_no_rows_is_an_empty_matrix():
+    store = tiny_store()
+    params = ARCHITECTURE_PARAMS["deep_nn"]()
+    model = build_model("deep_nn", params, store.image_shape, len(store.classes))
+    features = penultimate_features(model, store, np.array([], dtype=np.int64), CPU, 4)
+    assert features.shape == (0, output_layer(model)[2].in_features)
