@@ -1,0 +1,179 @@
+"""Models to choose among: this pipeline run's architectures and earlier MLflow runs.
+
+Both sources speak one metric name space, the names evaluate logs to MLflow without their
+"final." prefix ("dev.error", "dev.class_error.8", "latency_ms") plus the train stage's
+measurements ("parameters", "flops_per_example"), so a threshold written once in params.yaml
+applies to a model whatever it was read from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from mlflow.exceptions import MlflowException
+
+from traindev.tracking import flatten
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+    from mlflow.tracking import MlflowClient
+
+Source = Literal["this run", "earlier run"]
+
+# The prefix evaluate puts on everything it measures once training is over.
+FINAL_PREFIX = "final."
+# Logged by the train stage under these names (no prefix) and kept in training.json.
+TRAINING_METRICS = ("parameters", "flops_per_example", "train_seconds", "examples_per_second")
+# The tag that names the split a run was trained and scored on.
+SPLIT_TAG = "data.split.manifest.parquet.md5"
+DEV_ERROR = f"{FINAL_PREFIX}dev.error"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One trained model and what was measured of it, in selection metric names."""
+
+    name: str
+    run_id: str | None
+    source: Source
+    started: str | None  # ISO 8601 start time of the MLflow run, when known
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+def selection_metrics(logged: Mapping[str, Any]) -> dict[str, float]:
+    """MLflow metric names -> selection names: the one place the two name spaces meet.
+
+    "final.<name>" becomes "<name>"; the train stage's measurements keep their names;
+    per-epoch curves (dev_error, loss, ...) and gaps are dropped, so "dev_error" of the
+    last epoch can never be mistaken for evaluate's "dev.error". Missing (NaN), infinite
+    and non-numeric values are dropped: a metric that is absent reads as "not measured".
+    """
+    selected: dict[str, float] = {}
+    for key, value in logged.items():
+        if key.startswith(FINAL_PREFIX):
+            name = key.removeprefix(FINAL_PREFIX)
+        elif key in TRAINING_METRICS:
+            name = key
+        else:
+            continue
+        number = _number(value)
+        if number is not None:
+            selected[name] = number
+    return selected
+
+
+def candidate_from_files(
+    architecture: str, metrics: Mapping[str, Any], training: Mapping[str, Any]
+) -> Candidate:
+    """A candidate from reports/metrics/<arch>.json and data/models/<arch>/training.json.
+
+    The files are first spelled the way evaluate and train log them to MLflow, then go
+    through `selection_metrics`, so both sources share a single mapping.
+    """
+    splits = metrics.get("splits") or {}
+    if not isinstance(splits, Mapping):
+        raise ValueError(
+            f"reports/metrics/{architecture}.json: 'splits' must be a mapping of split -> "
+            f"metrics, got {type(splits).__name__}; re-run `traindev evaluate --arch "
+            f"{architecture}`"
+        )
+    logged: dict[str, Any] = {
+        f"{FINAL_PREFIX}{name}": value for name, value in flatten(splits).items()
+    }
+    inference = metrics.get("inference") or {}
+    if "latency_ms" in inference:
+        logged[f"{FINAL_PREFIX}latency_ms"] = inference["latency_ms"]
+    logged |= {name: training[name] for name in TRAINING_METRICS if name in training}
+    return Candidate(
+        name=architecture,
+        run_id=training.get("run_id"),
+        source="this run",
+        started=None,
+        metrics=selection_metrics(logged),
+    )
+
+
+def earlier_candidates(
+    client: MlflowClient,
+    experiment_id: str,
+    split_md5: str,
+    exclude_run_ids: Iterable[str] = (),
+    max_runs: int = 200,
+) -> list[Candidate]:
+    """Finished, evaluated runs trained on the same split, newest first, one per configuration.
+
+    Only runs tagged with the same split manifest hash count: a dev error measured on
+    another dev set is not comparable (a different dev set is a different target), so
+    the winner must be picked on one dev set. Runs without "final.dev.error" never
+    finished evaluation. `exclude_run_ids` are this pipeline run's own models, which come
+    from files instead.
+    """
+    if not split_md5 or "'" in split_md5:
+        raise ValueError(f"split_md5 must be a non-empty hash without quotes, got {split_md5!r}")
+    if max_runs < 1:
+        raise ValueError(f"max_runs must be >= 1, got {max_runs}")
+    excluded = set(exclude_run_ids)
+    query = (
+        f"attributes.status = 'FINISHED' and tags.`{SPLIT_TAG}` = '{split_md5}' "
+        f"and metrics.`{DEV_ERROR}` >= 0"
+    )
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=query,
+        max_results=max_runs + len(excluded),
+        order_by=["attributes.start_time DESC"],
+    )
+    # Re-running an unchanged configuration (a fresh clone, `dvc repro -f`) logs a new run of
+    # the same model; only the newest run of each configuration competes, and a
+    # configuration this pipeline run has just trained is represented by the current model.
+    current = [client.get_run(run_id) for run_id in excluded if _exists(client, run_id)]
+    seen = {_configuration(run) for run in current}
+    kept = []
+    for run in runs:
+        configuration = _configuration(run)
+        if run.info.run_id in excluded or configuration in seen:
+            continue
+        seen.add(configuration)
+        kept.append(run)
+    return [_candidate_from_run(run) for run in kept[:max_runs]]
+
+
+def _configuration(run: Run) -> tuple:
+    """What determines the model: the architecture and every logged param."""
+    return (run.data.tags.get("architecture"), tuple(sorted(run.data.params.items())))
+
+
+def _exists(client: MlflowClient, run_id: str) -> bool:
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        return False
+    return True
+
+
+def _candidate_from_run(run: Run) -> Candidate:
+    run_id = run.info.run_id
+    architecture = run.data.tags.get("architecture") or run.info.run_name or "model"
+    started = None
+    if run.info.start_time:
+        started = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).isoformat(
+            timespec="seconds"
+        )
+    return Candidate(
+        name=f"{architecture}@{run_id[:8]}",
+        run_id=run_id,
+        source="earlier run",
+        started=started,
+        metrics=selection_metrics(run.data.metrics),
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
