@@ -33,6 +33,41 @@ def _percent(values: Sequence[float]) -> list[float]:
     return [value * 100.0 if math.isfinite(value) else math.nan for value in values]
 
 
+def literal(text: str) -> str:
+    """Text matplotlib draws as written: a pair of "$" in a name would otherwise be mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _grouped_bars(
+    groups: Sequence[str], series: Mapping[str, Sequence[float]], what: str, title: str
+) -> Figure:
+    """One group of bars per name, one bar per series; `series` values are error fractions."""
+    width = min(12.0, max(5.0, (0.35 * len(series) + 0.25) * len(groups) + 2.5))
+    figure = Figure(figsize=(width, 3.6), layout="constrained")
+    axes = figure.add_subplot()
+    bar_width = 0.8 / max(1, len(series))
+    for index, (label, errors) in enumerate(series.items()):
+        if len(errors) != len(groups):
+            raise ValueError(f"series {label!r} has {len(errors)} values for {len(groups)} {what}")
+        offset = (index - (len(series) - 1) / 2) * bar_width
+        positions = [i + offset for i in range(len(groups))]
+        bars = axes.bar(
+            positions,
+            _percent(errors),
+            bar_width,
+            label=literal(label),
+            color=_SERIES_COLORS[index % len(_SERIES_COLORS)],
+        )
+        axes.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+    axes.set_xticks(range(len(groups)), [literal(name) for name in groups])
+    axes.set_ylabel("error (%)")
+    axes.set_title(literal(title))
+    axes.margins(y=0.15)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(fontsize=8)
+    return figure
+
+
 def error_comparison_png(
     architectures: Sequence[str], series: Mapping[str, Sequence[float]]
 ) -> bytes:
@@ -40,31 +75,40 @@ def error_comparison_png(
 
     `series` maps a legend label to one error fraction per architecture, in the same order.
     """
-    width = min(12.0, max(5.0, 1.3 * len(architectures) + 2.5))
-    figure = Figure(figsize=(width, 3.6), layout="constrained")
+    return _png(_grouped_bars(architectures, series, "architectures", "Error by architecture"))
+
+
+def class_errors_png(
+    classes: Sequence[str], series: Mapping[str, Sequence[float]], title: str
+) -> bytes:
+    """Grouped bars per class (e.g. train-dev vs dev): shows which classes the mismatch hits."""
+    return _png(_grouped_bars(classes, series, "classes", title))
+
+
+def ceilings_png(categories: Sequence[str], ceilings: Sequence[float], title: str) -> bytes:
+    """Horizontal bars of each error category's ceiling, in the order given (first on top).
+
+    The ceiling is how far the dev error could fall if every error of the category were fixed,
+    so the longest bar is the category most worth working on.
+    """
+    if len(categories) != len(ceilings):
+        raise ValueError(f"{len(categories)} categories but {len(ceilings)} ceilings")
+    height = min(9.0, max(2.0, 0.35 * len(categories) + 1.2))
+    figure = Figure(figsize=(6.5, height), layout="constrained")
     axes = figure.add_subplot()
-    bar_width = 0.8 / max(1, len(series))
-    for index, (label, errors) in enumerate(series.items()):
-        if len(errors) != len(architectures):
-            raise ValueError(
-                f"series {label!r} has {len(errors)} values for {len(architectures)} architectures"
-            )
-        offset = (index - (len(series) - 1) / 2) * bar_width
-        positions = [i + offset for i in range(len(architectures))]
-        bars = axes.bar(
-            positions,
-            _percent(errors),
-            bar_width,
-            label=label,
-            color=_SERIES_COLORS[index % len(_SERIES_COLORS)],
-        )
-        axes.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
-    axes.set_xticks(range(len(architectures)), list(architectures))
-    axes.set_ylabel("error (%)")
-    axes.set_title("Error by architecture")
-    axes.margins(y=0.15)
-    axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.set_title(literal(title), fontsize=10)
+    if not categories:
+        axes.text(0.5, 0.5, "no reviewed category", ha="center", va="center")
+        axes.set_axis_off()
+        return _png(figure)
+    positions = range(len(categories))
+    bars = axes.barh(positions, _percent(ceilings), color=_SERIES_COLORS[0])
+    axes.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+    axes.set_yticks(positions, [literal(name) for name in categories])
+    axes.invert_yaxis()
+    axes.set_xlabel("ceiling: most the dev error can fall (percentage points)")
+    axes.margins(x=0.15)
+    axes.grid(axis="x", alpha=0.3)
     return _png(figure)
 
 

@@ -4,6 +4,12 @@ Both renderers share one set of "view" helpers (rows of formatted cells), so the
 always show the same numbers. The HTML is self-contained (inline CSS, images as base64 data
 URIs) so it opens offline and can be mailed as one file; the Markdown points at PNG files in a
 figures folder next to it. Every string that came from an input file is escaped.
+
+The sections added with the analysis stage are built as a list of blocks (heading, paragraph,
+table, links, figure, thumbnail gallery) that each format prints its own way, so a new section
+is written once. The exceptions are deliberate: the error-analysis sheets and the Markdown
+thumbnails are links into the analysis directory (relative to the report), because the sheets
+are meant to be opened and edited, and inlining every thumbnail would bloat report.md's folder.
 """
 
 from __future__ import annotations
@@ -15,8 +21,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
-from traindev.reporting.inputs import SPLITS, ArchitectureResult, ReportInputs, SplitSummary
+from traindev.reporting.inputs import (
+    GAP_NAMES,
+    SPLITS,
+    Analysis,
+    ArchitectureResult,
+    Diagnosis,
+    Interval,
+    ReportInputs,
+    Selection,
+    SplitSummary,
+    Suspect,
+)
 
 SPLIT_LABELS = {"train": "Train", "train_dev": "Train-dev", "dev": "Dev", "test": "Test"}
 
@@ -46,6 +64,8 @@ HOW_TO_READ = (
 
 BEST_MARK = "★"
 MISSING = "—"
+ID_LIST_LIMIT = 20  # stale / unknown review ids listed before "and N more"
+RUN_ID_CHARS = 8
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -60,6 +80,14 @@ tr.best td { font-weight: bold; background: #fff8dc; }
 tr.matters td { background: #fdecea; }
 img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
 .note { color: #555; font-size: .92rem; }
+.hint { background: #f4f8fb; border-left: 3px solid #4c72b0; padding: .4rem .6rem; }
+.warning { color: #8a4b00; }
+.gallery { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0 1rem; }
+.tile { border: 1px solid #ddd; border-radius: 4px; padding: .3rem; margin: 0; width: 9rem;
+        font-size: .8rem; }
+.tile img { width: 64px; height: 64px; margin: 0 auto .2rem; image-rendering: pixelated; }
+.placeholder { width: 64px; height: 64px; margin: 0 auto .2rem; background: #eee; color: #888;
+               font-size: .7rem; display: flex; align-items: center; justify-content: center; }
 """
 
 
@@ -76,6 +104,12 @@ class RenderedFigure:
 class ArchitectureFigures:
     learning_curves: RenderedFigure
     confusion_dev: RenderedFigure
+    class_errors: RenderedFigure | None = None  # when per-class errors were reported
+    ceilings: RenderedFigure | None = None  # when a reviewed error sheet has categories
+
+    def all(self) -> list[RenderedFigure]:
+        optional = [self.class_errors, self.ceilings]
+        return [self.learning_curves, self.confusion_dev, *(f for f in optional if f)]
 
 
 @dataclass(frozen=True)
@@ -86,7 +120,7 @@ class ReportFigures:
     def all(self) -> list[RenderedFigure]:
         figures = [self.comparison]
         for entry in self.per_architecture.values():
-            figures += [entry.learning_curves, entry.confusion_dev]
+            figures += entry.all()
         return figures
 
 
@@ -99,6 +133,67 @@ class Table:
     numeric: frozenset[int] = frozenset()
     emphasis: tuple[str, ...] = ()  # per row: "" or a CSS class ("best", "matters")
     css_class: str = ""
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 3
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    css_class: str = ""
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+    css_class: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    href: str  # relative to the report, already URL-quoted
+
+
+@dataclass(frozen=True)
+class Links:
+    lead: str
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    figure: RenderedFigure
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """An example's image: embedded in HTML when readable, linked from Markdown."""
+
+    href: str  # relative to the report
+    alt: str
+    png: bytes | None  # None: missing or unreadable, drawn as a placeholder
+
+
+@dataclass(frozen=True)
+class Tile:
+    cells: tuple[str, ...]  # one per Gallery.header
+    thumbnail: Thumbnail
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Example thumbnails with a caption each: a grid in HTML, a table of links in Markdown."""
+
+    header: tuple[str, ...]
+    tiles: tuple[Tile, ...]
+
+
+Block = Heading | Paragraph | Bullets | Links | Table | FigureBlock | Gallery
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +213,7 @@ def split_label(split: str) -> str:
     return SPLIT_LABELS.get(split, split)
 
 
-def _class_key(label: str) -> tuple[int, int, str]:
+def class_key(label: str) -> tuple[int, int, str]:
     """Sort "2" before "10", and numeric class names before the others."""
     return (0, int(label), "") if label.isdigit() else (1, 0, label)
 
@@ -131,6 +226,59 @@ def _ordered_splits(names: Sequence[str]) -> list[str]:
 def slug(name: str) -> str:
     """A file-name and HTML-id safe form of an architecture name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "arch"
+
+
+def interval_text(interval: Interval | None, decimals: int | None = None) -> str:
+    """'low to high' as percentages (or plain numbers with `decimals`); a dash when unknown."""
+    if interval is None or not all(math.isfinite(end) for end in interval):
+        return MISSING
+    low, high = interval
+    if decimals is None:
+        return f"{percent(low)} to {percent(high)}"
+    return f"{low:.{decimals}f} to {high:.{decimals}f}"
+
+
+def ci_label(confidence: float | None) -> str:
+    """'95% CI' for confidence 0.95; plain 'CI' when the file did not say."""
+    return f"{confidence * 100:g}% CI" if confidence is not None else "CI"
+
+
+def short_id(run_id: str) -> str:
+    return run_id[:RUN_ID_CHARS]
+
+
+def is_fraction_metric(name: str) -> bool:
+    """Errors and gaps are fractions shown as percentages; accuracy, F1, latency are not."""
+    lowered = name.lower()
+    return "error" in lowered or any(gap in lowered for gap in GAP_NAMES)
+
+
+def metric_text(name: str, value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return MISSING
+    return percent(value) if is_fraction_metric(name) else f"{value:.4g}"
+
+
+def delta_text(name: str, delta: float) -> str:
+    """A signed change; percentage *points* for fractions, so -1.60 pts is not read as -1.6%."""
+    if not math.isfinite(delta):
+        return MISSING
+    return f"{delta * 100:+.2f} pts" if is_fraction_metric(name) else f"{delta:+.4g}"
+
+
+def relative_href(*parts: str) -> str:
+    """A relative URL from path parts; each part may itself contain "/" separators."""
+    return "/".join(quote(part.strip("/"), safe="/") for part in parts if part.strip("/"))
+
+
+def id_list(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:ID_LIST_LIMIT])
+    more = len(ids) - ID_LIST_LIMIT
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def gap_label(name: str) -> str:
+    return dict(GAPS).get(name, name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +310,7 @@ def split_class_table(summary: SplitSummary) -> Table:
     splits = _ordered_splits(list(summary.counts))
     classes = sorted(
         {c for split in summary.counts.values() for dom in split.values() for c in dom},
-        key=_class_key,
+        key=class_key,
     )
     rows = []
     for split in splits:
@@ -180,18 +328,29 @@ def best_dev(architectures: Sequence[ArchitectureResult]) -> set[str]:
     return {name for name, e in errors.items() if finite and e == min(finite)}
 
 
+def weighted_dev_error(arch: ArchitectureResult) -> float | None:
+    """Dev error under the evaluate stage's class / tag weights, when it reported one."""
+    dev = arch.metrics.splits.get("dev")
+    return None if dev is None else dev.weighted_error
+
+
 def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
     header = (
         "Architecture", "Parameters", "MFLOPs/example", "Training time (s)",
         "Throughput (examples/s)", "Latency (ms/example)", "Train error", "Train-dev error",
         "Dev error", "Test error", "Dev F1",
     )  # fmt: skip
+    weighted = [weighted_dev_error(arch) for arch in architectures]
+    show_weighted = any(value is not None for value in weighted)  # older metrics files lack it
+    if show_weighted:
+        header = (*header, "Weighted dev error")
     best = best_dev(architectures)
     rows, emphasis = [], []
-    for arch in architectures:
+    for arch, weighted_error in zip(architectures, weighted, strict=True):
         bv, training = arch.metrics.bias_variance, arch.training
         dev = arch.metrics.splits.get("dev")
         mark = f" {BEST_MARK}" if arch.name in best else ""
+        extra = (metric_text("error", weighted_error),) if show_weighted else ()
         rows.append((
             arch.name,
             number(training.parameters),
@@ -206,6 +365,7 @@ def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
             percent(bv.dev_error) + mark,
             percent(bv.test_error),
             f"{dev.f1:.4f}" if dev is not None and math.isfinite(dev.f1) else MISSING,
+            *extra,
         ))  # fmt: skip
         emphasis.append("best" if arch.name in best else "")
     return Table(
@@ -217,30 +377,449 @@ def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
     )
 
 
+# The diagnosis file keys its row intervals by these level names (LEVELS order).
+LEVEL_KEYS: tuple[str, ...] = ("human-level", "train", "train-dev", "dev", "test")
+
+
+def verdict(diagnosis: Diagnosis, name: str) -> str:
+    """'yes' / 'no', qualified by '(dominant)' and '(within noise)' where they apply."""
+    gap = diagnosis.gap(name)
+    qualifiers = [
+        text
+        for text, applies in (
+            ("dominant", diagnosis.dominant == name),
+            ("within noise", gap is not None and gap.within_noise),
+        )
+        if applies
+    ]
+    base = "yes" if gap is not None and gap.matters else "no"
+    return base + (f" ({', '.join(qualifiers)})" if qualifiers else "")
+
+
 def bias_variance_table(arch: ArchitectureResult) -> Table:
-    """Ng's table: the five levels, each with the named gap to the level below it."""
-    bv = arch.metrics.bias_variance
+    """Ng's table: the five levels, each with the named gap to the level below it, both with
+    their confidence intervals (a dash where the diagnosis file has none)."""
+    bv, diagnosis = arch.metrics.bias_variance, arch.diagnosis
+    ci = ci_label(diagnosis.confidence)
     rows, emphasis = [], []
-    for index, (label, field) in enumerate(LEVELS):
+    for index, ((label, field), key) in enumerate(zip(LEVELS, LEVEL_KEYS, strict=True)):
+        level = (
+            label,
+            percent(getattr(bv, field)),
+            interval_text(diagnosis.row_intervals.get(key)),
+        )
         if index < len(GAPS):
-            name, gap_label = GAPS[index]
-            gap = arch.diagnosis.gap(name)
+            name, name_label = GAPS[index]
+            gap = diagnosis.gap(name)
             matters = gap is not None and gap.matters
-            verdict = ("yes" if matters else "no") + (
-                " (dominant)" if arch.diagnosis.dominant == name else ""
+            cells = (
+                name_label,
+                percent(getattr(bv, name)),
+                interval_text(diagnosis.gap_interval(name)),
+                verdict(diagnosis, name),
             )
-            cells = (gap_label, percent(getattr(bv, name)), verdict)
         else:
-            matters, cells = False, ("", "", "")
-        rows.append((label, percent(getattr(bv, field)), *cells))
+            matters, cells = False, ("", "", "", "")
+        rows.append((*level, *cells))
         emphasis.append("matters" if matters else "")
     return Table(
-        ("Level", "Error", "Gap to next level", "Gap", "Matters"),
+        ("Level", "Error", f"Error {ci}", "Gap to next level", "Gap", f"Gap {ci}", "Matters"),
         tuple(rows),
-        numeric=frozenset({1, 3}),
+        numeric=frozenset({1, 2, 4, 5}),
         emphasis=tuple(emphasis),
         css_class="bias-variance",
     )
+
+
+def confidence_note(diagnosis: Diagnosis) -> str | None:
+    if diagnosis.confidence is None:
+        return None
+    return (
+        f"Intervals are {ci_label(diagnosis.confidence)}s (confidence "
+        f"{diagnosis.confidence:g}). A gap marked “within noise” "
+        "could be sampling noise at this confidence: confirm it on more examples before "
+        "turning its knobs."
+    )
+
+
+def bias_variance_blocks(arch: ArchitectureResult) -> list[Block]:
+    note = confidence_note(arch.diagnosis)
+    return [
+        Heading("Bias / variance"),
+        bias_variance_table(arch),
+        *([Paragraph(note, "note")] if note else []),
+    ]
+
+
+def per_class_table(arch: ArchitectureResult) -> Table | None:
+    """Classes whose own gaps single one out; None when no class has a dominant gap."""
+    diagnosis = arch.diagnosis
+    ci = ci_label(diagnosis.confidence)
+    rows = []
+    for entry in diagnosis.per_class:
+        if entry.dominant is None:
+            continue
+        gap = entry.gaps.get(entry.dominant)
+        rows.append((
+            entry.label,
+            number(entry.counts["dev"]) if "dev" in entry.counts else MISSING,
+            percent(entry.errors.get("train", math.nan)),
+            percent(entry.errors.get("train-dev", math.nan)),
+            percent(entry.errors.get("dev", math.nan)),
+            gap_label(entry.dominant),
+            MISSING if gap is None else percent(gap.value),
+            MISSING if gap is None else interval_text(gap.interval),
+        ))  # fmt: skip
+    if not rows:
+        return None
+    header = ("Class", "Dev examples", "Train error", "Train-dev error", "Dev error",
+              "Dominant gap", "Gap", f"Gap {ci}")  # fmt: skip
+    return Table(header, tuple(rows), numeric=frozenset({1, 2, 3, 4, 6, 7}), css_class="per-class")
+
+
+def per_class_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> list[Block]:
+    blocks: list[Block] = []
+    if arch.diagnosis.per_class:
+        table = per_class_table(arch)
+        blocks += [
+            Heading("Per class"),
+            table if table is not None else Paragraph("No class has a gap that matters."),
+        ]
+    if figures.class_errors is not None:
+        if not blocks:
+            blocks.append(Heading("Per class"))
+        blocks.append(FigureBlock(figures.class_errors))
+    return blocks
+
+
+def previous_blocks(arch: ArchitectureResult) -> list[Block]:
+    previous = arch.diagnosis.previous
+    if previous is None:
+        return []
+    origin = f"Compared with run {short_id(previous.run_id)}, started {previous.started}."
+    if not previous.same_split:
+        origin += " It used a different split, so the changes mix model and data effects."
+    blocks: list[Block] = [
+        Heading("Since the previous run"),
+        Paragraph(previous.summary),
+        Paragraph(origin, "note"),
+    ]
+    if previous.changes:
+        rows = tuple(
+            (
+                change.label,
+                metric_text(change.name, change.previous),
+                metric_text(change.name, change.current),
+                delta_text(change.name, change.delta),
+                change.status or ("moved" if change.moved else "within noise"),
+            )
+            for change in previous.changes
+        )
+        blocks.append(
+            Table(
+                ("Metric", "Previous", "Current", "Change", "Verdict"),
+                rows,
+                numeric=frozenset({1, 2, 3}),
+                css_class="previous",
+            )
+        )
+    return blocks
+
+
+def sheet_links(analysis: Analysis, base: str) -> list[Block]:
+    """Links to the two sheets the analyze stage wrote (HTML to read, CSV to review)."""
+    blocks: list[Block] = []
+    for title, sheet in (("Errors", analysis.errors_sheet), ("Correct", analysis.correct_sheet)):
+        links = tuple(
+            Link(name, relative_href(base, name)) for name in dict.fromkeys((sheet.html, sheet.csv))
+        )
+        blocks.append(Links(f"{title} sheet ({number(sheet.rows)} rows):", links))
+    return blocks
+
+
+def review_blocks(analysis: Analysis, figures: ArchitectureFigures) -> list[Block]:
+    review = analysis.review
+    if review is None:
+        return [Paragraph(analysis.review_hint, "hint")]
+    blocks: list[Block] = [
+        Paragraph(f"Reviewed {number(review.reviewed)} errors in {review.path}.")
+    ]
+    if review.table:
+        rows = tuple(
+            (row.category, number(row.count), percent(row.percent_of_errors), percent(row.ceiling))
+            for row in review.table
+        )
+        blocks += [
+            Table(
+                ("Category", "Count", "% of errors", "Ceiling"),
+                rows,
+                numeric=frozenset({1, 2, 3}),
+                css_class="review",
+            ),
+            Paragraph(
+                "Ceiling: the most the dev error can fall by fixing every error of the "
+                "category. An error may have several categories, so the rows can add up to "
+                "more than 100%.",
+                "note",
+            ),
+        ]
+    else:
+        blocks.append(Paragraph("The reviewed sheet ticks no category yet."))
+    if figures.ceilings is not None:
+        blocks.append(FigureBlock(figures.ceilings))
+    if review.stale_ids:
+        blocks.append(
+            Paragraph(
+                f"Reviewed rows that are no longer errors (stale; their ticks are ignored): "
+                f"{id_list(review.stale_ids)}.",
+                "warning",
+            )
+        )
+    if review.unknown_ids:
+        blocks.append(
+            Paragraph(
+                f"Reviewed rows whose id is not a dev example (ignored): "
+                f"{id_list(review.unknown_ids)}.",
+                "warning",
+            )
+        )
+    return blocks
+
+
+def error_analysis_blocks(
+    arch: ArchitectureResult, figures: ArchitectureFigures, base: str
+) -> list[Block]:
+    """Sheets, property thresholds and the reviewed categories (or how to review)."""
+    analysis = arch.analysis
+    blocks: list[Block] = [
+        Heading("Error analysis"),
+        Paragraph(
+            f"{number(analysis.misclassified_dev)} misclassified dev examples "
+            f"(dev error {percent(analysis.dev_error)})."
+        ),
+        *sheet_links(analysis, base),
+    ]
+    if analysis.property_thresholds:
+        blocks += [
+            Paragraph("The sheets flag these image properties:"),
+            Table(
+                ("Property", "Flagged when"),
+                tuple(analysis.property_thresholds.items()),
+                css_class="properties",
+            ),
+        ]
+    blocks += review_blocks(analysis, figures)
+    correct = analysis.correct_review
+    if correct is not None:
+        blocks.append(
+            Paragraph(
+                f"Correct-sheet review ({correct.path}): {number(correct.incorrectly_labeled)} "
+                f"of {number(correct.reviewed)} reviewed correctly-classified examples are "
+                "incorrectly labeled."
+            )
+        )
+    return blocks
+
+
+def thumbnail(analysis: Analysis, relative: str, base: str, alt: str) -> Thumbnail:
+    return Thumbnail(relative_href(base, relative), alt, analysis.thumbnails.get(relative))
+
+
+def suspects_gallery(analysis: Analysis, suspects: Sequence[Suspect], base: str) -> Gallery:
+    return Gallery(
+        ("Rank", "Split", "Label", "Suggested", "Quality"),
+        tuple(
+            Tile(
+                (str(s.rank), split_label(s.split), s.label, s.suggested, number(s.quality, 3)),
+                thumbnail(analysis, s.thumbnail, base, f"{s.id}: labeled {s.label}"),
+            )
+            for s in suspects
+        ),
+    )
+
+
+def label_impact_table(analysis: Analysis) -> Table | None:
+    issues = analysis.label_issues
+    if issues is None:
+        return None
+    impact = issues.impact
+    rows = (
+        ("Dev error", percent(impact.dev_error)),
+        ("Error from suspected labels", percent(impact.error_from_labels)),
+        ("Error from other causes", percent(impact.error_other)),
+        ("Share of errors from suspected labels", percent(impact.share_of_errors)),
+        ("Dev error without the suspected rows", percent(impact.error_without_suspected)),
+        ("Worth fixing now", "yes" if impact.worth_fixing else "no"),
+    )
+    return Table(("Quantity", "Value"), rows, numeric=frozenset({1}), css_class="label-impact")
+
+
+def label_issue_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
+    analysis = arch.analysis
+    issues, train = analysis.label_issues, analysis.train_label_issues
+    blocks: list[Block] = [Heading("Label issues")]
+    table = label_impact_table(analysis)
+    if issues is None or table is None:
+        blocks.append(Paragraph("This analysis did not check the dev and test labels."))
+    else:
+        blocks += [
+            Paragraph(
+                f"Suspected incorrect labels: {number(issues.suspected_dev)} in dev, "
+                f"{number(issues.suspected_test)} in test."
+            ),
+            Paragraph(issues.impact.sentence),
+            table,
+        ]
+        if issues.top:
+            blocks += [
+                Paragraph("Top suspects (lowest label quality first):"),
+                suspects_gallery(analysis, issues.top, base),
+            ]
+    if train is not None:
+        blocks.append(
+            Paragraph(
+                f"Training-set check: {number(train.suspected)} of {number(train.checked)} "
+                f"training examples suspected, from {train.folds}-fold out-of-sample predictions."
+            )
+        )
+        if train.top:
+            blocks.append(suspects_gallery(analysis, train.top, base))
+    return blocks
+
+
+def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
+    analysis = arch.analysis
+    mismatch = analysis.mismatch
+    blocks: list[Block] = [Heading("Data mismatch")]
+    if mismatch is None:
+        blocks.append(Paragraph("This analysis did not compare train-dev with dev."))
+        return blocks
+    interval = interval_text(mismatch.interval, decimals=3)
+    blocks += [
+        Paragraph(
+            f"A classifier telling train-dev ({number(mismatch.train_dev_examples)} examples) "
+            f"from dev ({number(mismatch.dev_examples)} examples) reaches AUC "
+            f"{number(mismatch.auc, 3)} (interval {interval}); 0.5 would mean the two "
+            "distributions cannot be told apart."
+        ),
+        Paragraph(mismatch.interpretation),
+    ]
+    if mismatch.gallery:
+        blocks += [
+            Paragraph("Dev examples most unlike the training distribution:"),
+            Gallery(
+                ("Label", "Prediction", "Score"),
+                tuple(
+                    Tile(
+                        (item.label, item.prediction, number(item.score, 3)),
+                        thumbnail(
+                            analysis, item.thumbnail, base, f"{item.id}: labeled {item.label}"
+                        ),
+                    )
+                    for item in mismatch.gallery
+                ),
+            ),
+        ]
+    return blocks
+
+
+def missing_thumbnail_blocks(arch: ArchitectureResult) -> list[Block]:
+    missing = arch.analysis.missing_thumbnails
+    if not missing:
+        return []
+    return [
+        Paragraph("Thumbnails that could not be shown (placeholders instead):", "warning"),
+        Bullets(missing, "warning"),
+    ]
+
+
+def detail_blocks(arch: ArchitectureResult, figures: ArchitectureFigures, base: str) -> list[Block]:
+    """Everything under the diagnosis, in reading order; `base` links to this architecture's
+    analysis directory, relative to the report."""
+    return [
+        *per_class_blocks(arch, figures),
+        *previous_blocks(arch),
+        *error_analysis_blocks(arch, figures, base),
+        *label_issue_blocks(arch, base),
+        *mismatch_blocks(arch, base),
+    ]
+
+
+def threshold_text(selection: Selection) -> str:
+    if not selection.thresholds:
+        return "No satisficing thresholds."
+    parts = []
+    for threshold in selection.thresholds:
+        bounds = []
+        if threshold.min is not None:
+            bounds.append(f"≥ {threshold.min:g}")
+        if threshold.max is not None:
+            bounds.append(f"≤ {threshold.max:g}")
+        parts.append(f"{threshold.metric} {' and '.join(bounds)}")
+    return "Satisficing thresholds (every one must hold): " + "; ".join(parts) + "."
+
+
+def candidates_table(selection: Selection) -> Table:
+    winner = selection.winner
+    rows, emphasis = [], []
+    for c in selection.candidates:
+        won = winner is not None and (c.name, c.run_id) == (winner.name, winner.run_id)
+        rows.append((
+            c.name + (f" {BEST_MARK}" if won else ""),
+            c.source,
+            short_id(c.run_id),
+            metric_text(selection.optimizing, c.value),
+            "yes" if c.satisfied else "no",
+            "; ".join(c.failed),
+            MISSING if c.rank is None else str(c.rank),
+        ))  # fmt: skip
+        emphasis.append("best" if won else "")
+    return Table(
+        ("Candidate", "Source", "Run", selection.optimizing, "Satisfied", "Failed thresholds",
+         "Rank"),
+        tuple(rows),
+        numeric=frozenset({3, 6}),
+        emphasis=tuple(emphasis),
+        css_class="selection",
+    )  # fmt: skip
+
+
+def champion_text(selection: Selection) -> str:
+    champion = selection.champion
+    if champion is not None:
+        return (
+            f"Champion: {champion.uri} (registered model {champion.registered_model}, "
+            f"alias {champion.alias}, version {champion.version})."
+        )
+    return "No champion registered" + (
+        f": {selection.champion_note}" if selection.champion_note else "."
+    )
+
+
+def selection_blocks(selection: Selection) -> list[Block]:
+    """One optimizing metric, satisficing thresholds, the pick and where it was registered."""
+    winner = selection.winner
+    if winner is None:
+        pick = "Winner: none."
+    else:
+        value = metric_text(selection.optimizing, winner.value)
+        pick = (
+            f"Winner: {winner.name} ({winner.source}, run id {short_id(winner.run_id)}), "
+            f"{selection.optimizing} {value}."
+        )
+    blocks: list[Block] = [
+        Heading("Model selection", 2),
+        Paragraph(f"Optimizing metric: {selection.optimizing} ({selection.goal})."),
+        Paragraph(threshold_text(selection)),
+        candidates_table(selection)
+        if selection.candidates
+        else Paragraph("No candidate to choose from."),
+        Paragraph(selection.explanation),
+    ]
+    if selection.warnings:
+        blocks += [Paragraph("Warnings:", "warning"), Bullets(selection.warnings, "warning")]
+    blocks += [Paragraph(pick), Paragraph(champion_text(selection))]
+    return blocks
 
 
 def acting_gaps(arch: ArchitectureResult) -> list[tuple[str, str, list[str]]]:
@@ -304,7 +883,59 @@ def _html_image(figure: RenderedFigure) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{_esc(figure.alt)}">'
 
 
-def _html_architecture(arch: ArchitectureResult, figures: ArchitectureFigures) -> str:
+def _html_thumbnail(thumb: Thumbnail) -> str:
+    if thumb.png is None:
+        return f'<div class="placeholder" role="img" aria-label="{_esc(thumb.alt)}">missing</div>'
+    data = base64.b64encode(thumb.png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{_esc(thumb.alt)}">'
+
+
+def _html_gallery(gallery: Gallery) -> str:
+    tiles = []
+    for tile in gallery.tiles:
+        caption = "<br>".join(
+            f"{_esc(name)}: {_esc(cell)}"
+            for name, cell in zip(gallery.header, tile.cells, strict=True)
+        )
+        tiles.append(
+            f'<figure class="tile">{_html_thumbnail(tile.thumbnail)}'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    return '<div class="gallery">\n' + "\n".join(tiles) + "\n</div>"
+
+
+def _html_css(css_class: str) -> str:
+    return f' class="{_esc(css_class)}"' if css_class else ""
+
+
+def _html_block(block: Block) -> str:
+    match block:
+        case Heading(text, level):
+            return f"<h{level}>{_esc(text)}</h{level}>"
+        case Paragraph(text, css_class):
+            return f"<p{_html_css(css_class)}>{_esc(text)}</p>"
+        case Bullets(items, css_class):
+            lines = "".join(f"<li>{_esc(item)}</li>" for item in items)
+            return f"<ul{_html_css(css_class)}>{lines}</ul>"
+        case Links(lead, links):
+            anchors = " · ".join(f'<a href="{_esc(k.href)}">{_esc(k.text)}</a>' for k in links)
+            return f"<p>{_esc(lead)} {anchors}</p>"
+        case Table():
+            return _html_table(block)
+        case FigureBlock(figure):
+            return _html_image(figure)
+        case Gallery():
+            return _html_gallery(block)
+    raise TypeError(f"cannot render {type(block).__name__} as HTML")
+
+
+def _html_blocks(blocks: Sequence[Block]) -> str:
+    return "\n".join(_html_block(block) for block in blocks)
+
+
+def _html_architecture(
+    arch: ArchitectureResult, figures: ArchitectureFigures, analysis_href: str
+) -> str:
     gaps = acting_gaps(arch)
     if gaps:
         items = "\n".join(
@@ -319,28 +950,34 @@ def _html_architecture(arch: ArchitectureResult, figures: ArchitectureFigures) -
     return f"""<section id="arch-{_esc(slug(arch.name))}" data-architecture="{_esc(arch.name)}">
 <h2>{_esc(arch.name)}</h2>
 <p class="note">{_esc(training_note(arch))}</p>
-<h3>Bias / variance</h3>
-{_html_table(bias_variance_table(arch))}
+{_html_blocks(bias_variance_blocks(arch))}
 <h3>Diagnosis</h3>
 <p class="diagnosis">{_esc(arch.diagnosis.summary)}</p>
 {acting}
+{_html_blocks(detail_blocks(arch, figures, relative_href(analysis_href, arch.name)))}
 <h3>Learning curves</h3>
 {_html_image(figures.learning_curves)}
 <h3>Dev confusion matrix</h3>
 {_html_image(figures.confusion_dev)}
+{_html_blocks(missing_thumbnail_blocks(arch))}
 </section>"""
 
 
 def render_html(
-    inputs: ReportInputs, figures: ReportFigures, title: str, generated_at: datetime
+    inputs: ReportInputs,
+    figures: ReportFigures,
+    title: str,
+    generated_at: datetime,
+    analysis_href: str = "analysis",
 ) -> str:
-    """The whole report as one self-contained HTML page."""
+    """The whole report as one self-contained HTML page (thumbnails embedded); only the
+    error-analysis sheets are links, to `analysis_href`/<arch>/ relative to the page."""
     summary = inputs.split
     nav = " · ".join(
         f'<a href="#arch-{_esc(slug(a.name))}">{_esc(a.name)}</a>' for a in inputs.architectures
     )
     sections = "\n".join(
-        _html_architecture(arch, figures.per_architecture[arch.name])
+        _html_architecture(arch, figures.per_architecture[arch.name], analysis_href)
         for arch in inputs.architectures
     )
     return f"""<!DOCTYPE html>
@@ -366,6 +1003,7 @@ def render_html(
 {_html_table(comparison_table(inputs.architectures))}
 <p class="note">{BEST_MARK} lowest dev error. Errors are on each whole split.</p>
 {_html_image(figures.comparison)}
+{_html_blocks(selection_blocks(inputs.selection))}
 <p>Per architecture: {nav}</p>
 {sections}
 </body>
@@ -401,7 +1039,50 @@ def _md_image(figure: RenderedFigure, figures_dir: str) -> str:
     return f"![{md_escape(figure.alt)}]({figures_dir}/{figure.filename})"
 
 
-def _md_architecture(arch: ArchitectureResult, figures: ArchitectureFigures, fig_dir: str) -> str:
+def _md_link(link: Link) -> str:
+    return f"[{md_escape(link.text)}]({link.href})"
+
+
+def _md_gallery(gallery: Gallery) -> str:
+    header = (*gallery.header, "Thumbnail")
+    lines = [
+        "| " + " | ".join(md_escape(cell) for cell in header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    for tile in gallery.tiles:
+        thumb = tile.thumbnail
+        image = _md_link(Link(thumb.alt, thumb.href)) if thumb.png is not None else "(missing)"
+        cells = [md_escape(cell) or " " for cell in tile.cells]
+        lines.append("| " + " | ".join([*cells, image]) + " |")
+    return "\n".join(lines)
+
+
+def _md_block(block: Block, figures_dir: str) -> str:
+    match block:
+        case Heading(text, level):
+            return f"{'#' * level} {md_escape(text)}"
+        case Paragraph(text, css_class):
+            return f"**{md_escape(text)}**" if css_class == "warning" else md_escape(text)
+        case Bullets(items, _):
+            return "\n".join(f"- {md_escape(item)}" for item in items)
+        case Links(lead, links):
+            return f"{md_escape(lead)} " + " · ".join(_md_link(link) for link in links)
+        case Table():
+            return _md_table(block)
+        case FigureBlock(figure):
+            return _md_image(figure, figures_dir)
+        case Gallery():
+            return _md_gallery(block)
+    raise TypeError(f"cannot render {type(block).__name__} as Markdown")
+
+
+def _md_blocks(blocks: Sequence[Block], figures_dir: str) -> str:
+    return "\n\n".join(_md_block(block, figures_dir) for block in blocks)
+
+
+def _md_architecture(
+    arch: ArchitectureResult, figures: ArchitectureFigures, fig_dir: str, analysis_href: str
+) -> str:
     gaps = acting_gaps(arch)
     if gaps:
         lines = ["Gaps that matter, with the knobs to turn:", ""]
@@ -415,15 +1096,15 @@ def _md_architecture(arch: ArchitectureResult, figures: ArchitectureFigures, fig
 
 {md_escape(training_note(arch))}
 
-### Bias / variance
-
-{_md_table(bias_variance_table(arch))}
+{_md_blocks(bias_variance_blocks(arch), fig_dir)}
 
 ### Diagnosis
 
 {md_escape(arch.diagnosis.summary)}
 
 {acting}
+
+{_md_blocks(detail_blocks(arch, figures, relative_href(analysis_href, arch.name)), fig_dir)}
 
 ### Learning curves
 
@@ -432,6 +1113,8 @@ def _md_architecture(arch: ArchitectureResult, figures: ArchitectureFigures, fig
 ### Dev confusion matrix
 
 {_md_image(figures.confusion_dev, fig_dir)}
+
+{_md_blocks(missing_thumbnail_blocks(arch), fig_dir)}
 """
 
 
@@ -441,11 +1124,13 @@ def render_markdown(
     title: str,
     generated_at: datetime,
     figures_dir: str = "figures",
+    analysis_href: str = "analysis",
 ) -> str:
-    """The report as Markdown; images are PNG files under `figures_dir` (relative path)."""
+    """The report as Markdown; figures are PNG files under `figures_dir`, thumbnails and sheets
+    are links under `analysis_href`/<arch>/ (both relative to the Markdown file)."""
     summary = inputs.split
     sections = "\n".join(
-        _md_architecture(arch, figures.per_architecture[arch.name], figures_dir)
+        _md_architecture(arch, figures.per_architecture[arch.name], figures_dir, analysis_href)
         for arch in inputs.architectures
     )
     return f"""# {md_escape(title)}
@@ -475,5 +1160,7 @@ _Generated {generated_at.isoformat(timespec="seconds")}_
 {BEST_MARK} lowest dev error. Errors are on each whole split.
 
 {_md_image(figures.comparison, figures_dir)}
+
+{_md_blocks(selection_blocks(inputs.selection), figures_dir)}
 
 {sections}"""

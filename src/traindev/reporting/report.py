@@ -7,6 +7,7 @@ no report) untouched, never a half-written one that DVC could cache as if it wer
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -21,12 +22,14 @@ from traindev.reporting.inputs import (
     ReportInputError,
     ReportInputs,
     load_architecture,
+    load_selection,
     load_split_summary,
 )
 from traindev.reporting.render import (
     ArchitectureFigures,
     RenderedFigure,
     ReportFigures,
+    class_key,
     render_html,
     render_markdown,
     slug,
@@ -43,6 +46,7 @@ __all__ = [
     "ReportInputError",
     "ReportPaths",
     "build_figures",
+    "class_error_series",
     "load_report_inputs",
     "write_report",
 ]
@@ -56,6 +60,7 @@ class ReportPaths:
     markdown: Path
     figures_dir: Path
     figures: tuple[Path, ...]
+    missing_thumbnails: tuple[str, ...] = ()  # shown as placeholders; "path (reason)" each
 
 
 def load_report_inputs(
@@ -63,11 +68,15 @@ def load_report_inputs(
     models_dir: Path,
     evaluation_dir: Path,
     metrics_dir: Path,
+    analysis_dir: Path,
+    selection_file: Path,
     architectures: list[str],
 ) -> ReportInputs:
-    """Read the split summary and, per architecture, its training, metrics and evaluation files.
+    """Read the split summary, the model selection and, per architecture, its training, metrics,
+    evaluation and analysis files (analysis_dir/<arch>.json, thumbnails under analysis_dir/<arch>/).
 
-    Raises ReportInputError (MissingReportInputError for absent files) naming the file.
+    Raises ReportInputError (MissingReportInputError for absent files) naming the file. A missing
+    thumbnail is not an error: it is listed in each Analysis.missing_thumbnails.
     """
     if not architectures:
         raise ValueError("the report needs at least one architecture")
@@ -75,10 +84,17 @@ def load_report_inputs(
         raise ValueError(f"architectures are listed twice: {architectures}")
     split = load_split_summary(Path(split_dir) / "summary.json")
     results = tuple(
-        load_architecture(name, Path(models_dir), Path(evaluation_dir), Path(metrics_dir))
+        load_architecture(
+            name, Path(models_dir), Path(evaluation_dir), Path(metrics_dir), Path(analysis_dir)
+        )
         for name in architectures
     )
-    return ReportInputs(split=split, architectures=results)
+    return ReportInputs(
+        split=split,
+        architectures=results,
+        selection=load_selection(Path(selection_file)),
+        analysis_dir=Path(analysis_dir),
+    )
 
 
 def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
@@ -95,6 +111,54 @@ def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
     return result
 
 
+def class_error_series(arch: ArchitectureResult) -> tuple[list[str], dict[str, list[float]]]:
+    """Train-dev and dev error per class: from the diagnosis's per-class rows when present,
+    else from the metrics file's class_error (older diagnosis files have no per-class rows)."""
+    per_class = arch.diagnosis.per_class
+    if per_class:
+        classes = [entry.label for entry in per_class]
+        return classes, {
+            level: [entry.errors.get(level, math.nan) for entry in per_class]
+            for level in ("train-dev", "dev")
+        }
+    splits = arch.metrics.splits
+    by_level = {
+        level: splits[split].class_error
+        for level, split in (("train-dev", "train_dev"), ("dev", "dev"))
+        if split in splits and splits[split].class_error
+    }
+    if not by_level:
+        return [], {}
+    classes = sorted({c for errors in by_level.values() for c in errors}, key=class_key)
+    return classes, {
+        level: [errors.get(c, math.nan) for c in classes] for level, errors in by_level.items()
+    }
+
+
+def _class_errors_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure | None:
+    classes, series = class_error_series(arch)
+    if not classes:
+        return None
+    png = plots.class_errors_png(classes, series, f"{arch.name}: error per class")
+    return RenderedFigure(
+        f"class_errors_{file_slug}.png", f"{arch.name} train-dev and dev error per class", png
+    )
+
+
+def _ceilings_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure | None:
+    review = arch.analysis.review
+    if review is None or not review.table:
+        return None
+    png = plots.ceilings_png(
+        [row.category for row in review.table],
+        [row.ceiling for row in review.table],
+        f"{arch.name}: error categories by ceiling",
+    )
+    return RenderedFigure(
+        f"error_ceilings_{file_slug}.png", f"{arch.name} error categories by ceiling", png
+    )
+
+
 def _architecture_figures(arch: ArchitectureResult, file_slug: str) -> ArchitectureFigures:
     learning = plots.learning_curves_png(arch.training.history, f"{arch.name}: learning curves")
     confusion = plots.confusion_matrix_png(arch.confusion_dev, f"{arch.name}: dev confusion")
@@ -105,6 +169,8 @@ def _architecture_figures(arch: ArchitectureResult, file_slug: str) -> Architect
         confusion_dev=RenderedFigure(
             f"confusion_dev_{file_slug}.png", f"{arch.name} dev confusion matrix", confusion
         ),
+        class_errors=_class_errors_figure(arch, file_slug),
+        ceilings=_ceilings_figure(arch, file_slug),
     )
 
 
@@ -163,8 +229,9 @@ def write_report(
     out_dir = Path(out_dir)
     when = generated_at or datetime.now(UTC)
     figures = build_figures(inputs)
-    html = render_html(inputs, figures, title, when)
-    markdown = render_markdown(inputs, figures, title, when, FIGURES_DIR)
+    analysis_href = _relative_to(inputs.analysis_dir, out_dir)
+    html = render_html(inputs, figures, title, when, analysis_href)
+    markdown = render_markdown(inputs, figures, title, when, FIGURES_DIR, analysis_href)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # mkdtemp makes a 0700 directory; the report itself goes in a subfolder made with the
@@ -183,4 +250,13 @@ def write_report(
         markdown=out_dir / MARKDOWN_NAME,
         figures_dir=out_dir / FIGURES_DIR,
         figures=tuple(out_dir / FIGURES_DIR / f.filename for f in figures.all()),
+        missing_thumbnails=tuple(
+            item for arch in inputs.architectures for item in arch.analysis.missing_thumbnails
+        ),
     )
+
+
+def _relative_to(target: Path, start: Path) -> str:
+    """target as a POSIX path relative to start ("analysis" for reports/analysis from reports),
+    so the report's links survive moving the whole reports/ folder."""
+    return Path(os.path.relpath(os.path.abspath(target), os.path.abspath(start))).as_posix()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import mlflow
+
 from traindev import paths
 from traindev.config import Params
-from traindev.reporting.report import load_report_inputs, write_report
+from traindev.reporting.report import ReportPaths, load_report_inputs, write_report
+from traindev.tracking import open_run
+
+LISTED_MISSING = 5  # thumbnails named in the stage's message; the report lists every one
 
 
 def run(params: Params) -> str:
@@ -13,7 +18,30 @@ def run(params: Params) -> str:
         models_dir=paths.MODELS,
         evaluation_dir=paths.EVALUATION,
         metrics_dir=paths.METRICS,
+        analysis_dir=paths.ANALYSIS,
+        selection_file=paths.SELECTION.with_suffix(".json"),
         architectures=params.train.architectures,
     )
     written = write_report(inputs, paths.REPORTS, params.report.title)
-    return f"wrote {written.html} and {written.markdown} ({len(written.figures)} figures)"
+    _log_to_mlflow([arch.training.run_id for arch in inputs.architectures], written)
+    message = f"wrote {written.html} and {written.markdown} ({len(written.figures)} figures)"
+    missing = written.missing_thumbnails
+    if missing:
+        more = len(missing) - LISTED_MISSING
+        message += (
+            f"; {len(missing)} thumbnails missing, shown as placeholders: "
+            + ", ".join(missing[:LISTED_MISSING])
+            + (f" and {more} more" if more > 0 else "")
+        )
+    return message
+
+
+def _log_to_mlflow(run_ids: list[str], written: ReportPaths) -> None:
+    """The report beside each architecture's run, so the MLflow UI links to the whole story."""
+    for run_id in run_ids:
+        if not run_id:
+            continue
+        with open_run(run_id):
+            mlflow.log_artifact(str(written.html), "report")
+            mlflow.log_artifact(str(written.markdown), "report")
+            mlflow.log_artifacts(str(written.figures_dir), "report/figures")

@@ -1,0 +1,468 @@
+"""The report's analysis sections: intervals, per-class gaps, previous run, error analysis,
+label issues, data mismatch and model selection, in both formats, from contract-shaped inputs."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+from report_fixtures import (
+    ARCHS,
+    CHAMPION_NOTE,
+    ERRORS,
+    HOSTILE_CATEGORY,
+    MISSING_THUMBNAIL,
+    PROJECT_LAYOUT,
+    REVIEW_HINT,
+    dump,
+    load,
+    old_diagnosis,
+    parse_html,
+    selection,
+    write_fake_inputs,
+)
+
+from traindev.reporting import plots
+from traindev.reporting.inputs import (
+    MissingReportInputError,
+    ReportInputError,
+    load_diagnosis,
+    load_metrics,
+)
+from traindev.reporting.render import md_escape
+from traindev.reporting.report import ReportPaths, write_report
+from traindev.stages import report as report_stage
+
+WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportPaths, str, str]:
+    root = tmp_path_factory.mktemp("analysis-report")
+    paths = write_report(
+        load(write_fake_inputs(root / "inputs")), root / "out", "t", generated_at=WHEN
+    )
+    return paths, paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")
+
+
+def tables(html_text: str, css: str) -> list[list[dict[str, str]]]:
+    """Every table with that class, each as a list of {header: cell} rows."""
+    found = []
+    for table_css, (header, *rows) in parse_html(html_text).tables:
+        if table_css == css:
+            found.append([dict(zip(header, row, strict=True)) for row in rows])
+    return found
+
+
+def section(text: str, architecture: str) -> str:
+    """The part of a report (either format) about one architecture, up to the next one."""
+
+    def start(name: str) -> int:
+        html_marker = f'data-architecture="{name}"'
+        return text.index(html_marker if html_marker in text else f"\n## {md_escape(name)}\n")
+
+    begin = start(architecture)
+    later = [start(name) for name in ARCHS if start(name) > begin]
+    return text[begin : min(later, default=len(text))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bias / variance with intervals
+
+
+def test_bias_variance_rows_show_ci_and_within_noise(report: tuple[ReportPaths, str, str]) -> None:
+    _, html_text, markdown = report
+    mlp, small_cnn = tables(html_text, "bias-variance")
+    assert mlp[0]["Gap 95% CI"] == "2.10% to 6.14%"
+    assert mlp[0]["Error 95% CI"] == "—"  # human-level has no interval (null)
+    assert mlp[1]["Error 95% CI"] == "4.00% to 6.30%"
+    assert mlp[1]["Matters"] == "no (within noise)"
+    assert mlp[2]["Matters"] == "yes (dominant)"
+    assert mlp[3]["Gap 95% CI"] == "-2.00% to 3.30%"
+    # small_cnn's gaps carry no interval of their own: the one under intervals.gaps is used.
+    assert small_cnn[0]["Gap 95% CI"] == "0.10% to 1.90%"
+    row = (
+        "| Train | 5.12% | 4.00% to 6.30% | Variance | 1.22% | -0.40% to 2.84% | no (within noise)"
+    )
+    assert row in markdown
+    assert "Intervals are 95% CIs (confidence 0.95)" in markdown
+
+
+def test_per_class_table_lists_only_classes_with_a_dominant_gap(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    _, html_text, markdown = report
+    (mlp,) = tables(html_text, "per-class")  # small_cnn has none: a sentence instead
+    assert mlp == [
+        {
+            "Class": "2",
+            "Dev examples": "11",
+            "Train error": "2.00%",
+            "Train-dev error": "3.33%",
+            "Dev error": "18.18%",
+            "Dominant gap": "Data mismatch",
+            "Gap": "14.85%",
+            "Gap 95% CI": "2.00% to 31.00%",
+        }
+    ]
+    assert (
+        "| 2 | 11 | 2.00% | 3.33% | 18.18% | Data mismatch | 14.85% | 2.00% to 31.00% |" in markdown
+    )
+    for text in (html_text, markdown):
+        assert "No class has a gap that matters." in section(text, "small_cnn")
+        assert "No class has a gap that matters." not in section(text, "mlp")
+
+
+def test_previous_run_changes_say_moved_or_within_noise(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    _, html_text, markdown = report
+    (changes,) = tables(html_text, "previous")
+    assert changes == [
+        {"Metric": "Dev error", "Previous": "13.94%", "Current": "12.34%", "Change": "-1.60 pts",
+         "Verdict": "moved"},
+        {"Metric": "Variance", "Previous": "1.00%", "Current": "1.22%", "Change": "+0.22 pts",
+         "Verdict": "within noise"},
+    ]  # fmt: skip
+    assert "| Variance | 1.00% | 1.22% | +0.22 pts | within noise |" in markdown
+    for text in (html_text, markdown):
+        assert "Since the previous run the dev error fell by 1.60 points." in text
+        assert "Compared with run 01234567, started 2026-11-21T10:00:00." in text
+        assert "different split" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Error analysis
+
+
+def test_error_analysis_links_sheets_relative_to_the_report(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    paths, html_text, markdown = report
+    hrefs = [value for tag, _, value in parse_html(html_text).links if tag == "a"]
+    md_links = re.findall(r"(?<!!)\[[^\]]*\]\(([^)]+)\)", markdown)
+    for arch in ARCHS:
+        for name in ("errors.html", "errors.csv", "correct.html", "correct.csv"):
+            expected = f"../inputs/analysis/{arch}/{name}"
+            assert expected in hrefs and expected in md_links
+            assert (paths.html.parent / expected).resolve() == (
+                paths.html.parent.parent / "inputs" / "analysis" / arch / name
+            )
+
+
+def test_review_table_keeps_the_given_order_and_lists_stale_ids(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    _, html_text, markdown = report
+    (review,) = tables(html_text, "review")
+    assert [(r["Category"], r["Count"], r["% of errors"], r["Ceiling"]) for r in review] == [
+        ("blurry", "15", "40.54%", "5.00%"),
+        (HOSTILE_CATEGORY, "10", "27.03%", "3.34%"),
+        ("dark", "4", "10.81%", "1.33%"),
+    ]
+    (properties,) = [t for t in tables(html_text, "properties") if t][:1]
+    assert {"Property": "dark", "Flagged when": "brightness < 0.12"} in properties
+    for text in (html_text, markdown):
+        assert "no longer errors (stale; their ticks are ignored): stale-1." in text
+        assert "not a dev example (ignored): ghost-9." in text
+        assert "1 of 50 reviewed correctly-classified examples are incorrectly labeled" in text
+    assert "| blurry | 15 | 40.54% | 5.00% |" in markdown
+
+
+def test_unreviewed_architecture_shows_the_review_hint(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    _, html_text, markdown = report
+    assert f'<p class="hint">{REVIEW_HINT}</p>' in html_text
+    assert "No reviewed sheet at reviews/small\\_cnn/errors.csv" in markdown
+    assert REVIEW_HINT not in section(html_text, "mlp")
+
+
+def test_hostile_category_name_is_escaped(report: tuple[ReportPaths, str, str]) -> None:
+    _, html_text, markdown = report
+    assert HOSTILE_CATEGORY not in html_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_text
+    assert "| \\<script\\>alert(1)\\</script\\> | 10 | 27.03% | 3.34% |" in markdown
+
+
+def test_ceiling_chart_only_for_a_reviewed_architecture(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    paths, _, markdown = report
+    names = {p.name for p in paths.figures}
+    assert "error_ceilings_mlp.png" in names and "error_ceilings_small_cnn.png" not in names
+    assert "![mlp error categories by ceiling](figures/error_ceilings_mlp.png)" in markdown
+
+
+# ---------------------------------------------------------------------------------------------
+# Label issues and data mismatch
+
+
+def test_label_issue_arithmetic_and_sentence(report: tuple[ReportPaths, str, str]) -> None:
+    _, html_text, markdown = report
+    (impact,) = tables(html_text, "label-impact")
+    assert {row["Quantity"]: row["Value"] for row in impact} == {
+        "Dev error": "12.34%",
+        "Error from suspected labels": "1.00%",
+        "Error from other causes": "11.34%",
+        "Share of errors from suspected labels": "8.10%",
+        "Dev error without the suspected rows": "11.52%",
+        "Worth fixing now": "no",
+    }
+    for text in (html_text, markdown):
+        assert "Suspected labels explain 1.00 of the 12.34 points of dev error." in text
+        assert "Suspected incorrect labels: 3 in dev, 2 in test." in text
+        assert "Training-set check: 4 of 146 training examples suspected" in text
+    assert "This analysis did not check the dev and test labels." in section(markdown, "small_cnn")
+
+
+def test_thumbnails_are_embedded_in_html_and_linked_from_markdown(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    paths, html_text, markdown = report
+    analysis_dir = paths.html.parent.parent / "inputs" / "analysis" / "mlp"
+    embedded = {
+        base64.b64decode(value.split(",", 1)[1])
+        for tag, _, value in parse_html(html_text).links
+        if tag == "img"
+    }
+    for name in ("a1b2c3", "t1", "g1"):
+        assert (analysis_dir / "thumbnails" / f"{name}.png").read_bytes() in embedded
+        link = f"](../inputs/analysis/mlp/thumbnails/{name}.png)"
+        assert link in markdown
+    assert "| 2 | Test | 0 | 2 | 0.034 | (missing) |" in markdown
+
+
+def test_missing_thumbnail_renders_a_placeholder_and_is_listed(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    paths, html_text, markdown = report
+    assert '<div class="placeholder" role="img" aria-label="d4e5f6: labeled 0">missing</div>' in (
+        html_text
+    )
+    (missing,) = paths.missing_thumbnails
+    assert missing.endswith(f"{MISSING_THUMBNAIL} (file not found)")
+    assert f"<li>{missing}</li>" in html_text
+    assert "d4e5f6.png (file not found)" in markdown
+    assert "d4e5f6.png)" not in markdown  # no link to a file that is not there
+
+
+def test_mismatch_auc_interval_and_gallery(report: tuple[ReportPaths, str, str]) -> None:
+    _, html_text, markdown = report
+    for text in (html_text, markdown):
+        assert "reaches AUC 0.810 (interval 0.770 to 0.850)" in text
+        assert "Dev is easy to tell from train-dev: the mismatch is real." in text
+    assert "<figcaption>Label: 2<br>Prediction: 1<br>Score: 0.970</figcaption>" in html_text
+    assert "| 2 | 1 | 0.970 | [g1: labeled 2](../inputs/analysis/mlp/thumbnails/g1.png) |" in (
+        markdown
+    )
+    assert "This analysis did not compare train-dev with dev." in section(html_text, "small_cnn")
+
+
+# ---------------------------------------------------------------------------------------------
+# Model selection
+
+
+def test_selection_section_follows_the_comparison(report: tuple[ReportPaths, str, str]) -> None:
+    _, html_text, markdown = report
+    for text, heading in (
+        (html_text, "<h2>Model selection</h2>"),
+        (markdown, "## Model selection"),
+    ):
+        assert text.index("Architecture comparison") < text.index(heading)
+        assert text.index(heading) < text.index(
+            "Per architecture" if text is html_text else "## mlp"
+        )
+    (candidates,) = tables(html_text, "selection")
+    assert candidates == [
+        {"Candidate": "small_cnn ★", "Source": "this run", "Run": "5ca1ab1e", "dev.error": "8.15%",
+         "Satisfied": "yes", "Failed thresholds": "", "Rank": "1"},
+        {"Candidate": "mlp", "Source": "this run", "Run": "0dd5a1ab", "dev.error": "12.34%",
+         "Satisfied": "no", "Failed thresholds": "latency_ms 140.2 > 100", "Rank": "—"},
+        {"Candidate": "small_cnn", "Source": "earlier run", "Run": "07777777",
+         "dev.error": "9.00%", "Satisfied": "yes", "Failed thresholds": "", "Rank": "2"},
+    ]  # fmt: skip
+    assert (
+        "| mlp | this run | 0dd5a1ab | 12.34% | no | latency\\_ms 140.2 \\> 100 | — |" in markdown
+    )
+    assert "Optimizing metric: dev.error (minimize)." in html_text
+    assert "Satisficing thresholds (every one must hold): latency_ms ≤ 100." in html_text
+    assert "<li>1 earlier run was skipped: it was trained on another split.</li>" in html_text
+    for text in (html_text, markdown):
+        assert (
+            "Champion: models:/traindev@champion (registered model traindev, alias champion, "
+            "version 3)." in text
+        )
+        assert "run id 5ca1ab1e), dev.error 8.15%." in text
+
+
+def test_selection_without_winner_renders_the_champion_note(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    dump(dirs["selection"], selection(with_winner=False))
+    paths = write_report(load(dirs), tmp_path / "out", "t", generated_at=WHEN)
+    html_text, markdown = paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")
+    assert f"<p>No champion registered: {html.escape(CHAMPION_NOTE)}</p>" in html_text
+    assert f"No champion registered: {md_escape(CHAMPION_NOTE)}" in markdown
+    for text in (html_text, markdown):
+        assert "Winner: none." in text
+        assert "Champion: models:/" not in text
+    (candidates,) = tables(paths.html.read_text("utf-8"), "selection")
+    assert {row["Rank"] for row in candidates} == {"—"}
+    assert "★" not in "".join(row["Candidate"] for row in candidates)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: required files, old files, malformed files
+
+
+@pytest.mark.parametrize(
+    "relative", ["analysis/small_cnn.json", "selection.json"], ids=["analysis", "selection"]
+)
+def test_missing_required_input_names_the_file(tmp_path: Path, relative: str) -> None:
+    dirs = write_fake_inputs(tmp_path)
+    (tmp_path / relative).unlink()
+    with pytest.raises(MissingReportInputError, match=re.escape(str(tmp_path / relative))):
+        load(dirs)
+
+
+def test_old_diagnosis_and_metrics_files_still_render(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    for arch in ARCHS:
+        dump(dirs["evaluation"] / arch / "diagnosis.json", old_diagnosis(arch, ERRORS[arch]))
+    inputs = load(dirs)
+    diagnosis = inputs.architectures[0].diagnosis
+    assert diagnosis.confidence is None and diagnosis.per_class == () and diagnosis.previous is None
+    assert diagnosis.row_intervals == {} and diagnosis.gap("variance").interval is None
+    assert diagnosis.gap("variance").within_noise is False
+    paths = write_report(inputs, tmp_path / "out", "t", generated_at=WHEN)
+    html_text = paths.html.read_text("utf-8")
+    mlp, _ = tables(html_text, "bias-variance")
+    assert set(mlp[0]) >= {"Error CI", "Gap CI"}
+    assert {row["Gap CI"] for row in mlp[:4]} == {"—"}
+    assert "Since the previous run" not in html_text
+    assert not tables(html_text, "per-class")
+    # small_cnn's metrics file has class_error: the per-class chart comes from it instead.
+    assert {p.name for p in paths.figures} >= {"class_errors_small_cnn.png"}
+    assert "class_errors_mlp.png" not in {p.name for p in paths.figures}
+
+
+def test_new_keys_read_null_as_nan(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path)
+    diagnosis = load_diagnosis(dirs["evaluation"] / "mlp" / "diagnosis.json")
+    assert diagnosis.confidence == 0.95
+    assert diagnosis.row_intervals["human-level"] is None
+    assert diagnosis.gap_interval("variance") == (-0.004, 0.0284)
+    two = diagnosis.per_class[2]
+    assert two.label == "2" and two.dominant == "data_mismatch" and two.counts["train_dev"] == 6
+    assert math.isnan(two.errors["test"]) and math.isnan(two.gaps["dev_overfitting"].value)
+    metrics = load_metrics(dirs["metrics"] / "small_cnn.json")
+    assert metrics.splits["dev"].weighted_error == 0.0901
+    assert metrics.splits["dev"].class_error["0"] == 0.05
+    assert math.isnan(metrics.splits["dev"].class_error["1"])
+    assert load_metrics(dirs["metrics"] / "mlp.json").splits["dev"].weighted_error is None
+
+
+def test_weighted_dev_error_column_when_reported(report: tuple[ReportPaths, str, str]) -> None:
+    _, html_text, _ = report
+    (comparison,) = tables(html_text, "comparison")
+    assert {row["Architecture"]: row["Weighted dev error"] for row in comparison} == {
+        "mlp": "—",
+        "small_cnn": "9.01%",
+    }
+
+
+def _edit_analysis(dirs: dict[str, Path], change) -> Path:
+    path = dirs["analysis"] / "mlp.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_thumbnail_path_outside_the_analysis_directory_is_refused(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path)
+
+    def escape(data: dict) -> None:
+        data["label_issues"]["top"][0]["thumbnail"] = "../../split/summary.json"
+
+    path = _edit_analysis(dirs, escape)
+    with pytest.raises(
+        ReportInputError, match=rf"{re.escape(str(path))}: label_issues\.top\[0\]\.thumbnail"
+    ):
+        load(dirs)
+
+
+def test_analysis_of_another_architecture_is_refused(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path)
+    path = _edit_analysis(dirs, lambda data: data.update(architecture="small_cnn"))
+    with pytest.raises(ReportInputError, match=rf"{re.escape(str(path))}: architecture is"):
+        load(dirs)
+
+
+def test_malformed_analysis_names_the_key(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path)
+    _edit_analysis(dirs, lambda data: data["review"]["table"][1].update(count="ten"))
+    with pytest.raises(ReportInputError, match=r"mlp\.json: review\.table\[1\]\.count"):
+        load(dirs)
+
+
+def test_unreadable_thumbnail_is_a_placeholder_not_an_error(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    (dirs["analysis"] / "mlp" / "thumbnails" / "g1.png").write_text("not an image")
+    paths = write_report(load(dirs), tmp_path / "out", "t", generated_at=WHEN)
+    assert any(item.endswith("g1.png (not a PNG file)") for item in paths.missing_thumbnails)
+    assert 'aria-label="g1: labeled 2">missing</div>' in paths.html.read_text("utf-8")
+
+
+def test_stage_reads_the_project_layout_and_links_into_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_fake_inputs(tmp_path, PROJECT_LAYOUT)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    params = SimpleNamespace(
+        train=SimpleNamespace(architectures=list(ARCHS)), report=SimpleNamespace(title="t")
+    )
+    message = report_stage.run(params)
+    assert "1 thumbnails missing" in message and "d4e5f6.png (file not found)" in message
+    markdown = (tmp_path / "reports" / "report.md").read_text("utf-8")
+    assert "[errors.html](analysis/mlp/errors.html)" in markdown
+    assert "[g1: labeled 2](analysis/mlp/thumbnails/g1.png)" in markdown
+    assert (tmp_path / "reports" / "analysis" / "mlp" / "thumbnails" / "g1.png").is_file()
+    # The fixture's run ids are not in this store, so each architecture gets a stand-in run.
+    client = MlflowClient(tracking_uri=os.environ["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("traindev").experiment_id])
+    assert len(runs) == len(ARCHS)
+    for run in runs:
+        logged = {item.path for item in client.list_artifacts(run.info.run_id, "report")}
+        assert {"report/report.html", "report/report.md", "report/figures"} <= logged
+    mlflow.set_tracking_uri(None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots
+
+
+def test_ceiling_chart_draws_dollar_signs_literally() -> None:
+    png = plots.ceilings_png(["costs $5", "a $b$ c", "$"], [0.03, 0.02, 0.01], "t $")
+    assert png.startswith(b"\x89PNG")
+    assert plots.ceilings_png([], [], "empty").startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="2 categories but 1 ceilings"):
+        plots.ceilings_png(["a", "b"], [0.1], "t")
+
+
+def test_class_error_chart_checks_series_length() -> None:
+    png = plots.class_errors_png(["0", "1"], {"train-dev": [0.1, math.nan], "dev": [0.2, 0.3]}, "t")
+    assert png.startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="'dev' has 1 values for 2 classes"):
+        plots.class_errors_png(["0", "1"], {"dev": [0.2]}, "t")
