@@ -44,6 +44,7 @@ ui: install             ## MLflow UI on the runs of this project
 bench: install          ## benchmarks: pipeline wall time per stage, trainer throughput
 	python benchmarks/trainer_throughput.py
 	python benchmarks/pipeline_wall_time.py
+	python benchmarks/analyze_scale.py
 
 clean:
 	rm -rf $(VENV)

@@ -26,7 +26,7 @@ def tiny_params() -> dict[str, Any]:
     return params
 
 
-PROJECT_FILES = ("dvc.yaml", "src", "pipeline", "pyproject.toml")
+PROJECT_FILES = ("dvc.yaml", "src", "pipeline", "pyproject.toml", "reviews")
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ import json
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
@@ -14,13 +15,19 @@ from project_harness import ran_stages
 pytestmark = pytest.mark.e2e
 
 ARCHITECTURES = ["deep_nn", "lenet5", "logistic_regression"]
+PER_ARCHITECTURE = ("train", "evaluate", "analyze")
 ALL_STAGES = {
     "ingest",
     "synthesize",
     "split",
-    *(f"{stage}@{arch}" for stage in ("train", "evaluate") for arch in ARCHITECTURES),
+    *(f"{stage}@{arch}" for stage in PER_ARCHITECTURE for arch in ARCHITECTURES),
+    "select",
     "report",
 }
+
+
+def stages_of(*names: str) -> set[str]:
+    return {f"{stage}@{arch}" for stage in names for arch in ARCHITECTURES}
 
 
 def test_first_repro_runs_every_stage_and_writes_every_output(reproduced_project):
@@ -47,6 +54,45 @@ def test_first_repro_runs_every_stage_and_writes_every_output(reproduced_project
     html = (root / "reports/report.html").read_text()
     assert "data:image/png;base64," in html
     assert all(arch in html for arch in ARCHITECTURES)
+
+
+def test_analyze_writes_sheets_label_issues_and_mismatch_for_each_architecture(
+    reproduced_project,
+):
+    root = reproduced_project.root
+    for arch in ARCHITECTURES:
+        summary = json.loads((root / f"reports/analysis/{arch}.json").read_text())
+        sheet = pd.read_csv(root / f"reports/analysis/{arch}/errors.csv", dtype=str)
+        assert len(sheet) == min(summary["misclassified_dev"], 100) > 0
+        assert {"id", "label", "prediction", "tick:incorrectly_labeled", "notes"} <= set(sheet)
+        assert (sheet["label"] != sheet["prediction"]).all()
+        for thumbnail in sheet["thumbnail"]:
+            assert (root / f"reports/analysis/{arch}" / thumbnail).is_file()
+        assert (root / f"reports/analysis/{arch}/errors.html").is_file()
+        assert 0.0 <= summary["mismatch"]["auc"] <= 1.0
+        impact = summary["label_issues"]["impact"]
+        assert impact["dev_error"] == pytest.approx(summary["dev_error"])
+        assert summary["review"] is None and "reviews/" in summary["review_hint"]
+        diagnosis = json.loads((root / f"data/evaluation/{arch}/diagnosis.json").read_text())
+        low, high = diagnosis["intervals"]["rows"]["dev"]
+        assert low <= summary["dev_error"] <= high
+
+
+def test_select_crowns_the_best_architecture_in_the_mlflow_registry(reproduced_project):
+    root = reproduced_project.root
+    selection = json.loads((root / "reports/selection.json").read_text())
+    dev_errors = {
+        arch: json.loads((root / f"reports/metrics/{arch}.json").read_text())["splits"]["dev"][
+            "error"
+        ]
+        for arch in ARCHITECTURES
+    }
+    assert selection["winner"]["name"] in ARCHITECTURES
+    assert selection["winner"]["value"] == min(dev_errors.values())
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    version = MlflowClient().get_model_version_by_alias("traindev", "champion")
+    assert version.run_id == selection["winner"]["run_id"]
+    mlflow.set_tracking_uri(None)
 
 
 def test_every_architecture_is_an_mlflow_run_with_a_loadable_model(reproduced_project):
@@ -81,17 +127,14 @@ def test_second_repro_does_nothing(reproduced_project):
 def test_a_train_param_reruns_only_train_evaluate_and_report(reproduced_project):
     reproduced_project.set_param("train", "lr", 0.003)
     changed = reproduced_project.dvc("repro")
-    assert ran_stages(changed.stdout) == {
-        *(f"{stage}@{arch}" for stage in ("train", "evaluate") for arch in ARCHITECTURES),
-        "report",
-    }
+    assert ran_stages(changed.stdout) == stages_of(*PER_ARCHITECTURE) | {"select", "report"}
     reproduced_project.commit("lr 0.003")
 
 
 def test_an_evaluate_param_leaves_training_alone(reproduced_project):
     reproduced_project.set_param("evaluate", "human_level_error", 0.02)
     changed = reproduced_project.dvc("repro")
-    assert ran_stages(changed.stdout) == {f"evaluate@{arch}" for arch in ARCHITECTURES} | {"report"}
+    assert ran_stages(changed.stdout) == stages_of("evaluate", "analyze") | {"select", "report"}
     metrics = json.loads((reproduced_project.root / "reports/metrics/deep_nn.json").read_text())
     assert metrics["bias_variance"]["human_level_error"] == 0.02
     reproduced_project.commit("human-level error 2%")
@@ -122,3 +165,44 @@ def test_split_is_reproducible_from_the_same_seed(reproduced_project, tmp_path):
     assert (root / "data/split/pixels.npy").read_bytes() == before
     pixels = np.load(root / "data/split/pixels.npy")
     assert pixels.dtype == np.uint8 and pixels.max() <= 16
+
+
+def test_a_reviewed_sheet_is_read_back_into_the_ceiling_table(reproduced_project):
+    """The notes' round trip: tick the generated sheet, commit it, `dvc repro` reads it."""
+    root = reproduced_project.root
+    generated = pd.read_csv(root / "reports/analysis/lenet5/errors.csv", dtype=str)
+    generated = generated.fillna("")
+    generated["tick:blurry"] = ["x" if i % 2 == 0 else "" for i in range(len(generated))]
+    generated["smudged"] = ["yes"] + [""] * (len(generated) - 1)  # a category invented in review
+    reviewed = root / "reviews/lenet5/errors.csv"
+    reviewed.parent.mkdir(parents=True)
+    generated.to_csv(reviewed, index=False)
+
+    changed = reproduced_project.dvc("repro")
+    assert ran_stages(changed.stdout) == stages_of("analyze") | {"report"}
+    summary = json.loads((root / "reports/analysis/lenet5.json").read_text())
+    table = {row["category"]: row for row in summary["review"]["table"]}
+    blurry_count = (len(generated) + 1) // 2
+    assert table["blurry"]["count"] == blurry_count
+    assert table["blurry"]["ceiling"] == pytest.approx(
+        summary["dev_error"] * blurry_count / len(generated)
+    )
+    assert table["smudged"]["count"] == 1
+    ceilings = [row["ceiling"] for row in summary["review"]["table"]]
+    assert ceilings == sorted(ceilings, reverse=True)
+    assert "blurry" in (root / "reports/report.html").read_text()
+
+    generated.loc[1, "tick:blurry"] = "maybe"
+    generated.to_csv(reviewed, index=False)
+    failed = reproduced_project.dvc("repro", check=False)
+    assert failed.returncode != 0
+    message = failed.stdout + failed.stderr
+    assert "reviews/lenet5/errors.csv" in message and "line 3" in message
+    assert "tick:blurry" in message or "blurry" in message
+    status = reproduced_project.dvc("status", "analyze@lenet5").stdout
+    assert "changed deps" in status  # nothing half-written was cached as good
+
+    reviewed.unlink()
+    reviewed.parent.rmdir()
+    reproduced_project.dvc("repro")
+    reproduced_project.commit("review round trip")

@@ -21,6 +21,8 @@ STAGES: dict[str, tuple[str, str | None, bool]] = {
     "split": ("split", "split", False),
     "train": ("train", None, True),
     "evaluate": ("evaluate", None, True),
+    "analyze": ("analyze", None, True),
+    "select": ("select", None, False),
     "report": ("report", None, False),
 }
 

@@ -15,6 +15,8 @@ EVALUATION = DATA / "evaluation"
 REPORTS = Path("reports")
 SPLIT_REPORT = REPORTS / "split"
 METRICS = REPORTS / "metrics"
+ANALYSIS = REPORTS / "analysis"
+SELECTION = REPORTS / "selection"
 
 
 def model_dir(architecture: str) -> Path:
@@ -27,3 +29,13 @@ def evaluation_dir(architecture: str) -> Path:
 
 def metrics_file(architecture: str) -> Path:
     return METRICS / f"{architecture}.json"
+
+
+def analysis_dir(architecture: str) -> Path:
+    """Sheets, thumbnails and galleries: a directory the user opens, so it lives in reports/."""
+    return ANALYSIS / architecture
+
+
+def analysis_file(architecture: str) -> Path:
+    """The analysis figures DVC tracks as metrics (beside, not inside, the directory)."""
+    return ANALYSIS / f"{architecture}.json"
