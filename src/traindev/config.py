@@ -216,6 +216,8 @@ class LabelIssueParams(Section):
     enabled: bool = True
     # Fixing labels is "worth it" when suspected label errors explain this share of dev errors.
     worth_fixing_share: Fraction = 0.1
+    # Above this dev error the model is too weak for its disagreements to point at labels.
+    max_model_error: Fraction = 0.15
     # K-fold out-of-sample predictions on train (logistic regression on the model's
     # penultimate features) to find systematic training-label errors. Off: it costs a fit
     # per fold and the features were learned from those very labels.

@@ -194,3 +194,17 @@ def test_train_check_names_a_class_with_a_single_example():
     keep = np.r_[0:60, 60]
     with pytest.raises(ValueError, match=r"class\(es\) \[2\] have a single example"):
         train_label_issues(features[keep], labels[keep], [str(i) for i in range(61)], 3, 0, 100)
+
+
+def test_a_weak_model_gets_no_label_verdict_however_many_suspects():
+    # 30% dev error, half of it "explained" by suspects: a model this weak disagrees with good
+    # labels all the time, so the notes' arithmetic must not send anyone relabelling.
+    misclassified = np.zeros(100, dtype=bool)
+    misclassified[:30] = True
+    suspected = np.zeros(100, dtype=bool)
+    suspected[:15] = True
+    impact = label_error_impact(misclassified, suspected, 0.1, max_model_error=0.15)
+    assert impact.share_of_errors == 0.5
+    assert not impact.reliable and not impact.worth_fixing
+    assert "improve the model first" in impact.sentence
+    assert label_error_impact(misclassified, suspected, 0.1, max_model_error=0.35).worth_fixing

@@ -217,6 +217,8 @@ class LabelErrorImpact:
     worth_fixing_share: float
     worth_fixing: bool
     sentence: str
+    # False when the model errs too often for its disagreements with a label to mean much.
+    reliable: bool = True
 
     def as_dict(self) -> dict:
         return {
@@ -231,6 +233,7 @@ class LabelErrorImpact:
             "worth_fixing_share": self.worth_fixing_share,
             "worth_fixing": self.worth_fixing,
             "sentence": self.sentence,
+            "reliable": self.reliable,
         }
 
 
@@ -239,11 +242,14 @@ def label_error_impact(
     suspected: np.ndarray,
     worth_fixing_share: float,
     split: str = "dev",
+    max_model_error: float | None = None,
 ) -> LabelErrorImpact:
     """The notes' decision: fix labels when they explain at least `worth_fixing_share` of errors.
 
     Shares are ratios of counts, so 6 of 100 errors is exactly 6% (no float drift at the
-    threshold).
+    threshold). Confident learning trusts the model more than the labels: above
+    `max_model_error` most "suspects" are the model's own mistakes, so the verdict is
+    withheld and the sentence says to improve the model first.
     """
     misclassified = _bool_vector(misclassified, "misclassified")
     suspected = _bool_vector(suspected, "suspected")
@@ -263,7 +269,15 @@ def label_error_impact(
     from_labels = int((misclassified & suspected).sum())
     unsuspected = int((~suspected).sum())
     share = from_labels / errors if errors else 0.0
-    worth = errors > 0 and share >= worth_fixing_share
+    reliable = max_model_error is None or errors / count <= max_model_error
+    worth = errors > 0 and share >= worth_fixing_share and reliable
+    sentence = _impact_sentence(split, errors / count, from_labels / count, share, worth)
+    if not reliable:
+        sentence = (
+            f"{sentence.split(':')[0]}; but at {errors / count:.2%} {split} error (above "
+            f"{max_model_error:.0%}) most suspects are likely the model's own mistakes: "
+            "improve the model first, then look at labels again"
+        )
     return LabelErrorImpact(
         split=split,
         examples=count,
@@ -277,7 +291,8 @@ def label_error_impact(
         ),
         worth_fixing_share=float(worth_fixing_share),
         worth_fixing=worth,
-        sentence=_impact_sentence(split, errors / count, from_labels / count, share, worth),
+        sentence=sentence,
+        reliable=reliable,
     )
 
 

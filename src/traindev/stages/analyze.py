@@ -178,6 +178,7 @@ def _label_summary(
         wrong.to_numpy(),
         dev["id"].isin(suspected).to_numpy(),
         settings.label_issues.worth_fixing_share,
+        max_model_error=settings.label_issues.max_model_error,
     )
     top = _suspect_rows(issues, classes, split_of)
     return {
@@ -367,7 +368,10 @@ def _log_to_mlflow(architecture: str, summary: dict) -> None:
 
 
 def _headline(architecture: str, summary: dict) -> str:
-    parts = [f"{summary['misclassified_dev']} dev errors sampled into a sheet"]
+    parts = [
+        f"{summary['errors_sheet']['rows']} of {summary['misclassified_dev']} dev errors "
+        f"in {paths.analysis_dir(architecture) / 'errors.csv'}"
+    ]
     if summary["label_issues"] is not None:
         parts.append(summary["label_issues"]["impact"]["sentence"])
     if summary["mismatch"] is not None:
