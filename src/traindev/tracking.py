@@ -11,13 +11,34 @@ import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
+from traindev.data.store import MANIFEST_FILE
+
 EXPERIMENT = "traindev"
+
+
+def split_hash_tag(file_name: str) -> str:
+    """The run tag holding the MD5 of one file of the split the model was trained on."""
+    return f"data.split.{file_name}.md5"
+
+
+# Runs with the same value were scored on the same dev set, so their dev errors compare.
+SPLIT_TAG = split_hash_tag(MANIFEST_FILE)
+
+
+def run_started(run: Run) -> str | None:
+    """When the run started, as an ISO time in UTC (what reports and selections show)."""
+    if not run.info.start_time:
+        return None
+    started = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC)
+    return started.isoformat(timespec="seconds")
 
 
 def project_root() -> Path:

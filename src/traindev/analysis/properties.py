@@ -70,6 +70,15 @@ class PropertyFlags:
     thresholds: tuple[FlagThreshold, ...]
     quantile: float
 
+    def describe(self) -> dict[str, str]:
+        """{"dark": "brightness < 0.262"}: what each flag means on this reference set."""
+        signs = {"below": "<", "above": ">"}
+        return {
+            threshold.name: f"{threshold.measure} {signs[threshold.direction]} "
+            f"{threshold.value:.3g}"
+            for threshold in self.thresholds
+        }
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "quantile": self.quantile,

@@ -36,6 +36,11 @@ def split_rows(store: ImageStore, split: str) -> np.ndarray:
     return np.flatnonzero(store.manifest["split"].to_numpy() == split)
 
 
+def sample_rows(rows: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A seeded sample of at most `size` of `rows`, sorted so reads stay sequential."""
+    return np.sort(np.random.default_rng(seed).permutation(rows)[:size])
+
+
 def to_model_input(pixels: torch.Tensor, pixel_max: int) -> torch.Tensor:
     """uint8 NHWC -> float32 NCHW in [0, 1], done on whatever device `pixels` is on."""
     return pixels.permute(0, 3, 1, 2).float().div_(pixel_max)

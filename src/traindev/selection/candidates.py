@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlflow.exceptions import MlflowException
 
-from traindev.tracking import flatten
+from traindev.tracking import SPLIT_TAG, flatten, run_started
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -29,7 +28,6 @@ FINAL_PREFIX = "final."
 # Logged by the train stage under these names (no prefix) and kept in training.json.
 TRAINING_METRICS = ("parameters", "flops_per_example", "train_seconds", "examples_per_second")
 # The tag that names the split a run was trained and scored on.
-SPLIT_TAG = "data.split.manifest.parquet.md5"
 DEV_ERROR = f"{FINAL_PREFIX}dev.error"
 
 
@@ -158,16 +156,11 @@ def _exists(client: MlflowClient, run_id: str) -> bool:
 def _candidate_from_run(run: Run) -> Candidate:
     run_id = run.info.run_id
     architecture = run.data.tags.get("architecture") or run.info.run_name or "model"
-    started = None
-    if run.info.start_time:
-        started = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).isoformat(
-            timespec="seconds"
-        )
     return Candidate(
         name=f"{architecture}@{run_id[:8]}",
         run_id=run_id,
         source="earlier run",
-        started=started,
+        started=run_started(run),
         metrics=selection_metrics(run.data.metrics),
     )
 

@@ -35,6 +35,7 @@ from traindev.analysis.sheet import build_sheet, sample_by_id, sheet_categories,
 from traindev.analysis.thumbnails import write_thumbnails
 from traindev.atomic import atomic_directory, write_json
 from traindev.config import AnalyzeParams, Params
+from traindev.data.batches import sample_rows, split_rows
 from traindev.data.store import ImageStore, read_store
 from traindev.stages.evaluate import PREDICTIONS_FILE, PROBABILITIES_FILE
 from traindev.stages.train import TRAINING_FILE
@@ -66,9 +67,10 @@ def run(params: Params, architecture: str) -> str:
     wrong = dev["label"] != dev["prediction"]
     dev_error = float(wrong.mean())
 
+    held_out_rows = predictions.loc[predictions["split"].isin(["dev", "test"]), "row"].to_numpy()
     issues = (
-        _label_issues(store, predictions, probabilities, settings)
-        if (settings.label_issues.enabled)
+        _label_issues(store, predictions, probabilities, held_out_rows)
+        if settings.label_issues.enabled
         else None
     )
     suspected_ids = {} if issues is None else dict(zip(issues.ids, issues.rank, strict=True))
@@ -93,18 +95,22 @@ def run(params: Params, architecture: str) -> str:
     model = None
     if settings.mismatch.enabled or settings.label_issues.train_folds > 1:
         model = load_checkpoint(paths.model_dir(architecture) / CHECKPOINT_FILE).build()
-    mismatch = _mismatch(model, store, predictions, params) if settings.mismatch.enabled else None
-    train_issues = (
-        _train_label_issues(model, store, params) if settings.label_issues.train_folds > 1 else None
+    # Each optional part: its JSON record and the store rows of the examples it shows.
+    mismatch, gallery_rows = (
+        _mismatch(model, store, predictions, params) if settings.mismatch.enabled else (None, [])
     )
-    review_dir = Path(settings.errors.review_dir) / architecture
-    review = _read_reviews(review_dir, settings, dev_error, dev, wrong, store)
+    train_issues, train_suspect_rows = (
+        _train_label_issues(model, store, params)
+        if settings.label_issues.train_folds > 1
+        else (None, [])
+    )
+    review = _read_reviews(architecture, settings, dev_error, dev, wrong, store)
 
     summary = {
         "architecture": architecture,
         "dev_error": dev_error,
         "misclassified_dev": int(wrong.sum()),
-        "property_thresholds": _describe_thresholds(properties.as_dict()),
+        "property_thresholds": properties.describe(),
         **review,
     }
     out = paths.analysis_dir(architecture)
@@ -126,25 +132,19 @@ def run(params: Params, architecture: str) -> str:
                 "html": f"{name}.html",
                 "rows": len(sheet),
             }
+        summary["label_issues"] = None
         if issues is not None:
             summary["label_issues"] = _label_summary(
                 issues, predictions, wrong, dev, settings, store.classes
             )
-            _thumbnails(store, predictions, list(issues.ids[:TOP_SUSPECTS]), staging)
+            _thumbnails(store, held_out_rows[issues.rows[:TOP_SUSPECTS]], staging)
             issues.as_frame(store.classes).drop(columns=["row"]).to_csv(
                 staging / LABEL_ISSUES_FILE, index=False
             )
-        else:
-            summary["label_issues"] = None
         summary["train_label_issues"] = train_issues
-        if train_issues is not None:
-            ids = [row["id"] for row in train_issues["top"]]
-            _thumbnails(
-                store, store.manifest.assign(row=np.arange(len(store.manifest))), ids, staging
-            )
         summary["mismatch"] = mismatch
-        if mismatch is not None:
-            _thumbnails(store, predictions, [row["id"] for row in mismatch["gallery"]], staging)
+        _thumbnails(store, train_suspect_rows, staging)
+        _thumbnails(store, gallery_rows, staging)
     write_json(paths.analysis_file(architecture), summary)
     _log_to_mlflow(architecture, summary)
     return _headline(architecture, summary)
@@ -154,13 +154,14 @@ def _label_issues(
     store: ImageStore,
     predictions: pd.DataFrame,
     probabilities: np.ndarray,
-    settings: AnalyzeParams,
+    held_out_rows: np.ndarray,
 ) -> LabelIssues:
     """cleanlab on dev and test together: both are out-of-sample for the model."""
     held_out = predictions["split"].isin(["dev", "test"]).to_numpy()
-    labels = pd.Categorical(predictions.loc[held_out, "label"], categories=store.classes).codes
     return suspect_label_issues(
-        labels.astype(np.int64), probabilities[held_out], predictions.loc[held_out, "id"].tolist()
+        store.label_indices(held_out_rows),
+        probabilities[held_out],
+        store.manifest["id"].to_numpy()[held_out_rows].tolist(),
     )
 
 
@@ -189,7 +190,9 @@ def _label_summary(
     }
 
 
-def _mismatch(model, store: ImageStore, predictions: pd.DataFrame, params: Params) -> dict:
+def _mismatch(
+    model, store: ImageStore, predictions: pd.DataFrame, params: Params
+) -> tuple[dict, np.ndarray]:
     settings = params.analyze.mismatch
     device = select_device("auto")
     rows = {
@@ -229,17 +232,14 @@ def _mismatch(model, store: ImageStore, predictions: pd.DataFrame, params: Param
         }
         for row, score in zip(top_rows, scores, strict=True)
     ]
-    return record
+    return record, top_rows
 
 
-def _train_label_issues(model, store: ImageStore, params: Params) -> dict:
+def _train_label_issues(model, store: ImageStore, params: Params) -> tuple[dict, np.ndarray]:
     """The optional K-fold check of the training labels on the model's own features."""
     settings = params.analyze.label_issues
-    train_rows = np.flatnonzero(store.manifest["split"].to_numpy() == "train")
-    sample = np.sort(
-        np.random.default_rng(params.analyze.errors.seed).permutation(train_rows)[
-            : settings.train_max_examples
-        ]
+    sample = sample_rows(
+        split_rows(store, "train"), settings.train_max_examples, params.analyze.errors.seed
     )
     features = penultimate_features(
         model, store, sample, select_device("auto"), params.evaluate.batch_size
@@ -253,13 +253,14 @@ def _train_label_issues(model, store: ImageStore, params: Params) -> dict:
         params.analyze.errors.seed,
         settings.train_max_examples,
     )
-    return {
+    record = {
         "checked": int(issues.examined),
         "suspected": len(issues.ids),
         "folds": settings.train_folds,
         "note": issues.note,
         "top": _suspect_rows(issues, store.classes, dict.fromkeys(issues.ids, "train")),
     }
+    return record, sample[issues.rows[:TOP_SUSPECTS]]
 
 
 def _suspect_rows(issues: LabelIssues, classes: list[str], split_of: dict[str, str]) -> list:
@@ -280,7 +281,7 @@ def _suspect_rows(issues: LabelIssues, classes: list[str], split_of: dict[str, s
 
 
 def _read_reviews(
-    review_dir: Path,
+    architecture: str,
     settings: AnalyzeParams,
     dev_error: float,
     dev: pd.DataFrame,
@@ -288,23 +289,23 @@ def _read_reviews(
     store: ImageStore,
 ) -> dict:
     """The reviewed sheets when they exist; a hint (or, when required, an error) when not."""
+    review_dir = Path(settings.errors.review_dir) / architecture
+    generated_dir = paths.analysis_dir(architecture)
     errors_path = review_dir / f"{ERRORS_SHEET}.csv"
     correct_path = review_dir / f"{CORRECT_SHEET}.csv"
-    generated = paths.analysis_dir(review_dir.name) / f"{ERRORS_SHEET}.csv"
     hint = (
-        f"No reviewed sheet at {errors_path}: copy {generated} there, tick the categories "
-        "that apply to each example, and run `dvc repro`."
+        f"No reviewed sheet at {errors_path}: copy {generated_dir / errors_path.name} there, "
+        "tick the categories that apply to each example, and run `dvc repro`."
     )
     if settings.errors.require_review:
         for path in (errors_path, correct_path):
             if not path.is_file():
                 raise ReviewError(
                     f"{path}: reviewed sheet missing and analyze.errors.require_review is true; "
-                    f"copy {paths.analysis_dir(review_dir.name) / path.name} there and tick it"
+                    f"copy {generated_dir / path.name} there and tick it"
                 )
     result: dict = {"review": None, "review_hint": hint, "correct_review": None}
     categories = sheet_categories(settings.errors.categories)
-    generated_dir = paths.analysis_dir(review_dir.name)
     if errors_path.is_file():
         review = read_review(errors_path, categories, generated_dir / errors_path.name)
         table = category_table(
@@ -334,19 +335,11 @@ def _read_reviews(
     return result
 
 
-def _describe_thresholds(flags: dict) -> dict[str, str]:
-    """{"dark": "brightness < 0.123"}: what each computed category means on this dev set."""
-    signs = {"below": "<", "above": ">"}
-    return {
-        name: f"{rule['measure']} {signs.get(rule['direction'], rule['direction'])} "
-        f"{rule['value']:.3g}"
-        for name, rule in flags["thresholds"].items()
-    }
-
-
-def _thumbnails(store: ImageStore, predictions: pd.DataFrame, ids: list[str], out: Path) -> None:
-    rows = predictions.set_index("id").loc[list(ids), "row"].to_numpy()
-    write_thumbnails(store.pixels[rows], list(ids), store.pixel_max, out)
+def _thumbnails(store: ImageStore, rows: np.ndarray, out: Path) -> None:
+    """thumbnails/<id>.png for the given store rows (the report names them by id)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    ids = store.manifest["id"].to_numpy()[rows].tolist()
+    write_thumbnails(store.pixels[rows], ids, store.pixel_max, out)
 
 
 def _log_to_mlflow(architecture: str, summary: dict) -> None:

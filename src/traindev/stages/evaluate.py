@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import mlflow
 import numpy as np
@@ -15,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from traindev import paths
 from traindev.atomic import atomic_directory, write_json
 from traindev.config import Params
-from traindev.data.batches import to_model_input
+from traindev.data.batches import sample_rows, to_model_input
 from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
 from traindev.evaluation.bootstrap import per_class_intervals, table_intervals
 from traindev.evaluation.diagnosis import (
@@ -30,7 +29,7 @@ from traindev.evaluation.metrics import class_errors, classification_metrics, co
 from traindev.evaluation.predict import latency_ms, predict_probabilities
 from traindev.evaluation.weights import example_weights, weighted_error
 from traindev.stages.train import TRAINING_FILE
-from traindev.tracking import configure, flatten, open_run
+from traindev.tracking import SPLIT_TAG, configure, flatten, open_run, run_started
 from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from traindev.training.runtime import select_device
 
@@ -143,9 +142,7 @@ def scored_rows(store: ImageStore, train_sample_size: int, seed: int) -> np.ndar
     table; scoring millions of training images for it would dominate the stage.
     """
     split = store.manifest["split"].to_numpy()
-    train = np.flatnonzero(split == "train")
-    if len(train) > train_sample_size:
-        train = np.random.default_rng(seed).choice(train, train_sample_size, replace=False)
+    train = sample_rows(np.flatnonzero(split == "train"), train_sample_size, seed)
     return np.sort(np.concatenate([np.flatnonzero(split != "train"), train]))
 
 
@@ -226,11 +223,10 @@ def previous_run(architecture: str, current_run_id: str | None) -> PreviousRun |
         if found.info.run_id == current_run_id or "final.dev.error" not in metrics:
             continue
         values = {key: metrics[name] for key, name in _TABLE_METRICS.items() if name in metrics}
-        started = datetime.fromtimestamp(found.info.start_time / 1000, UTC)
         return PreviousRun(
             run_id=found.info.run_id,
-            started=started.isoformat(timespec="seconds"),
-            same_split=found.data.tags.get("data.split.manifest.parquet.md5") == split_md5,
+            started=run_started(found) or "",
+            same_split=found.data.tags.get(SPLIT_TAG) == split_md5,
             values=values,
         )
     return None

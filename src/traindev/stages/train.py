@@ -14,11 +14,11 @@ from pydantic import BaseModel
 from traindev import paths
 from traindev.atomic import atomic_directory
 from traindev.config import Params, TrainParams
-from traindev.data.batches import make_batches, split_rows
+from traindev.data.batches import make_batches, sample_rows, split_rows
 from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5, read_store
 from traindev.models.complexity import flops_per_example
 from traindev.models.registry import build_model, count_parameters, validate_params
-from traindev.tracking import flatten, git_state, open_run
+from traindev.tracking import flatten, git_state, open_run, split_hash_tag
 from traindev.training.checkpoint import (
     CHECKPOINT_FILE,
     Checkpoint,
@@ -127,9 +127,9 @@ class SplitBatches:
 
     def monitor(self) -> dict:
         """Train error on a fixed sample of the training split, train-dev and dev error."""
-        sample = np.random.default_rng(self.params.seed).permutation(self.train_rows)
+        sample = sample_rows(self.train_rows, TRAIN_MONITOR_SAMPLE, self.params.seed)
         return {
-            "train": self.of("train", rows=np.sort(sample[:TRAIN_MONITOR_SAMPLE])),
+            "train": self.of("train", rows=sample),
             "train_dev": self.of("train_dev"),
             "dev": self.of("dev"),
         }
@@ -217,8 +217,7 @@ def _log_model(model: torch.nn.Module, store: ImageStore) -> None:
 def data_hashes(store: ImageStore) -> dict[str, str]:
     """MD5s of the split the model is trained on, and DVC's hash of it when dvc.lock has one."""
     hashes = {
-        f"data.split.{name}.md5": file_md5(store.path / name)
-        for name in (MANIFEST_FILE, PIXELS_FILE)
+        split_hash_tag(name): file_md5(store.path / name) for name in (MANIFEST_FILE, PIXELS_FILE)
     }
     lock = Path("dvc.lock")
     if lock.is_file():
