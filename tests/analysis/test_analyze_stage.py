@@ -40,7 +40,7 @@ def test_train_label_check_ranks_planted_flips_first(default_params):
     model = build_model(
         "deep_nn", ARCHITECTURE_PARAMS["deep_nn"](), store.image_shape, len(store.classes)
     )
-    record = _train_label_issues(model, store, params)
+    record, thumbnail_rows = _train_label_issues(model, store, params)
     assert record["checked"] == len(store.manifest) and record["folds"] == 3
     flipped_ids = {f"ex{row:03d}" for row in FLIPPED}
     top = record["top"][: len(FLIPPED)]
@@ -48,3 +48,6 @@ def test_train_label_check_ranks_planted_flips_first(default_params):
     for row in top:
         assert row["split"] == "train" and row["thumbnail"] == f"thumbnails/{row['id']}.png"
         assert row["label"] != row["suggested"] and row["label"] in store.classes
+    # The rows whose thumbnails the stage writes are the suspects, in the same order.
+    ids = store.manifest["id"].to_numpy()
+    assert [ids[row] for row in thumbnail_rows] == [row["id"] for row in record["top"]]
