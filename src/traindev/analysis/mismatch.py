@@ -148,14 +148,15 @@ def _checked(
     dev = np.asarray(dev, dtype=np.float64)
     dev_rows = np.asarray(dev_rows, dtype=np.int64)
     if folds < 2:
-        raise ValueError(f"mismatch.folds must be >= 2, got {folds}")
+        raise ValueError(f"analyze.mismatch.folds must be >= 2, got {folds}")
     for name, features in (("train_dev", train_dev), ("dev", dev)):
         if features.ndim != 2:
             raise ValueError(f"mismatch: {name} features must be (N, D), got {features.shape}")
         if len(features) < folds:
             raise ValueError(
                 f"mismatch: the {name} split has {len(features)} examples, fewer than "
-                f"mismatch.folds={folds}; lower the folds or give {name} more examples"
+                f"analyze.mismatch.folds={folds}; lower the folds, give {name} more examples "
+                "(split params), or set analyze.mismatch.enabled: false"
             )
         if not np.isfinite(features).all():
             row = int(np.flatnonzero(~np.isfinite(features).all(axis=1))[0])
@@ -176,7 +177,7 @@ def _checked(
 def _sample(count: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     """Sorted positions of at most `limit` of `count` rows."""
     if limit < 1:
-        raise ValueError(f"mismatch.max_per_split must be >= 1, got {limit}")
+        raise ValueError(f"analyze.mismatch.max_per_split must be >= 1, got {limit}")
     if count <= limit:
         return np.arange(count)
     return np.sort(rng.choice(count, size=limit, replace=False))
