@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stage = importlib.import_module(f"traindev.stages.{module_name}")
         stage_params = getattr(params, section) if section else params
         message = stage.run(stage_params, args.arch) if takes_arch else stage.run(stage_params)
-    except (ParamsError, ValueError, FileNotFoundError) as exc:
+    except (ParamsError, ValueError, FileNotFoundError, ArithmeticError) as exc:
+        # ArithmeticError: a diverged training loss (NonFiniteLossError), said plainly
         print(f"traindev {args.command}: error: {exc}", file=sys.stderr)
         return 2
     print(f"traindev {args.command}: {message}")

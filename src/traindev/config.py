@@ -109,11 +109,49 @@ class TransferParams(Section):
         return value
 
 
+class ScheduleParams(Section):
+    """Learning-rate decay as course 2, week 2 lists it, plus cosine, all after a warm-up.
+
+    `epoch_num` counts from 1 in the notes' formulas, so the first epoch of
+    `inverse_time` already runs at lr / (1 + decay_rate).
+    """
+
+    name: Literal["constant", "inverse_time", "exponential", "inverse_sqrt", "step", "cosine"] = (
+        "constant"
+    )
+    decay_rate: float = Field(1.0, ge=0.0)  # inverse_time: lr / (1 + decay_rate * epoch_num)
+    base: float = Field(0.95, gt=0.0, le=1.0)  # exponential: lr * base ** epoch_num
+    k: float = Field(1.0, gt=0.0)  # inverse_sqrt: lr * k / sqrt(epoch_num)
+    step_epochs: int = Field(5, ge=1)  # step: multiply by `gamma` every step_epochs epochs
+    gamma: float = Field(0.5, gt=0.0, le=1.0)
+    min_lr: float = Field(0.0, ge=0.0)  # cosine: the floor it anneals to
+    warmup_epochs: float = Field(0.0, ge=0.0)  # linear ramp from ~0 to lr, per step
+
+
+class EarlyStoppingParams(Section):
+    """Stop when dev error has not improved for `patience` epochs (off: see the README)."""
+
+    enabled: bool = False
+    patience: int = Field(3, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)  # an improvement smaller than this does not count
+    restore_best: bool = True  # keep the weights of the best dev epoch, not the last
+
+
+class CheckpointParams(Section):
+    """Per-epoch training state for resuming a killed run; not a DVC output."""
+
+    enabled: bool = True
+    directory: str = Field("checkpoints", min_length=1)  # checkpoints/<arch>/last.pt
+    resume: bool = True  # a matching checkpoint (same params, data, world size) is resumed
+
+
 class TrainParams(Section):
     seed: int = 0
     architectures: list[str] = Field(min_length=1)
     epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=1)
+    # The global mini-batch: 1 is stochastic gradient descent, "full" (or anything >= the
+    # training set) is batch gradient descent. Under torchrun it is split across processes.
+    batch_size: int | Literal["full"] = 64
     optimizer: Literal["sgd", "momentum", "rmsprop", "adam", "adamw"] = "adam"
     lr: float = Field(1e-3, gt=0.0, le=10.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
@@ -121,9 +159,23 @@ class TrainParams(Section):
     beta2: float = Field(0.999, ge=0.0, lt=1.0)
     epsilon: float = Field(1e-8, gt=0.0)
     l2: float = Field(0.0, ge=0.0)
+    schedule: ScheduleParams = ScheduleParams()
+    clip_grad_norm: float | None = Field(None, gt=0.0)  # None: no clipping
+    early_stopping: EarlyStoppingParams = EarlyStoppingParams()
+    # Multi-task learning: names of manifest columns `task.<name>` holding 1 / 0 / missing.
+    # Empty: one softmax over `label`. Set: a sigmoid per task, missing labels masked out.
+    tasks: list[str] = Field(default_factory=list)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     deterministic: bool = True
-    num_workers: int = Field(0, ge=0)
+    # auto: bf16 autocast on CUDA (fp16 + gradient scaling where bf16 is unsupported), fp32
+    # elsewhere; fp32 / bf16 / fp16 force it.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    channels_last: bool = True  # convolutional models on CUDA only
+    compile: bool = False  # torch.compile the model (first epoch pays the compilation)
+    # DataLoader workers for splits streamed from disk; auto sizes them to the machine.
+    num_workers: int | Literal["auto"] = Field(0)
+    checkpoint: CheckpointParams = CheckpointParams()
+    progress: Literal["auto", "always", "never"] = "auto"  # auto: only on a terminal, not in CI
     # Splits up to this size are held as one tensor on the device; larger ones stream
     # from the memory-mapped pixel store through a DataLoader.
     in_memory_max_mb: float = Field(512.0, ge=0.0)
@@ -142,6 +194,27 @@ class TrainParams(Section):
                 "transfer.init_from; set it to 'all' or name a pretrained run"
             )
         return self
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batch(cls, value: int | str) -> int | str:
+        if value != "full" and int(value) < 1:
+            raise ValueError("must be a number of examples >= 1 or 'full' (batch gradient descent)")
+        return value
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers(cls, value: int | str) -> int | str:
+        if value != "auto" and int(value) < 0:
+            raise ValueError("must be a number of worker processes >= 0 or 'auto'")
+        return value
+
+    @field_validator("tasks")
+    @classmethod
+    def _distinct_tasks(cls, names: list[str]) -> list[str]:
+        if len(set(names)) != len(names) or any(not name for name in names):
+            raise ValueError(f"task names must be distinct and non-empty, got {names}")
+        return names
 
     @field_validator("architectures")
     @classmethod

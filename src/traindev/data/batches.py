@@ -7,20 +7,35 @@ Two sources with one interface (iterate -> (x float NCHW in [0, 1], y int64)):
   DataLoader whose dataset returns whole batches (one fancy-index read per batch),
   with worker processes and pinned memory where asked.
 The trainer picks between them by size (`train.in_memory_max_mb`).
+
+Both draw their batches from `GlobalBatchSampler`, which is also the distributed sampler:
+every process builds the same seeded permutation for the epoch and takes its share of each
+*global* batch, so under torchrun the union of the processes' batches at a step is exactly
+the single-process batch (torch's DistributedSampler shards the epoch instead, which
+changes what a step sees when the world size changes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from traindev.data.store import ImageStore
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's place among `world` data-parallel processes."""
+
+    rank: int = 0
+    world: int = 1
 
 
 class BatchSource(Protocol):
@@ -46,8 +61,54 @@ def to_model_input(pixels: torch.Tensor, pixel_max: int) -> torch.Tensor:
     return pixels.permute(0, 3, 1, 2).float().div_(pixel_max)
 
 
+class GlobalBatchSampler(Sampler[np.ndarray]):
+    """Positions of each batch, this shard's part of the global batch, reshuffled per epoch.
+
+    The permutation is a function of (seed, epoch) alone, so a resumed run, or a run on
+    another number of processes, sees the same global batches in the same order.
+    """
+
+    def __init__(
+        self, size: int, batch_size: int, shuffle: bool, seed: int, shard: Shard = Shard()
+    ) -> None:
+        if shard.world > 1 and batch_size < shard.world:
+            raise ValueError(
+                f"train.batch_size {batch_size} is below the {shard.world} processes; "
+                "it is the global batch, split across processes"
+            )
+        self.size, self.batch_size = size, batch_size
+        self.shuffle, self.seed, self.shard = shuffle, seed, shard
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def global_batches(self) -> list[np.ndarray]:
+        order = (
+            np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+            if self.shuffle
+            else np.arange(self.size)
+        )
+        batches = [order[i : i + self.batch_size] for i in range(0, self.size, self.batch_size)]
+        if self.shard.world > 1 and batches and len(batches[-1]) < self.shard.world:
+            batches.pop()  # a remainder smaller than the world would leave a process idle
+        return batches
+
+    def global_sizes(self) -> list[int]:
+        return [len(batch) for batch in self.global_batches()]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for batch in self.global_batches():
+            yield batch[self.shard.rank :: self.shard.world]
+
+    def __len__(self) -> int:
+        return (
+            len(self.global_batches()) if self.shard.world > 1 else -(-self.size // self.batch_size)
+        )
+
+
 class TensorBatches:
-    """A split held on the device; shuffled per epoch from a seeded generator."""
+    """A split held on the device; a batch is an index into it."""
 
     def __init__(
         self,
@@ -56,11 +117,11 @@ class TensorBatches:
         batch_size: int,
         shuffle: bool = False,
         seed: int = 0,
+        shard: Shard = Shard(),
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.generator = torch.Generator().manual_seed(seed)
+        self.sampler = GlobalBatchSampler(len(y), batch_size, shuffle, seed, shard)
 
     @classmethod
     def from_store(
@@ -71,49 +132,84 @@ class TensorBatches:
         device: torch.device,
         shuffle: bool = False,
         seed: int = 0,
+        targets: np.ndarray | None = None,
+        shard: Shard = Shard(),
     ) -> TensorBatches:
         pixels = torch.from_numpy(np.ascontiguousarray(store.pixels[rows]))
         x = to_model_input(pixels, store.pixel_max).to(device)
-        y = torch.from_numpy(store.label_indices(rows)).to(device)
-        return cls(x, y, batch_size, shuffle, seed)
+        labels = store.label_indices(rows) if targets is None else targets
+        y = torch.from_numpy(np.ascontiguousarray(labels)).to(device)
+        return cls(x, y, batch_size, shuffle, seed, shard)
 
     def __len__(self) -> int:
         return len(self.y)
 
     @property
     def num_batches(self) -> int:
-        return -(-len(self) // self.batch_size)
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[Batch]:
-        n = len(self)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.x.device)
-            for start in range(0, n, self.batch_size):
-                index = order[start : start + self.batch_size]
-                yield self.x[index], self.y[index]
-        else:
-            for start in range(0, n, self.batch_size):
+        if not self.sampler.shuffle and self.sampler.shard.world == 1:
+            for start in range(0, len(self), self.batch_size):  # slices: no gather at all
                 yield (
                     self.x[start : start + self.batch_size],
                     self.y[start : start + self.batch_size],
                 )
+            return
+        parts = list(self.sampler)
+        if not parts:
+            return
+        # One host-to-device copy of the epoch's order: a copy per batch would block on CUDA
+        # until the GPU drained, so the next step could not be queued ahead.
+        flat = torch.from_numpy(np.concatenate(parts)).to(self.x.device)
+        for index in torch.split(flat, [len(part) for part in parts]):
+            yield self.x[index], self.y[index]
 
 
 class _StoreBatchDataset(Dataset):
-    """Indexing with a list of positions returns a whole batch from the memmap."""
+    """Indexing with an array of positions returns a whole batch from the memmap."""
 
-    def __init__(self, store: ImageStore, rows: np.ndarray) -> None:
+    def __init__(self, store: ImageStore, rows: np.ndarray, targets: np.ndarray | None) -> None:
         self.pixels = store.pixels
         self.rows = rows
-        self.labels = store.label_indices(rows)
+        self.labels = store.label_indices(rows) if targets is None else targets
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, positions: list[int]) -> Batch:
-        positions = np.sort(np.asarray(positions))  # sorted reads are sequential on disk
+    def __getitem__(self, positions: np.ndarray) -> Batch:
+        order = np.argsort(positions, kind="stable")  # sorted reads are sequential on disk
+        positions = np.asarray(positions)[order]
         batch = np.ascontiguousarray(self.pixels[self.rows[positions]])
-        return torch.from_numpy(batch), torch.from_numpy(self.labels[positions])
+        return torch.from_numpy(batch), torch.from_numpy(
+            np.ascontiguousarray(self.labels[positions])
+        )
+
+
+def seed_worker(worker_id: int) -> None:
+    """NumPy and `random` in a DataLoader worker follow the seed torch gave the worker.
+
+    torch derives each worker's seed from the loader's seeded generator, so augmentation
+    drawn with NumPy or `random` is reproducible per worker and per epoch.
+    """
+    import random
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def loader_workers(requested: int | str, device: torch.device, world: int = 1) -> int:
+    """`auto`: the cores this process may use, less one for the training loop, at most 8."""
+    if requested != "auto":
+        return int(requested)
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(0, min(8, (cores or 1) // max(world, 1) - 1))
 
 
 class StoreBatches:
@@ -128,24 +224,25 @@ class StoreBatches:
         shuffle: bool = False,
         seed: int = 0,
         num_workers: int = 0,
+        targets: np.ndarray | None = None,
+        shard: Shard = Shard(),
     ) -> None:
-        self.dataset = _StoreBatchDataset(store, rows)
+        self.dataset = _StoreBatchDataset(store, rows, targets)
         self.pixel_max = store.pixel_max
         self.device = device
         self.batch_size = batch_size
-        generator = torch.Generator().manual_seed(seed)
-        sampler = (
-            RandomSampler(self.dataset, generator=generator)
-            if shuffle
-            else SequentialSampler(self.dataset)
-        )
+        self.sampler = GlobalBatchSampler(len(rows), batch_size, shuffle, seed, shard)
+        on_cuda = device.type == "cuda"
         self.loader = DataLoader(
             self.dataset,
-            sampler=BatchSampler(sampler, batch_size, drop_last=False),
+            sampler=self.sampler,
             batch_size=None,
             num_workers=num_workers,
-            pin_memory=device.type == "cuda",
+            pin_memory=on_cuda,
             persistent_workers=num_workers > 0,
+            prefetch_factor=(4 if on_cuda else 2) if num_workers > 0 else None,
+            worker_init_fn=seed_worker if num_workers > 0 else None,
+            generator=torch.Generator().manual_seed(seed),
         )
 
     def __len__(self) -> int:
@@ -153,7 +250,10 @@ class StoreBatches:
 
     @property
     def num_batches(self) -> int:
-        return len(self.loader)
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[Batch]:
         non_blocking = self.device.type == "cuda"
@@ -172,10 +272,17 @@ def make_batches(
     seed: int = 0,
     num_workers: int = 0,
     rows: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
+    shard: Shard = Shard(),
 ) -> TensorBatches | StoreBatches:
-    """Batches of `split` (or of the given rows), held in memory when small enough."""
+    """Batches of `split` (or of the given rows), held in memory when small enough.
+
+    `targets` (aligned with the rows) replaces the class indices, e.g. multi-task labels.
+    """
     rows = split_rows(store, split) if rows is None else rows
     float_bytes = len(rows) * int(np.prod(store.pixels.shape[1:])) * 4
     if float_bytes <= in_memory_max_mb * 1e6:
-        return TensorBatches.from_store(store, rows, batch_size, device, shuffle, seed)
-    return StoreBatches(store, rows, batch_size, device, shuffle, seed, num_workers)
+        return TensorBatches.from_store(
+            store, rows, batch_size, device, shuffle, seed, targets, shard
+        )
+    return StoreBatches(store, rows, batch_size, device, shuffle, seed, num_workers, targets, shard)

@@ -10,9 +10,9 @@ downsampling), defined at 32x32; `small_input: false` is the paper's configurati
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid"]
 SMALL_INPUT = (32, 32)
@@ -20,6 +20,23 @@ SMALL_INPUT = (32, 32)
 
 class ArchitectureParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_prob_is_one_minus_dropout(cls, data: Any) -> Any:
+        """The notes' `keep_prob` (course 2, week 1) is accepted as 1 - dropout rate."""
+        if not isinstance(data, dict) or "keep_prob" not in data:
+            return data
+        if "dropout" not in cls.model_fields:
+            return data  # extra="forbid" names keep_prob as unknown for this architecture
+        if data.get("dropout") is not None:
+            raise ValueError("give dropout (the rate) or keep_prob (1 - rate), not both")
+        keep_prob = data["keep_prob"]
+        if not isinstance(keep_prob, int | float) or not 0.0 < keep_prob <= 1.0:
+            raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
+        return {key: value for key, value in data.items() if key != "keep_prob"} | {
+            "dropout": round(1.0 - float(keep_prob), 12)
+        }
 
     def native_input(self, name: str) -> tuple[int, int] | None:
         """(H, W) the architecture is defined at; None: any size (it flattens or scans rows)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import mlflow
@@ -14,8 +15,9 @@ from pydantic import BaseModel
 from traindev import paths
 from traindev.atomic import atomic_directory
 from traindev.config import Params, TrainParams
-from traindev.data.batches import make_batches, sample_rows, split_rows
+from traindev.data.batches import Shard, loader_workers, make_batches, sample_rows, split_rows
 from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5, read_store
+from traindev.data.tasks import task_targets
 from traindev.models.complexity import flops_per_example
 from traindev.models.registry import build_model, count_parameters, validate_params
 from traindev.tracking import flatten, git_state, open_run, split_hash_tag
@@ -25,7 +27,10 @@ from traindev.training.checkpoint import (
     CheckpointError,
     save_checkpoint,
 )
+from traindev.training.distributed import DistributedContext, init_distributed
+from traindev.training.objectives import MultiLabel, SingleLabel
 from traindev.training.runtime import device_description, seed_everything, select_device
+from traindev.training.state import TrainingState, fingerprint, load_state, save_state, state_path
 from traindev.training.trainer import EpochRecord, Trainer
 from traindev.training.transfer import (
     CachedFeatures,
@@ -40,40 +45,114 @@ TRAIN_MONITOR_SAMPLE = 5000
 
 
 def run(params: Params, architecture: str) -> str:
+    """Train one architecture; the same command under `torchrun` trains data-parallel."""
+    context = init_distributed(_device_type(params.train.device))
+    try:
+        return _train(params, architecture, context)
+    finally:
+        context.close()
+
+
+def _device_type(requested: str) -> str:
+    return select_device(requested).type
+
+
+def _train(params: Params, architecture: str, context: DistributedContext) -> str:
     train_params = params.train
     store = read_store(paths.SPLIT)
     seed_everything(train_params.seed, train_params.deterministic)
-    device = select_device(train_params.device)
+    device = select_device(train_params.device, context.local_rank)
+    tasks = train_params.tasks
+    outputs = len(tasks) if tasks else len(store.classes)
+    targets = task_targets(store, tasks) if tasks else None
     source = train_params.transfer.init_from.get(architecture)
     if source:
+        if tasks:
+            raise ValueError("train.transfer.init_from with train.tasks is not supported yet")
         model, model_params, trainable = pretrained_model(architecture, source, store, params)
     else:
         model_params = params.model_params(architecture)
-        model = build_model(architecture, model_params, store.image_shape, len(store.classes))
+        model = build_model(architecture, model_params, store.image_shape, outputs)
         trainable = "all"
-    batches = SplitBatches(store, train_params, device)
+    batches = SplitBatches(store, train_params, device, context, targets)
     if len(batches.train_rows) == 0:
         raise ValueError(f"{paths.SPLIT}: the train split is empty; check the split params")
     n_parameters = count_parameters(model)
     flops = flops_per_example(model, store.image_shape)
+    hashes = data_hashes(store)
     tags = {
         **git_state(),
-        **data_hashes(store),
+        **hashes,
         "architecture": architecture,
         "device": device_description(device),
         "stage": "train",
+        "world_size": str(context.world),
     }
     if source:
         tags |= {"transfer.init_from": source, "transfer.trainable_layers": str(trainable)}
+    identity = fingerprint(
+        {
+            "architecture": architecture,
+            "train": {
+                key: value
+                for key, value in train_params.model_dump().items()
+                if key not in RESUME_IGNORES
+            },
+            "model": model_params.model_dump(),
+            "data": hashes,
+            "world_size": context.world,
+        }
+    )
+    checkpoints = train_params.checkpoint
+    resume_file = state_path(Path(checkpoints.directory), architecture)
+    resume = (
+        load_state(resume_file, identity) if checkpoints.enabled and checkpoints.resume else None
+    )
 
-    with open_run(run_name=architecture, tags=tags) as run:
-        mlflow.log_params(
-            flatten({"train": train_params.model_dump(), "model": model_params.model_dump()})
-        )
-        mlflow.log_param("model.parameters", n_parameters)
-        cached = source is not None and train_params.transfer.cache_features and trainable == 1
-        trainer, train, monitor = _trainer_and_batches(model, batches, cached, train_params, device)
-        result = trainer.fit(train, monitor, on_epoch=_log_epoch)
+    cached = source is not None and train_params.transfer.cache_features and trainable == 1
+    trainer, train, monitor = _trainer_and_batches(
+        model, batches, cached, train_params, device, context
+    )
+    run_id = resume.run_id if resume else None
+    logging_run = (
+        open_run(run_id, run_name=architecture, tags=tags) if context.is_main else nullcontext()
+    )
+    with logging_run as run:
+        if context.is_main and resume is None:
+            mlflow.log_params(
+                flatten({"train": train_params.model_dump(), "model": model_params.model_dump()})
+            )
+            mlflow.log_params(
+                {
+                    "model.parameters": n_parameters,
+                    "train.effective_batch_size": batches.batch_size,
+                    "train.precision_used": trainer.precision.name,
+                    "train.world_size": context.world,
+                }
+            )
+        current_run = run.info.run_id if context.is_main else None
+
+        def checkpoint(state: TrainingState) -> None:
+            if context.is_main and checkpoints.enabled:
+                state.run_id = current_run
+                save_state(resume_file, state)
+
+        try:
+            result = trainer.fit(
+                train,
+                monitor,
+                on_epoch=_log_epoch if context.is_main else None,
+                on_checkpoint=checkpoint,
+                resume=resume,
+                fingerprint=identity,
+            )
+        except RuntimeError as exc:
+            if resume is not None and "state_dict" in str(exc):
+                raise CheckpointError(f"{resume_file}: does not fit this model: {exc}") from exc
+            raise
+        if not context.is_main:
+            context.barrier()
+            return f"rank {context.rank}: done"
         measured = {
             "parameters": n_parameters,
             "flops_per_example": flops,
@@ -81,49 +160,100 @@ def run(params: Params, architecture: str) -> str:
             "examples_per_second": result.examples_per_second,
         }
         mlflow.log_metrics(measured)
+        if result.stopped_early_at is not None:
+            mlflow.set_tag("early_stopping.stopped_at_epoch", str(result.stopped_early_at))
+        if result.restored_epoch is not None:
+            mlflow.set_tag("early_stopping.best_epoch", str(result.restored_epoch))
         summary = {
             "architecture": architecture,
-            "run_id": run.info.run_id,
+            "run_id": current_run,
             "device": device_description(device),
+            "world_size": context.world,
+            "precision": trainer.precision.name,
             "epochs": train_params.epochs,
+            "epochs_run": len(result.history),
+            "stopped_early_at": result.stopped_early_at,
+            "best_epoch": result.restored_epoch,
+            "resumed_from_epoch": result.resumed_from,
+            "tasks": list(tasks),
             "history": [record.as_dict() for record in result.history],
             **measured,
         }
-        checkpoint = Checkpoint(
+        checkpoint_record = Checkpoint(
             architecture=architecture,
             model_params=model_params.model_dump(),
             input_shape=store.image_shape,
             classes=store.classes,
             pixel_max=store.pixel_max,
-            state_dict=model.state_dict(),
+            state_dict=trainer.model.state_dict(),
+            tasks=list(tasks),
         )
-        _write_outputs(model.eval(), checkpoint, summary, store)
+        _write_outputs(trainer.model.eval(), checkpoint_record, summary, store)
+    context.barrier()
+    resume_file.unlink(missing_ok=True)  # finished: the next run of this stage starts fresh
     final = result.history[-1]
+    stopped = (
+        f", stopped early at epoch {result.stopped_early_at}" if result.stopped_early_at else ""
+    )
+    resumed = f", resumed after epoch {result.resumed_from}" if result.resumed_from else ""
     return (
-        f"trained {architecture} ({n_parameters:,} parameters) on {device_description(device)}: "
+        f"trained {architecture} ({n_parameters:,} parameters) on {device_description(device)}"
+        f"{' x' + str(context.world) if context.world > 1 else ''}: "
         f"dev error {final.dev_error:.2%}, {result.examples_per_second:,.0f} examples/s"
+        f"{stopped}{resumed}"
     )
 
 
+# Settings that change how a run is executed or shown, not what it computes.
+RESUME_IGNORES = {"checkpoint", "progress", "num_workers", "architectures"}
+
+
 class SplitBatches:
-    """The training split (shuffled) and the eval-mode monitors of the learning curves."""
+    """The training split (shuffled, sharded) and the eval-mode monitors of the curves."""
 
-    def __init__(self, store: ImageStore, params: TrainParams, device: torch.device) -> None:
-        self.store, self.params, self.device = store, params, device
+    def __init__(
+        self,
+        store: ImageStore,
+        params: TrainParams,
+        device: torch.device,
+        context: DistributedContext,
+        targets: np.ndarray | None = None,
+    ) -> None:
+        self.store, self.params, self.device, self.context = store, params, device, context
+        self.targets = targets
         self.train_rows = split_rows(store, "train")
+        self.batch_size = (
+            len(self.train_rows) if params.batch_size == "full" else int(params.batch_size)
+        )
+        self.workers = loader_workers(params.num_workers, device, context.world)
 
-    def of(self, split: str, shuffle: bool = False, rows: np.ndarray | None = None):
+    def of(
+        self,
+        split: str,
+        shuffle: bool = False,
+        rows: np.ndarray | None = None,
+        shard: bool = False,
+    ):
+        rows = split_rows(self.store, split) if rows is None else rows
+        context = self.context
+        if not shard and context.world > 1:
+            rows = rows[context.rank :: context.world]  # evaluation: every row, once
         return make_batches(
             self.store,
             split,
-            self.params.batch_size,
+            max(self.batch_size // context.world, 1) if not shard else self.batch_size,
             self.device,
             self.params.in_memory_max_mb,
             shuffle=shuffle,
             seed=self.params.seed,
-            num_workers=self.params.num_workers,
+            num_workers=self.workers,
             rows=rows,
+            targets=None if self.targets is None else self.targets[rows],
+            shard=context.shard if shard else Shard(),
         )
+
+    def training(self):
+        return self.of("train", shuffle=True, shard=True)
 
     def monitor(self) -> dict:
         """Train error on a fixed sample of the training split, train-dev and dev error."""
@@ -141,16 +271,21 @@ def _trainer_and_batches(
     cached: bool,
     params: TrainParams,
     device: torch.device,
+    context: DistributedContext,
 ) -> tuple[Trainer, object, dict]:
     """A trainer for the whole model, or (cached features) for its output layer alone."""
     monitor = batches.monitor()
+    objective = MultiLabel() if params.tasks else SingleLabel()
     if not cached:
-        return Trainer(model, params, device), batches.of("train", shuffle=True), monitor
+        trainer = Trainer(model, params, device, objective, context)
+        return trainer, batches.training(), monitor
+    if context.world > 1:
+        raise ValueError("train.transfer.cache_features runs on one process; drop torchrun")
     cache = CachedFeatures(model.to(device))
-    size = params.batch_size
+    size = batches.batch_size
     train = cache.features(batches.of("train"), size, shuffle=True, seed=params.seed)
     monitor = {name: cache.features(split, size) for name, split in monitor.items()}
-    return Trainer(cache.head, params, device), train, monitor
+    return Trainer(cache.head, params, device, objective, context), train, monitor
 
 
 def _write_outputs(

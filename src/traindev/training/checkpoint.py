@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,15 @@ class Checkpoint:
     classes: list[str]
     pixel_max: int
     state_dict: dict[str, torch.Tensor]
+    # Multi-task models: one sigmoid output per task, in this order; empty for a softmax.
+    tasks: list[str] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> int:
+        return len(self.tasks) if self.tasks else len(self.classes)
 
     def build(self) -> nn.Module:
-        model = build_model(
-            self.architecture, self.model_params, self.input_shape, len(self.classes)
-        )
+        model = build_model(self.architecture, self.model_params, self.input_shape, self.outputs)
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as exc:
@@ -47,17 +52,37 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "input_shape": list(checkpoint.input_shape),
         "classes": checkpoint.classes,
         "pixel_max": checkpoint.pixel_max,
+        "tasks": list(checkpoint.tasks),
         "state_dict": {key: value.detach().cpu() for key, value in checkpoint.state_dict.items()},
     }
     torch.save(payload, path)
+
+
+def safe_load(path: Path, what: str, remedy: str) -> Any:
+    """torch.load with `weights_only=True`; any failure names the file and the fix.
+
+    weights_only refuses everything but tensors and plain containers, so a tampered or
+    foreign file can never run code; its own message suggests turning that off, which
+    is the one thing not to do, so it is replaced.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = "it holds objects other than tensors and plain values, or is not a checkpoint"
+        raise CheckpointError(f"{path}: cannot read this {what}: {reason}; {remedy}") from exc
+    except Exception as exc:  # truncated files raise RuntimeError, EOFError, ...
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise CheckpointError(
+            f"{path}: cannot read this {what} ({type(exc).__name__}: {detail}); {remedy}"
+        ) from exc
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found; run `dvc repro` to train it")
+    payload = safe_load(path, "model checkpoint", "re-run `dvc repro` to train it again")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
         return Checkpoint(
             architecture=payload["architecture"],
             model_params=payload["model_params"],
@@ -65,6 +90,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             classes=list(payload["classes"]),
             pixel_max=int(payload["pixel_max"]),
             state_dict=payload["state_dict"],
+            tasks=list(payload.get("tasks", [])),
         )
     except (RuntimeError, KeyError, TypeError, EOFError) as exc:
         raise CheckpointError(f"{path}: not a readable traindev checkpoint ({exc})") from exc

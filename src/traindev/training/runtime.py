@@ -9,11 +9,14 @@ import numpy as np
 import torch
 
 
-def select_device(requested: str = "auto") -> torch.device:
-    """CUDA when present, else Apple MPS, else CPU; an explicit request that cannot be met fails."""
+def select_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
+    """CUDA when present, else Apple MPS, else CPU; an explicit request that cannot be met fails.
+
+    Under torchrun each process takes the GPU of its local rank.
+    """
     if requested == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", local_rank)
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -23,7 +26,7 @@ def select_device(requested: str = "auto") -> torch.device:
         )
     if requested == "mps" and not torch.backends.mps.is_available():
         raise ValueError("train.device: 'mps' was asked for but MPS is not available; use auto")
-    return torch.device(requested)
+    return torch.device("cuda", local_rank) if requested == "cuda" else torch.device(requested)
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
