@@ -38,5 +38,27 @@ def test_a_remainder_smaller_than_the_world_is_dropped_and_sizes_are_reported():
 
 
 def test_a_global_batch_below_the_world_size_is_refused_naming_the_param():
-    with pytest.raises(ValueError, match="train.batch_size 1 is below the 2 processes"):
+    with pytest.raises(ValueError, match=r"train\.batch_size 1 is below the 2 processes"):
         GlobalBatchSampler(10, 1, shuffle=False, seed=0, shard=Shard(0, 2))
+
+
+def test_streamed_and_in_memory_shards_hold_the_same_examples():
+    import torch
+    from training.test_trainer import separable_store
+
+    from traindev.data.batches import StoreBatches, TensorBatches, split_rows
+
+    store = separable_store(120)
+    rows = split_rows(store, "train")
+    positions = np.arange(len(rows))  # as targets: each batch says which examples it holds
+    cpu = torch.device("cpu")
+    for rank in range(2):
+        shard = Shard(rank, 2)
+        memory = TensorBatches.from_store(store, rows, 16, cpu, True, 3, positions, shard)
+        streamed = StoreBatches(store, rows, 16, cpu, True, 3, targets=positions, shard=shard)
+        memory.set_epoch(2)
+        streamed.set_epoch(2)
+        for (_, ya), (xb, yb) in zip(memory, streamed, strict=True):
+            assert sorted(ya.tolist()) == sorted(yb.tolist())  # disk reads come sorted
+            assert len(ya) in (8, 5)  # 90 rows: five batches of 16, then 10
+            assert torch.equal(xb[0], memory.x[yb[0]])
