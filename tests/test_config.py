@@ -120,3 +120,15 @@ def test_target_domain_typo_is_caught_before_any_stage_runs(default_params):
         r"did you mean 'handwritten'",
     ):
         validate_params(default_params)
+
+
+def test_task_names_must_be_usable_as_metric_names(default_params):
+    default_params["train"]["tasks"] = ["stop sign"]
+    with pytest.raises(ParamsError, match=r"train\.tasks.*may use only letters"):
+        validate_params(default_params)
+
+
+def test_new_training_knobs_are_validated_with_their_dotted_keys(default_params):
+    default_params["train"]["schedule"]["name"] = "linear"
+    with pytest.raises(ParamsError, match=r"train\.schedule\.name"):
+        validate_params(default_params)

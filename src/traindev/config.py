@@ -8,6 +8,7 @@ only *uses* its own section (DVC tracks exactly that section for it).
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -212,8 +213,14 @@ class TrainParams(Section):
     @field_validator("tasks")
     @classmethod
     def _distinct_tasks(cls, names: list[str]) -> list[str]:
-        if len(set(names)) != len(names) or any(not name for name in names):
-            raise ValueError(f"task names must be distinct and non-empty, got {names}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"task names must be distinct, got {names}")
+        for name in names:  # they become MLflow metric names: final.dev.task_error.<task>
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+                raise ValueError(
+                    f"task name {name!r} may use only letters, digits, '_' and '-' "
+                    "(the manifest column is task.<name>)"
+                )
         return names
 
     @field_validator("architectures")

@@ -7,6 +7,7 @@ writes next to its checkpoint.
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -126,3 +127,18 @@ def _run_exists(run_id: str) -> bool:
         return True
     except mlflow.exceptions.MlflowException:
         return False
+
+
+def logged_tasks(run_params: Mapping[str, str]) -> list[str] | None:
+    """The `train.tasks` an MLflow run was trained with ([] when it predates the param).
+
+    MLflow stores params as text (str() of the list); None when it cannot be read back.
+    """
+    text = run_params.get("train.tasks")
+    if text is None:
+        return []
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    return [str(task) for task in value] if isinstance(value, list | tuple) else None

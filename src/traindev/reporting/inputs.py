@@ -88,6 +88,13 @@ class SplitMetrics:
     count: int
     weighted_error: float | None = None  # error with the evaluate stage's class / tag weights
     class_error: dict[str, float] = field(default_factory=dict)  # per class; NaN if no examples
+    # Multi-task models: per task, over the labels present (a task without any is absent,
+    # except from task_count, which says how many labels each task had in the split).
+    task_error: dict[str, float] = field(default_factory=dict)
+    task_count: dict[str, int] = field(default_factory=dict)
+    task_precision: dict[str, float] = field(default_factory=dict)
+    task_recall: dict[str, float] = field(default_factory=dict)
+    task_f1: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class ArchitectureMetrics:
     splits: dict[str, SplitMetrics]
     bias_variance: BiasVariance
     latency_ms: float | None = None  # batch-1 inference on the evaluating device
+    tasks: tuple[str, ...] = ()  # multi-task model: its tasks (errors pool their labels)
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ class Diagnosis:
     gap_intervals: dict[str, Interval | None] = field(default_factory=dict)
     per_class: tuple[ClassDiagnosis, ...] = ()
     previous: PreviousRun | None = None
+    per_task: tuple[ClassDiagnosis, ...] = ()  # multi-task: each task's levels and gaps
 
     def gap(self, name: str) -> Gap | None:
         """The gap called `name`, or None when the evaluation stage did not report it."""
@@ -303,8 +312,8 @@ class Analysis:
     architecture: str
     dev_error: float
     misclassified_dev: int
-    errors_sheet: Sheet
-    correct_sheet: Sheet
+    errors_sheet: Sheet | None  # None for a multi-task model (no sheets; see `note`)
+    correct_sheet: Sheet | None
     property_thresholds: dict[str, str]
     review: ErrorReview | None
     review_hint: str
@@ -314,6 +323,7 @@ class Analysis:
     mismatch: Mismatch | None
     thumbnails: dict[str, bytes] = field(default_factory=dict)  # by the path the JSON gives
     missing_thumbnails: tuple[str, ...] = ()  # "path (reason)", one per unreadable thumbnail
+    note: str = ""  # why parts are missing (a multi-task model has no single-label analysis)
 
 
 @dataclass(frozen=True)
@@ -374,7 +384,7 @@ class ArchitectureResult:
     training: TrainingRecord
     metrics: ArchitectureMetrics
     diagnosis: Diagnosis
-    confusion_dev: ConfusionMatrix
+    confusion_dev: ConfusionMatrix  # multi-task: a row per task, columns tn fp fn tp
     analysis: Analysis
 
 
@@ -574,6 +584,10 @@ def load_training(path: Path) -> TrainingRecord:
 
 def _split_metrics(entry: Any, path: Path, where: str) -> SplitMetrics:
     class_error = _get_optional(entry, "class_error", path, where, _nan_float_map) or {}
+
+    def task_map(key: str) -> dict[str, float]:
+        return _get_optional(entry, key, path, where, _nan_float_map) or {}
+
     return SplitMetrics(
         error=_get_float(entry, "error", path, where),
         accuracy=_get_float(entry, "accuracy", path, where),
@@ -583,7 +597,24 @@ def _split_metrics(entry: Any, path: Path, where: str) -> SplitMetrics:
         count=_get_int(entry, "count", path, where),
         weighted_error=_get_optional(entry, "weighted_error", path, where, _float),
         class_error=class_error,
+        task_error=task_map("task_error"),
+        task_count=_get_optional(entry, "task_count", path, where, _int_map) or {},
+        task_precision=task_map("task_precision"),
+        task_recall=task_map("task_recall"),
+        task_f1=task_map("task_f1"),
     )
+
+
+def _int_map(value: Any, path: Path, where: str) -> dict[str, int]:
+    return {
+        str(key): _int(item, path, f"{where}.{key}")
+        for key, item in _mapping(value, path, where).items()
+    }
+
+
+def _scored(entry: Any) -> bool:
+    """False for a split with nothing scored ({"count": 0}): read as missing, not malformed."""
+    return not (isinstance(entry, Mapping) and "error" not in entry and entry.get("count") == 0)
 
 
 def _nan_float_map(value: Any, path: Path, where: str) -> dict[str, float]:
@@ -599,6 +630,7 @@ def load_metrics(path: Path) -> ArchitectureMetrics:
     splits = {
         split: _split_metrics(entry, path, f"splits.{split}")
         for split, entry in _mapping(_field(data, "splits", path, ""), path, "splits").items()
+        if _scored(entry)
     }
     bv = _mapping(_field(data, "bias_variance", path, ""), path, "bias_variance")
     bias_variance = BiasVariance(
@@ -613,7 +645,12 @@ def load_metrics(path: Path) -> ArchitectureMetrics:
         if inference is not None
         else None
     )
-    return ArchitectureMetrics(splits=splits, bias_variance=bias_variance, latency_ms=latency)
+    return ArchitectureMetrics(
+        splits=splits,
+        bias_variance=bias_variance,
+        latency_ms=latency,
+        tasks=_get_strs(data, "tasks", path) if data.get("tasks") is not None else (),
+    )
 
 
 def _gap(entry: Any, path: Path, where: str) -> Gap:
@@ -652,12 +689,13 @@ def _class_gap(entry: Any, path: Path, where: str) -> ClassGap:
     )
 
 
-def _class_diagnosis(entry: Any, path: Path, where: str) -> ClassDiagnosis:
+def _class_diagnosis(entry: Any, path: Path, where: str, key: str = "class") -> ClassDiagnosis:
+    """A per-class entry; per-task entries have the same shape with `task` for `class`."""
     counts = _get_mapping(entry, "counts", path, where)
     gaps = _get_mapping(entry, "gaps", path, where)
     dominant = _field(entry, "dominant", path, where)
     return ClassDiagnosis(
-        label=_get_str(entry, "class", path, where),
+        label=_get_str(entry, key, path, where),
         counts={
             str(split): _int(count, path, f"{where}.counts.{split}")
             for split, count in counts.items()
@@ -702,6 +740,7 @@ def load_diagnosis(path: Path) -> Diagnosis:
     dominant = _field(data, "dominant", path, "")
     intervals = _get_optional(data, "intervals", path, "", _mapping) or {}
     per_class = _get_optional(data, "per_class", path, "", _list) or []
+    per_task = _get_optional(data, "per_task", path, "", _list) or []
     return Diagnosis(
         gaps=tuple(_gap(entry, path, f"gaps[{i}]") for i, entry in enumerate(gaps)),
         dominant=None if dominant is None else _str(dominant, path, "dominant"),
@@ -713,6 +752,10 @@ def load_diagnosis(path: Path) -> Diagnosis:
             _class_diagnosis(entry, path, f"per_class[{i}]") for i, entry in enumerate(per_class)
         ),
         previous=_get_optional(data, "previous", path, "", _previous),
+        per_task=tuple(
+            _class_diagnosis(entry, path, f"per_task[{i}]", key="task")
+            for i, entry in enumerate(per_task)
+        ),
     )
 
 
@@ -907,12 +950,13 @@ def load_analysis(path: Path, directory: Path, architecture: str) -> Analysis:
             f"re-run `dvc repro analyze@{architecture}`",
         )
     thresholds = _get_mapping(data, "property_thresholds", path)
+    multitask = data.get("multitask") is True  # no sheets: the analysis says why in `note`
     analysis = Analysis(
         architecture=written_for,
         dev_error=_get_nan_float(data, "dev_error", path),
         misclassified_dev=_get_int(data, "misclassified_dev", path),
-        errors_sheet=_sheet(_field(data, "errors_sheet", path, ""), path, "errors_sheet"),
-        correct_sheet=_sheet(_field(data, "correct_sheet", path, ""), path, "correct_sheet"),
+        errors_sheet=_analysis_sheet(data, "errors_sheet", path, multitask),
+        correct_sheet=_analysis_sheet(data, "correct_sheet", path, multitask),
         property_thresholds={
             str(name): _str(rule, path, f"property_thresholds.{name}")
             for name, rule in thresholds.items()
@@ -923,8 +967,16 @@ def load_analysis(path: Path, directory: Path, architecture: str) -> Analysis:
         label_issues=_get_optional(data, "label_issues", path, "", _label_issues),
         train_label_issues=_get_optional(data, "train_label_issues", path, "", _train_label_issues),
         mismatch=_get_optional(data, "mismatch", path, "", _mismatch),
+        note=_get_str(data, "note", path) if multitask else "",
     )
     return _with_thumbnails(analysis, directory)
+
+
+def _analysis_sheet(data: Any, key: str, path: Path, multitask: bool) -> Sheet | None:
+    """Required for a single-label analysis; a multi-task one may have none (null)."""
+    if multitask:
+        return _get_optional(data, key, path, "", _sheet)
+    return _sheet(_field(data, key, path, ""), path, key)
 
 
 def thumbnail_paths(analysis: Analysis) -> list[str]:

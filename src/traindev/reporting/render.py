@@ -103,13 +103,14 @@ class RenderedFigure:
 @dataclass(frozen=True)
 class ArchitectureFigures:
     learning_curves: RenderedFigure
-    confusion_dev: RenderedFigure
+    confusion_dev: RenderedFigure | None  # None for a multi-task model (no class matrix)
     class_errors: RenderedFigure | None = None  # when per-class errors were reported
     ceilings: RenderedFigure | None = None  # when a reviewed error sheet has categories
+    task_errors: RenderedFigure | None = None  # a multi-task model's error per task
 
     def all(self) -> list[RenderedFigure]:
-        optional = [self.class_errors, self.ceilings]
-        return [self.learning_curves, self.confusion_dev, *(f for f in optional if f)]
+        optional = [self.confusion_dev, self.class_errors, self.ceilings, self.task_errors]
+        return [self.learning_curves, *(f for f in optional if f)]
 
 
 @dataclass(frozen=True)
@@ -492,6 +493,68 @@ def per_class_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> 
     return blocks
 
 
+def task_error_text(arch: ArchitectureResult, split: str, task: str) -> str:
+    """A task's error on a split with its label count, e.g. '3.20% (125)'; a dash if none."""
+    metrics = arch.metrics.splits.get(split)
+    if metrics is None or not metrics.task_count.get(task):
+        return MISSING
+    return f"{percent(metrics.task_error.get(task, math.nan))} ({number(metrics.task_count[task])})"
+
+
+def _dev_score(arch: ArchitectureResult, field: str, task: str) -> str:
+    dev = arch.metrics.splits.get("dev")
+    value = math.nan if dev is None else getattr(dev, field).get(task, math.nan)
+    return f"{value:.3f}" if math.isfinite(value) else MISSING
+
+
+def per_task_table(arch: ArchitectureResult) -> Table:
+    """Each task's error per split (labels present in parentheses), dev scores and the gap
+    that dominates the task's own bias / variance table."""
+    diagnoses = {entry.label: entry for entry in arch.diagnosis.per_task}
+    scores = ("task_precision", "task_recall", "task_f1")
+    rows = []
+    for task in arch.metrics.tasks:
+        entry = diagnoses.get(task)
+        rows.append(
+            (
+                task,
+                *(task_error_text(arch, split, task) for split in SPLITS),
+                *(_dev_score(arch, field, task) for field in scores),
+                MISSING if entry is None else gap_label(entry.dominant or "none"),
+            )
+        )
+    header = (
+        "Task",
+        *(f"{split_label(split)} error" for split in SPLITS),
+        "Dev precision",
+        "Dev recall",
+        "Dev F1",
+        "Dominant gap",
+    )
+    return Table(header, tuple(rows), numeric=frozenset(range(1, 8)), css_class="per-task")
+
+
+def per_task_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> list[Block]:
+    """A multi-task model's errors task by task; nothing for a softmax model."""
+    if not arch.metrics.tasks:
+        return []
+    blocks: list[Block] = [
+        Heading("Per task"),
+        per_task_table(arch),
+        Paragraph(
+            "Multi-task model (a sigmoid per task, predicted yes at probability 0.5). Each "
+            "error counts only the labels present for that task, shown in parentheses; the "
+            "bias / variance table above pools every present (example, task) label, and Dev "
+            "F1 in the comparison is the mean of the tasks' F1. The dominant gap is each "
+            "task's own diagnosis, with the same thresholds and intervals.",
+            "note",
+        ),
+    ]
+    if figures.task_errors is not None:
+        blocks.append(FigureBlock(figures.task_errors))
+    return blocks
+
+
 def previous_blocks(arch: ArchitectureResult) -> list[Block]:
     previous = arch.diagnosis.previous
     if previous is None:
@@ -530,6 +593,8 @@ def sheet_links(analysis: Analysis, base: str) -> list[Block]:
     """Links to the two sheets the analyze stage wrote (HTML to read, CSV to review)."""
     blocks: list[Block] = []
     for title, sheet in (("Errors", analysis.errors_sheet), ("Correct", analysis.correct_sheet)):
+        if sheet is None:
+            continue
         links = tuple(
             Link(name, relative_href(base, name)) for name in dict.fromkeys((sheet.html, sheet.csv))
         )
@@ -591,6 +656,8 @@ def error_analysis_blocks(
 ) -> list[Block]:
     """Sheets, property thresholds and the reviewed categories (or how to review)."""
     analysis = arch.analysis
+    if analysis.note:  # a multi-task model: no sheets, and the analysis says where to look
+        return [Heading("Error analysis"), Paragraph(analysis.note, "note")]
     blocks: list[Block] = [
         Heading("Error analysis"),
         Paragraph(
@@ -656,6 +723,8 @@ def label_impact_table(analysis: Analysis) -> Table | None:
 
 def label_issue_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
     analysis = arch.analysis
+    if analysis.note:  # not run (multi-task); error_analysis_blocks shows the note
+        return []
     issues, train = analysis.label_issues, analysis.train_label_issues
     blocks: list[Block] = [Heading("Label issues")]
     table = label_impact_table(analysis)
@@ -689,6 +758,8 @@ def label_issue_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
 
 def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
     analysis = arch.analysis
+    if analysis.note:
+        return []
     mismatch = analysis.mismatch
     blocks: list[Block] = [Heading("Data mismatch")]
     if mismatch is None:
@@ -723,6 +794,13 @@ def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
     return blocks
 
 
+def confusion_blocks(figures: ArchitectureFigures) -> list[Block]:
+    """The dev confusion matrix; none for a multi-task model (its tasks are in Per task)."""
+    if figures.confusion_dev is None:
+        return []
+    return [Heading("Dev confusion matrix"), FigureBlock(figures.confusion_dev)]
+
+
 def missing_thumbnail_blocks(arch: ArchitectureResult) -> list[Block]:
     missing = arch.analysis.missing_thumbnails
     if not missing:
@@ -737,6 +815,7 @@ def detail_blocks(arch: ArchitectureResult, figures: ArchitectureFigures, base: 
     """Everything under the diagnosis, in reading order; `base` links to this architecture's
     analysis directory, relative to the report."""
     return [
+        *per_task_blocks(arch, figures),
         *per_class_blocks(arch, figures),
         *previous_blocks(arch),
         *error_analysis_blocks(arch, figures, base),
@@ -957,8 +1036,7 @@ def _html_architecture(
 {_html_blocks(detail_blocks(arch, figures, relative_href(analysis_href, arch.name)))}
 <h3>Learning curves</h3>
 {_html_image(figures.learning_curves)}
-<h3>Dev confusion matrix</h3>
-{_html_image(figures.confusion_dev)}
+{_html_blocks(confusion_blocks(figures))}
 {_html_blocks(missing_thumbnail_blocks(arch))}
 </section>"""
 
@@ -1110,9 +1188,7 @@ def _md_architecture(
 
 {_md_image(figures.learning_curves, fig_dir)}
 
-### Dev confusion matrix
-
-{_md_image(figures.confusion_dev, fig_dir)}
+{_md_blocks(confusion_blocks(figures), fig_dir)}
 
 {_md_blocks(missing_thumbnail_blocks(arch), fig_dir)}
 """

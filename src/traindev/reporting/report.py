@@ -159,18 +159,50 @@ def _ceilings_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure
     )
 
 
+def task_error_series(arch: ArchitectureResult) -> dict[str, list[float]]:
+    """A multi-task model's train, train-dev and dev error per task (NaN: no labels)."""
+    splits = arch.metrics.splits
+    return {
+        level: [
+            splits[split].task_error.get(task, math.nan) if split in splits else math.nan
+            for task in arch.metrics.tasks
+        ]
+        for level, split in (("train", "train"), ("train-dev", "train_dev"), ("dev", "dev"))
+    }
+
+
+def _task_errors_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure | None:
+    if not arch.metrics.tasks:
+        return None
+    png = plots.class_errors_png(
+        list(arch.metrics.tasks), task_error_series(arch), f"{arch.name}: error per task"
+    )
+    return RenderedFigure(
+        f"task_errors_{file_slug}.png", f"{arch.name} train, train-dev and dev error per task", png
+    )
+
+
+def _confusion_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure | None:
+    """The dev confusion matrix; a multi-task model's confusion file holds per-task counts,
+    which the per-task table shows instead."""
+    if arch.metrics.tasks:
+        return None
+    confusion = plots.confusion_matrix_png(arch.confusion_dev, f"{arch.name}: dev confusion")
+    return RenderedFigure(
+        f"confusion_dev_{file_slug}.png", f"{arch.name} dev confusion matrix", confusion
+    )
+
+
 def _architecture_figures(arch: ArchitectureResult, file_slug: str) -> ArchitectureFigures:
     learning = plots.learning_curves_png(arch.training.history, f"{arch.name}: learning curves")
-    confusion = plots.confusion_matrix_png(arch.confusion_dev, f"{arch.name}: dev confusion")
     return ArchitectureFigures(
         learning_curves=RenderedFigure(
             f"learning_curves_{file_slug}.png", f"{arch.name} learning curves", learning
         ),
-        confusion_dev=RenderedFigure(
-            f"confusion_dev_{file_slug}.png", f"{arch.name} dev confusion matrix", confusion
-        ),
+        confusion_dev=_confusion_figure(arch, file_slug),
         class_errors=_class_errors_figure(arch, file_slug),
         ceilings=_ceilings_figure(arch, file_slug),
+        task_errors=_task_errors_figure(arch, file_slug),
     )
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlflow.exceptions import MlflowException
 
-from traindev.tracking import SPLIT_TAG, flatten, run_started
+from traindev.tracking import SPLIT_TAG, flatten, logged_tasks, run_started
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -130,10 +130,14 @@ def earlier_candidates(
     # configuration this pipeline run has just trained is represented by the current model.
     current = [client.get_run(run_id) for run_id in excluded if _exists(client, run_id)]
     seen = {_configuration(run) for run in current}
+    # A multi-task model's pooled error and a softmax model's error measure different things.
+    tasks = {str(logged_tasks(run.data.params)) for run in current}
     kept = []
     for run in runs:
         configuration = _configuration(run)
         if run.info.run_id in excluded or configuration in seen:
+            continue
+        if tasks and str(logged_tasks(run.data.params)) not in tasks:
             continue
         seen.add(configuration)
         kept.append(run)

@@ -37,6 +37,7 @@ from traindev.atomic import atomic_directory, write_json
 from traindev.config import AnalyzeParams, Params
 from traindev.data.batches import sample_rows, split_rows
 from traindev.data.store import ImageStore, read_store
+from traindev.evaluation.multitask import read_task_predictions, task_wrong
 from traindev.stages.evaluate import PREDICTIONS_FILE, PROBABILITIES_FILE
 from traindev.stages.train import TRAINING_FILE
 from traindev.tracking import open_run
@@ -47,12 +48,17 @@ ERRORS_SHEET = "errors"
 CORRECT_SHEET = "correct"
 LABEL_ISSUES_FILE = "label_issues.csv"
 TOP_SUSPECTS = 20
+MULTITASK_NOTE_FILE = "README.txt"
 
 
 def run(params: Params, architecture: str) -> str:
     settings = params.analyze
-    store = read_store(paths.SPLIT)
     evaluation = paths.evaluation_dir(architecture)
+    checkpoint = load_checkpoint(paths.model_dir(architecture) / CHECKPOINT_FILE)
+    if checkpoint.tasks:
+        predictions = pd.read_parquet(evaluation / PREDICTIONS_FILE)
+        return run_multitask(architecture, checkpoint.tasks, predictions)
+    store = read_store(paths.SPLIT)
     predictions = pd.read_parquet(evaluation / PREDICTIONS_FILE)
     probabilities = np.load(evaluation / PROBABILITIES_FILE)
     if len(predictions) != len(probabilities):
@@ -94,7 +100,7 @@ def run(params: Params, architecture: str) -> str:
     }
     model = None
     if settings.mismatch.enabled or settings.label_issues.train_folds > 1:
-        model = load_checkpoint(paths.model_dir(architecture) / CHECKPOINT_FILE).build()
+        model = checkpoint.build()
     # Each optional part: its JSON record and the store rows of the examples it shows.
     mismatch, gallery_rows = (
         _mismatch(model, store, predictions, params) if settings.mismatch.enabled else (None, [])
@@ -148,6 +154,47 @@ def run(params: Params, architecture: str) -> str:
     write_json(paths.analysis_file(architecture), summary)
     _log_to_mlflow(architecture, summary)
     return _headline(architecture, summary)
+
+
+def multitask_note(architecture: str) -> str:
+    return (
+        "Multi-task model: the error-analysis sheets, label-issue and mismatch checks are "
+        f"single-label; per-task errors are in {paths.metrics_file(architecture)} "
+        f"(splits.<split>.task_error) and {paths.evaluation_dir(architecture) / PREDICTIONS_FILE}."
+    )
+
+
+def run_multitask(architecture: str, tasks: list[str], predictions: pd.DataFrame) -> str:
+    """The outputs DVC expects, small: the dev label count and a note of where to look."""
+    where = paths.evaluation_dir(architecture) / PREDICTIONS_FILE
+    dev = predictions[predictions["split"] == "dev"]
+    targets, probabilities = read_task_predictions(dev, tasks, where)
+    wrong = int(task_wrong(targets, probabilities).sum())
+    labels = int((~np.isnan(targets)).sum())
+    note = multitask_note(architecture)
+    summary = {
+        "architecture": architecture,
+        "multitask": True,
+        "tasks": list(tasks),
+        "note": note,
+        "dev_error": wrong / labels if labels else None,
+        "dev_labels": labels,
+        "misclassified_dev": wrong,  # wrong (example, task) labels
+        "errors_sheet": None,
+        "correct_sheet": None,
+        "property_thresholds": {},
+        "review": None,
+        "review_hint": "",
+        "correct_review": None,
+        "label_issues": None,
+        "train_label_issues": None,
+        "mismatch": None,
+    }
+    with atomic_directory(paths.analysis_dir(architecture)) as staging:
+        (staging / MULTITASK_NOTE_FILE).write_text(note + "\n")
+    write_json(paths.analysis_file(architecture), summary)
+    _log_to_mlflow(architecture, summary)
+    return f"analyzed {architecture}: {wrong} of {labels} dev task labels wrong. {note}"
 
 
 def _label_issues(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mlflow
@@ -16,6 +17,7 @@ from traindev.atomic import atomic_directory, write_json
 from traindev.config import Params
 from traindev.data.batches import sample_rows, to_model_input
 from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
+from traindev.data.tasks import task_targets
 from traindev.evaluation.bootstrap import per_class_intervals, table_intervals
 from traindev.evaluation.diagnosis import (
     GAPS,
@@ -26,11 +28,17 @@ from traindev.evaluation.diagnosis import (
     diagnose_per_class,
 )
 from traindev.evaluation.metrics import class_errors, classification_metrics, confusion_table
+from traindev.evaluation.multitask import (
+    THRESHOLD,
+    evaluate_tasks,
+    predict_task_probabilities,
+    prediction_columns,
+)
 from traindev.evaluation.predict import latency_ms, predict_probabilities
 from traindev.evaluation.weights import example_weights, weighted_error
 from traindev.stages.train import TRAINING_FILE
-from traindev.tracking import SPLIT_TAG, configure, flatten, open_run, run_started
-from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from traindev.tracking import SPLIT_TAG, configure, flatten, logged_tasks, open_run, run_started
+from traindev.training.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint
 from traindev.training.runtime import select_device
 
 PREDICTIONS_FILE = "predictions.parquet"
@@ -48,6 +56,8 @@ def run(params: Params, architecture: str) -> str:
             f"{paths.model_dir(architecture)}: the model was trained on classes "
             f"{checkpoint.classes} but {paths.SPLIT} has {store.classes}; re-run `dvc repro`"
         )
+    if checkpoint.tasks:
+        return run_multitask(params, architecture, store, checkpoint)
     weights_by_row = example_weights(
         store.manifest["label"],
         store.manifest["tags"],
@@ -135,6 +145,79 @@ def run(params: Params, architecture: str) -> str:
     return f"evaluated {architecture}: {diagnosis.summary}"
 
 
+def run_multitask(
+    params: Params, architecture: str, store: ImageStore, checkpoint: Checkpoint
+) -> str:
+    """A sigmoid per task, scored where labels are present; same files as the softmax path.
+
+    reports/metrics/<arch>.json keeps `splits.<split>.error` (pooled over the labels
+    present), the bias / variance table and `inference`, so `select` and the report read it
+    like any other; per-task figures sit beside them (`task_error`, `task_count`, ...).
+    confusion_dev.csv holds each task's 2x2 counts instead of a class-by-class matrix, and
+    there is no per-class diagnosis and no error weighting (evaluate.error_weights).
+    """
+    evaluate = params.evaluate
+    tasks = list(checkpoint.tasks)
+    device = select_device("auto")
+    model = checkpoint.build()
+    rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
+    targets = task_targets(store, tasks, rows)
+    probabilities = predict_task_probabilities(model, store, device, evaluate.batch_size, rows)
+    example = to_model_input(torch.from_numpy(np.array(store.pixels[:1])), store.pixel_max)
+    inference = {"latency_ms": latency_ms(model, example, device), "device": str(device)}
+    manifest = store.manifest.iloc[rows]
+    split = manifest["split"].to_numpy()
+    result = evaluate_tasks(
+        targets, probabilities, split, tasks, evaluate.human_level_error, evaluate.diagnosis
+    )
+    training = json.loads((paths.model_dir(architecture) / TRAINING_FILE).read_text())
+    previous = previous_run(architecture, training.get("run_id"), tasks)
+    comparison = (
+        None
+        if previous is None
+        else compare_with_previous(result.table, result.intervals, previous.values)
+    )
+    predictions = pd.DataFrame(
+        {
+            "row": rows,
+            "id": manifest["id"].to_numpy(),
+            "split": split,
+            "domain": manifest["domain"].to_numpy(),
+            **prediction_columns(targets, probabilities, tasks),
+        }
+    )
+    record = {
+        **result.diagnosis.as_dict(),
+        "tasks": tasks,
+        "per_class": [],
+        "per_task": result.per_task,
+        "previous": None if comparison is None else {**previous.describe(), **comparison.as_dict()},
+    }
+    with atomic_directory(paths.evaluation_dir(architecture)) as staging:
+        predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
+        np.save(staging / PROBABILITIES_FILE, probabilities.astype(np.float32))
+        (staging / DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        result.confusion_dev.to_csv(staging / CONFUSION_FILE)
+    metrics = {
+        "splits": result.per_split,
+        "bias_variance": result.table.as_dict(),
+        "inference": inference,
+        "tasks": tasks,
+        "task_threshold": THRESHOLD,
+    }
+    write_json(paths.metrics_file(architecture), metrics)
+    _log_to_mlflow(
+        training, result.per_split, result.table, result.diagnosis, inference["latency_ms"]
+    )
+    weights = evaluate.error_weights
+    ignored = (
+        "; evaluate.error_weights is single-label only and was not applied"
+        if weights.classes or weights.tags
+        else ""
+    )
+    return f"evaluated {architecture} ({len(tasks)} tasks): {result.diagnosis.summary}{ignored}"
+
+
 def scored_rows(store: ImageStore, train_sample_size: int, seed: int) -> np.ndarray:
     """Every held-out row, and a seeded sample of at most `train_sample_size` training rows.
 
@@ -208,8 +291,14 @@ _TABLE_METRICS = {
 }
 
 
-def previous_run(architecture: str, current_run_id: str | None) -> PreviousRun | None:
-    """What the diagnosis compares against, so the report can say what moved since then."""
+def previous_run(
+    architecture: str, current_run_id: str | None, tasks: Sequence[str] = ()
+) -> PreviousRun | None:
+    """What the diagnosis compares against, so the report can say what moved since then.
+
+    Only runs trained on the same `train.tasks` count: a pooled multi-task error and a
+    softmax error measure different things, so one is no baseline for the other.
+    """
     experiment_id = configure()
     runs = MlflowClient().search_runs(
         [experiment_id],
@@ -221,6 +310,8 @@ def previous_run(architecture: str, current_run_id: str | None) -> PreviousRun |
     for found in runs:
         metrics = found.data.metrics
         if found.info.run_id == current_run_id or "final.dev.error" not in metrics:
+            continue
+        if logged_tasks(found.data.params) != list(tasks):
             continue
         values = {key: metrics[name] for key, name in _TABLE_METRICS.items() if name in metrics}
         return PreviousRun(

@@ -1,0 +1,278 @@
+"""Evaluation of a multi-task model: a sigmoid per task, scored only where a label is present.
+
+Course 3, week 2: one network predicts several independent yes / no labels, and an image
+may be labelled for some tasks only. A missing label (NaN in `task_targets`) is neither
+right nor wrong, so every figure here counts the present (example, task) labels alone:
+
+- `error` pools every present label of a split, so the bias / variance table, its bootstrap
+  intervals and `select`'s `dev.error` read exactly as for a softmax model;
+- `task_error`, `task_count` and per-task precision / recall / F1 say which task is behind it.
+
+The pooled bootstrap treats each label as an independent draw; labels of one image are
+correlated, so the intervals are somewhat narrower than an example-level bootstrap's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import precision_recall_fscore_support
+from torch import nn
+
+from traindev.config import DiagnosisParams
+from traindev.data.batches import make_batches
+from traindev.data.store import SPLITS, ImageStore
+from traindev.data.tasks import task_column
+from traindev.evaluation.bootstrap import SPLIT_ROWS, TableIntervals, table_intervals
+from traindev.evaluation.diagnosis import (
+    BiasVarianceTable,
+    ClassDiagnosis,
+    Diagnosis,
+    diagnose,
+)
+from traindev.training.trainer import autocast_context
+
+THRESHOLD = 0.5  # a task is predicted "yes" when its sigmoid reaches this
+PROBABILITY_PREFIX = "probability."
+CONFUSION_COLUMNS = ("tn", "fp", "fn", "tp")
+
+
+def probability_column(task: str) -> str:
+    """The predictions.parquet column holding the model's probability for `task`."""
+    return f"{PROBABILITY_PREFIX}{task}"
+
+
+@torch.no_grad()
+def predict_task_probabilities(
+    model: nn.Module,
+    store: ImageStore,
+    device: torch.device,
+    batch_size: int,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """(len(rows), outputs) sigmoid probabilities, in the order of `rows` (default: all).
+
+    The multi-task twin of `predict.predict_probabilities`: each output is its own yes / no
+    question, so the outputs are not normalized against each other as a softmax would.
+    """
+    model = model.to(device).eval()
+    rows = np.arange(len(store.manifest)) if rows is None else rows
+    batches = make_batches(store, "", batch_size, device, in_memory_max_mb=256.0, rows=rows)
+    chunks = []
+    for x, _ in batches:
+        with autocast_context(device):
+            logits = model(x)
+        chunks.append(torch.sigmoid(logits.float()).cpu())
+    if not chunks:
+        return np.zeros((0, 0), np.float32)
+    return torch.cat(chunks).numpy()
+
+
+def check_task_arrays(targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]) -> None:
+    """Both (examples, tasks); targets 1 / 0 / NaN, probabilities within [0, 1]."""
+    expected = (len(targets), len(tasks))
+    if targets.ndim != 2 or targets.shape[1] != len(tasks):
+        raise ValueError(f"targets must be (examples, {len(tasks)} tasks), got {targets.shape}")
+    if probabilities.shape != expected:
+        raise ValueError(
+            f"probabilities are {probabilities.shape} but targets are {expected} for tasks "
+            f"{list(tasks)}: the model's outputs do not match its task list; re-run `dvc repro`"
+        )
+    present = targets[~np.isnan(targets)]
+    if not np.isin(present, (0.0, 1.0)).all():
+        raise ValueError(f"task targets must be 1, 0 or NaN, got {np.unique(present)[:5]}")
+    if np.isnan(probabilities).any() or (probabilities < 0).any() or (probabilities > 1).any():
+        raise ValueError("task probabilities must lie within [0, 1] (sigmoid outputs)")
+
+
+def task_wrong(targets: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """(examples, tasks) bool: a present label the thresholded prediction gets wrong."""
+    present = ~np.isnan(targets)
+    return present & ((probabilities >= THRESHOLD) != (targets == 1.0))
+
+
+def pooled_wrong(targets: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """1-D bool over every present (example, task) label: the vector the bootstrap resamples."""
+    return task_wrong(targets, probabilities)[~np.isnan(targets)]
+
+
+def task_split_metrics(
+    targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]
+) -> dict:
+    """One split's figures: pooled error over present labels, and each task's own.
+
+    `count` is the number of present labels (the error's denominator) and `examples` the
+    number of images. Tasks without a label in this split have a `task_count` of 0 and are
+    left out of the other per-task maps, as a class with no examples is; precision / recall /
+    F1 at the top level are the macro average over the tasks that have labels.
+    """
+    check_task_arrays(targets, probabilities, tasks)
+    present = ~np.isnan(targets)
+    counts = present.sum(axis=0)
+    metrics: dict = {
+        "count": int(counts.sum()),
+        "examples": len(targets),
+        "task_count": {task: int(count) for task, count in zip(tasks, counts, strict=True)},
+    }
+    if not counts.sum():
+        return metrics
+    wrong = task_wrong(targets, probabilities)
+    per_task = {
+        task: _task_scores(targets[present[:, j], j], probabilities[present[:, j], j])
+        for j, task in enumerate(tasks)
+        if counts[j]
+    }
+    error = float(wrong.sum() / counts.sum())
+    metrics |= {
+        "error": error,
+        "accuracy": 1.0 - error,
+        **{
+            name: float(np.mean([scores[name] for scores in per_task.values()]))
+            for name in ("precision", "recall", "f1")
+        },
+        "task_error": {task: scores["error"] for task, scores in per_task.items()},
+        "task_positives": {task: scores["positives"] for task, scores in per_task.items()},
+        **{
+            f"task_{name}": {task: scores[name] for task, scores in per_task.items()}
+            for name in ("precision", "recall", "f1")
+        },
+    }
+    return metrics
+
+
+def _task_scores(truth: np.ndarray, probability: np.ndarray) -> dict:
+    """Error and scikit-learn's binary precision / recall / F1 of one task's present labels."""
+    y_true = truth.astype(np.int64)
+    y_pred = (probability >= THRESHOLD).astype(np.int64)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=[1], average="binary", pos_label=1, zero_division=0
+    )
+    return {
+        "error": float(np.mean(y_true != y_pred)),
+        "positives": int(y_true.sum()),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+    }
+
+
+def task_confusion(
+    targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]
+) -> pd.DataFrame:
+    """Per task, the 2x2 confusion counts of its present labels: index `task`, tn fp fn tp."""
+    check_task_arrays(targets, probabilities, tasks)
+    present = ~np.isnan(targets)
+    truth, predicted = targets == 1.0, probabilities >= THRESHOLD
+    counts = {
+        "tn": present & ~truth & ~predicted,
+        "fp": present & ~truth & predicted,
+        "fn": present & truth & ~predicted,
+        "tp": present & truth & predicted,
+    }
+    return pd.DataFrame(
+        {name: cells.sum(axis=0).astype(np.int64) for name, cells in counts.items()},
+        index=pd.Index(list(tasks), name="task"),
+    )[list(CONFUSION_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class MultiTaskEvaluation:
+    """Everything the evaluate stage writes for a multi-task model."""
+
+    per_split: dict[str, dict]
+    table: BiasVarianceTable
+    intervals: TableIntervals
+    diagnosis: Diagnosis
+    per_task: list[dict]  # one diagnosis per task, for diagnosis.json
+    confusion_dev: pd.DataFrame
+
+
+def evaluate_tasks(
+    targets: np.ndarray,
+    probabilities: np.ndarray,
+    split: np.ndarray,
+    tasks: Sequence[str],
+    human_level_error: float,
+    settings: DiagnosisParams,
+) -> MultiTaskEvaluation:
+    """Per-split metrics, the pooled bias / variance diagnosis and one diagnosis per task."""
+    check_task_arrays(targets, probabilities, tasks)
+    if len(split) != len(targets):
+        raise ValueError(f"{len(split)} split names for {len(targets)} examples")
+    per_split = {
+        name: task_split_metrics(targets[split == name], probabilities[split == name], tasks)
+        for name in SPLITS
+    }
+    wrong = task_wrong(targets, probabilities)
+    present = ~np.isnan(targets)
+    pooled = {name: wrong[split == name][present[split == name]] for name in SPLITS}
+    table, intervals, diagnosis = _diagnose(pooled, human_level_error, settings)
+    per_task = []
+    for j, task in enumerate(tasks):
+        vectors = {name: wrong[split == name, j][present[split == name, j]] for name in SPLITS}
+        task_table, _, task_diagnosis = _diagnose(vectors, human_level_error, settings)
+        counts = {SPLIT_ROWS[name]: int(vectors[name].size) for name in SPLITS}
+        # The per-class record's shape (errors, gaps, dominant), keyed by task instead.
+        record = ClassDiagnosis(task, task_table, counts, task_diagnosis).as_dict()
+        per_task.append({"task": record.pop("class"), **record})
+    dev = split == "dev"
+    return MultiTaskEvaluation(
+        per_split=per_split,
+        table=table,
+        intervals=intervals,
+        diagnosis=diagnosis,
+        per_task=per_task,
+        confusion_dev=task_confusion(targets[dev], probabilities[dev], tasks),
+    )
+
+
+def _diagnose(
+    wrong_by_split: dict[str, np.ndarray], human_level_error: float, settings: DiagnosisParams
+) -> tuple[BiasVarianceTable, TableIntervals, Diagnosis]:
+    """The notes' table, its bootstrap intervals and the diagnosis, from 0/1 wrong vectors."""
+    table = BiasVarianceTable(
+        human_level_error=human_level_error,
+        **{
+            f"{name}_error": float(vector.mean()) if vector.size else float("nan")
+            for name, vector in wrong_by_split.items()
+        },
+    )
+    intervals = table_intervals(
+        wrong_by_split,
+        human_level_error,
+        settings.bootstrap_replicates,
+        settings.confidence,
+        settings.seed,
+    )
+    return table, intervals, diagnose(table, settings, intervals)
+
+
+def prediction_columns(
+    targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Per task, its label (`task.<name>`: 1.0 / 0.0 / NaN) and probability columns."""
+    columns: dict[str, np.ndarray] = {}
+    for j, task in enumerate(tasks):
+        columns[task_column(task)] = targets[:, j].astype(np.float32)
+        columns[probability_column(task)] = probabilities[:, j].astype(np.float32)
+    return columns
+
+
+def read_task_predictions(
+    predictions: pd.DataFrame, tasks: Sequence[str], where: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, probabilities) back from predictions.parquet, as `prediction_columns` wrote."""
+    wanted = [name for task in tasks for name in (task_column(task), probability_column(task))]
+    missing = [name for name in wanted if name not in predictions.columns]
+    if missing:
+        raise ValueError(
+            f"{where}: no column(s) {missing} for tasks {list(tasks)}; the predictions were "
+            "written for another model: re-run `dvc repro` to evaluate this one"
+        )
+    targets = predictions[[task_column(task) for task in tasks]].to_numpy(np.float32)
+    probabilities = predictions[[probability_column(task) for task in tasks]].to_numpy(np.float32)
+    return targets, probabilities

@@ -1,0 +1,176 @@
+"""Multi-task evaluation: sigmoid probabilities, errors over the labels present, per task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import f1_score, precision_score, recall_score
+
+from traindev.config import DiagnosisParams
+from traindev.data.batches import to_model_input
+from traindev.data.store import ImageStore
+from traindev.evaluation.bootstrap import table_intervals
+from traindev.evaluation.multitask import (
+    evaluate_tasks,
+    pooled_wrong,
+    predict_task_probabilities,
+    prediction_columns,
+    read_task_predictions,
+    task_confusion,
+    task_split_metrics,
+    task_wrong,
+)
+from traindev.stages.evaluate import logged_tasks
+
+NAN = np.nan
+TASKS = ["car", "stop_sign"]
+# Six images; stop_sign is unlabelled on three of them.
+TARGETS = np.array(
+    [[1, 1], [1, NAN], [0, 0], [0, NAN], [1, 1], [0, NAN]],
+    dtype=np.float32,
+)
+# Thresholded at 0.5: car wrong on rows 1 and 3; stop_sign wrong on row 2; the unlabelled
+# stop_sign cells are "wrong" by their probability, but must never count.
+PROBABILITIES = np.array(
+    [[0.9, 0.8], [0.2, 0.1], [0.1, 0.7], [0.6, 0.9], [0.7, 0.6], [0.3, 0.99]],
+    dtype=np.float32,
+)
+SETTINGS = DiagnosisParams(bootstrap_replicates=200)
+
+
+def test_error_counts_only_the_labels_present():
+    metrics = task_split_metrics(TARGETS, PROBABILITIES, TASKS)
+    # 9 labels present (6 car + 3 stop_sign), 3 of them wrong.
+    assert metrics["count"] == 9 and metrics["examples"] == 6
+    assert metrics["error"] == pytest.approx(3 / 9)
+    assert metrics["accuracy"] == pytest.approx(6 / 9)
+    assert metrics["task_count"] == {"car": 6, "stop_sign": 3}
+    assert metrics["task_error"] == pytest.approx({"car": 2 / 6, "stop_sign": 1 / 3})
+    assert metrics["task_positives"] == {"car": 3, "stop_sign": 2}
+
+
+def test_per_task_scores_are_scikit_learns_binary_ones_and_the_top_level_their_mean():
+    metrics = task_split_metrics(TARGETS, PROBABILITIES, TASKS)
+    for j, task in enumerate(TASKS):
+        present = ~np.isnan(TARGETS[:, j])
+        y_true = TARGETS[present, j].astype(int)
+        y_pred = (PROBABILITIES[present, j] >= 0.5).astype(int)
+        assert metrics["task_precision"][task] == pytest.approx(precision_score(y_true, y_pred))
+        assert metrics["task_recall"][task] == pytest.approx(recall_score(y_true, y_pred))
+        assert metrics["task_f1"][task] == pytest.approx(f1_score(y_true, y_pred))
+    assert metrics["f1"] == pytest.approx(np.mean(list(metrics["task_f1"].values())))
+
+
+def test_a_task_without_labels_in_a_split_is_counted_zero_and_left_out_of_the_rates():
+    targets = TARGETS.copy()
+    targets[:, 1] = NAN
+    metrics = task_split_metrics(targets, PROBABILITIES, TASKS)
+    assert metrics["task_count"] == {"car": 6, "stop_sign": 0}
+    assert set(metrics["task_error"]) == {"car"} and set(metrics["task_f1"]) == {"car"}
+    assert metrics["error"] == pytest.approx(2 / 6)
+
+
+def test_a_split_with_no_label_at_all_has_a_count_and_no_error():
+    targets = np.full_like(TARGETS, NAN)
+    metrics = task_split_metrics(targets, PROBABILITIES, TASKS)
+    assert metrics == {"count": 0, "examples": 6, "task_count": {"car": 0, "stop_sign": 0}}
+
+
+def test_pooled_wrong_vector_has_one_entry_per_present_label():
+    wrong = pooled_wrong(TARGETS, PROBABILITIES)
+    assert wrong.shape == (9,) and wrong.sum() == 3
+    assert not task_wrong(TARGETS, PROBABILITIES)[np.isnan(TARGETS)].any()
+
+
+def test_confusion_has_each_tasks_two_by_two_counts_of_present_labels():
+    confusion = task_confusion(TARGETS, PROBABILITIES, TASKS)
+    assert list(confusion.columns) == ["tn", "fp", "fn", "tp"]
+    assert confusion.index.name == "task" and list(confusion.index) == TASKS
+    assert confusion.loc["car"].tolist() == [2, 1, 1, 2]
+    assert confusion.loc["stop_sign"].tolist() == [0, 1, 0, 2]
+    assert confusion.to_numpy().sum() == 9
+
+
+def test_evaluation_pools_present_labels_per_split_and_bootstraps_that_vector():
+    split = np.array(["train", "train", "train_dev", "dev", "dev", "test"])
+    result = evaluate_tasks(TARGETS, PROBABILITIES, split, TASKS, 0.01, SETTINGS)
+    # dev rows 3 and 4: car wrong on row 3, stop_sign present only on row 4 (right).
+    assert result.per_split["dev"]["count"] == 3
+    assert result.table.dev_error == pytest.approx(1 / 3)
+    assert result.table.train_error == result.per_split["train"]["error"] == pytest.approx(1 / 3)
+    present = ~np.isnan(TARGETS)
+    wrong = task_wrong(TARGETS, PROBABILITIES)
+    expected = table_intervals(
+        {name: wrong[split == name][present[split == name]] for name in set(split)},
+        0.01,
+        SETTINGS.bootstrap_replicates,
+        SETTINGS.confidence,
+        SETTINGS.seed,
+    )
+    assert result.intervals.as_dict() == expected.as_dict()
+    assert result.diagnosis.intervals is result.intervals
+    assert result.confusion_dev.to_numpy().sum() == 3
+
+
+def test_each_task_gets_its_own_table_counts_and_dominant_gap():
+    split = np.array(["train", "train", "train_dev", "dev", "dev", "test"])
+    result = evaluate_tasks(TARGETS, PROBABILITIES, split, TASKS, 0.01, SETTINGS)
+    car, stop = result.per_task
+    assert car["task"] == "car" and stop["task"] == "stop_sign"
+    assert car["counts"] == {"train": 2, "train-dev": 1, "dev": 2, "test": 1}
+    assert stop["counts"] == {"train": 1, "train-dev": 1, "dev": 1, "test": 0}
+    assert car["errors"]["dev"] == pytest.approx(0.5) and car["errors"]["train"] == 0.5
+    assert stop["errors"]["test"] is None  # no label: null in JSON, not 0
+    assert set(car["gaps"]) == {"avoidable_bias", "variance", "data_mismatch", "dev_overfitting"}
+    assert "dominant" in car and isinstance(car["summary"], str)
+
+
+def test_mismatched_shapes_and_values_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"do not match its task list"):
+        task_split_metrics(TARGETS, PROBABILITIES[:, :1], TASKS)
+    with pytest.raises(ValueError, match=r"1, 0 or NaN"):
+        task_split_metrics(TARGETS * 2, PROBABILITIES, TASKS)
+    with pytest.raises(ValueError, match=r"within \[0, 1\]"):
+        task_split_metrics(TARGETS, PROBABILITIES * 3, TASKS)
+    with pytest.raises(ValueError, match=r"split names"):
+        evaluate_tasks(TARGETS, PROBABILITIES, np.array(["dev"]), TASKS, 0.0, SETTINGS)
+
+
+def test_probabilities_are_a_sigmoid_per_output_not_a_softmax():
+    torch.manual_seed(0)
+    pixels = np.random.default_rng(0).integers(0, 17, size=(5, 4, 4, 1), dtype=np.uint8)
+    manifest = pd.DataFrame({"id": list("abcde"), "label": "0", "split": "dev"})
+    store = ImageStore(manifest, pixels, ["0", "1"], 16)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    probabilities = predict_task_probabilities(
+        model, store, torch.device("cpu"), 2, np.array([4, 0, 2])
+    )
+    x = to_model_input(torch.from_numpy(pixels[[4, 0, 2]]), 16)
+    with torch.no_grad():
+        expected = torch.sigmoid(model(x)).numpy()
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-5)
+    assert not np.allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_prediction_columns_read_back_and_missing_ones_name_the_file():
+    frame = pd.DataFrame(prediction_columns(TARGETS, PROBABILITIES, TASKS))
+    assert list(frame.columns) == [
+        "task.car",
+        "probability.car",
+        "task.stop_sign",
+        "probability.stop_sign",
+    ]
+    targets, probabilities = read_task_predictions(frame, TASKS, "preds.parquet")
+    np.testing.assert_array_equal(targets, TARGETS)
+    np.testing.assert_array_equal(probabilities, PROBABILITIES)
+    with pytest.raises(ValueError, match=r"preds.parquet: no column\(s\) \['task.bus'"):
+        read_task_predictions(frame, ["bus"], "preds.parquet")
+
+
+def test_logged_task_lists_read_back_from_mlflow_params():
+    assert logged_tasks({}) == []  # runs from before train.tasks: softmax models
+    assert logged_tasks({"train.tasks": "[]"}) == []
+    assert logged_tasks({"train.tasks": "['car', 'stop_sign']"}) == TASKS
+    assert logged_tasks({"train.tasks": "not a list"}) is None

@@ -1,0 +1,167 @@
+"""A multi-task model through the real stages: train, evaluate, analyze, select, report.
+
+A tiny store whose images light up one quadrant; task `left` asks "is it on the left?",
+task `top` "is it at the top?", with `top` unlabelled on about a third of the images and
+a few of its labels flipped, so the errors are neither all 0 nor trivial.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from project_harness import PROJECT_ROOT
+
+from traindev import paths
+from traindev.atomic import write_json
+from traindev.config import validate_params
+from traindev.data.store import write_store
+from traindev.stages import analyze, evaluate, report, select, train
+from traindev.tracking import configure
+from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+
+ARCH = "deep_nn"
+TASKS = ["left", "top"]
+SIZES = {"train": 160, "train_dev": 40, "dev": 40, "test": 40}
+
+
+def quadrant_store() -> pd.DataFrame:
+    """Write data/split (and the split summary the report reads); returns the manifest."""
+    rng = np.random.default_rng(0)
+    split = np.repeat(list(SIZES), list(SIZES.values()))
+    quadrant = rng.integers(0, 4, len(split))
+    pixels = rng.integers(0, 3, size=(len(split), 8, 8, 1), dtype=np.uint8)
+    for row, where in enumerate(quadrant):
+        top, left = divmod(int(where), 2)
+        pixels[row, 4 * top : 4 * top + 4, 4 * left : 4 * left + 4, 0] = 16
+    top_label = (quadrant < 2).astype(float)
+    flipped = rng.random(len(split)) < 0.1
+    top_label[flipped] = 1.0 - top_label[flipped]
+    top_label[rng.random(len(split)) < 0.3] = np.nan
+    manifest = pd.DataFrame(
+        {
+            "id": [f"im{row:04d}" for row in range(len(split))],
+            "source": "test",
+            "domain": np.where(np.isin(split, ["train", "train_dev"]), "fonts", "handwritten"),
+            "label": (quadrant % 3).astype(str),
+            "origin": "real",
+            "tags": [[] for _ in split],
+            "split": split,
+            "task.left": (quadrant % 2 == 0).astype(float),
+            "task.top": top_label,
+        }
+    )
+    write_store(paths.SPLIT, manifest, pixels, ["0", "1", "2"], 16)
+    counts: dict = {}
+    for (name, domain, label), group in manifest.groupby(["split", "domain", "label"]):
+        counts.setdefault(name, {}).setdefault(domain, {})[label] = len(group)
+    write_json(
+        paths.SPLIT_REPORT / "summary.json",
+        {
+            "counts": counts,
+            "totals": dict(SIZES),
+            "target_domain": "handwritten",
+            "unused_target": 0,
+            "duplicates_dropped": 0,
+        },
+    )
+    return manifest
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params["train"].update(architectures=[ARCH], epochs=3, batch_size=32, lr=0.02, tasks=TASKS)
+    params["models"][ARCH]["hidden_sizes"] = [16]
+    params["evaluate"]["diagnosis"]["bootstrap_replicates"] = 200
+    yield validate_params(params), quadrant_store()
+    mlflow.set_tracking_uri(None)
+
+
+def earlier_run(tasks: str, dev_error: float) -> str:
+    """A finished, evaluated run of the same architecture, as an earlier pipeline left it."""
+    configure()
+    time.sleep(0.01)  # distinct start times, so "latest" is well defined
+    with mlflow.start_run(tags={"architecture": ARCH}) as run:
+        mlflow.log_param("train.tasks", tasks)
+        mlflow.log_metric("final.dev.error", dev_error)
+    return run.info.run_id
+
+
+def pooled_error(predictions: pd.DataFrame, split: str) -> float:
+    rows = predictions[predictions["split"] == split]
+    labels = rows[[f"task.{task}" for task in TASKS]].to_numpy()
+    predicted = rows[[f"probability.{task}" for task in TASKS]].to_numpy() >= 0.5
+    present = ~np.isnan(labels)
+    return float(((predicted != (labels == 1.0)) & present).sum() / present.sum())
+
+
+def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project):
+    params, manifest = project
+    train.run(params, ARCH)
+    assert load_checkpoint(paths.model_dir(ARCH) / CHECKPOINT_FILE).tasks == TASKS
+    multitask_before = earlier_run("['left', 'top']", 0.5)
+    earlier_run("[]", 0.05)  # newer, but a softmax run: no baseline for a pooled task error
+
+    evaluate.run(params, ARCH)
+    metrics = json.loads(paths.metrics_file(ARCH).read_text())
+    history = json.loads((paths.model_dir(ARCH) / "training.json").read_text())["history"][-1]
+    evaluation = paths.evaluation_dir(ARCH)
+    predictions = pd.read_parquet(evaluation / "predictions.parquet")
+    assert list(predictions.columns) == [
+        "row", "id", "split", "domain", "task.left", "probability.left", "task.top",
+        "probability.top",
+    ]  # fmt: skip
+    assert len(predictions) == len(manifest)  # 160 training rows are under the sample size
+    probabilities = np.load(evaluation / "probabilities.npy")
+    assert probabilities.shape == (len(manifest), 2)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+
+    dev = metrics["splits"]["dev"]
+    dev_manifest = manifest[manifest["split"] == "dev"]
+    assert dev["task_count"] == {
+        "left": len(dev_manifest),
+        "top": int(dev_manifest["task.top"].notna().sum()),
+    }
+    assert dev["count"] == sum(dev["task_count"].values()) and dev["examples"] == SIZES["dev"]
+    assert 0 < dev["error"] < 0.5  # learned, and the flipped labels keep it above zero
+    assert dev["error"] == pytest.approx(pooled_error(predictions, "dev"))
+    # The trainer's monitor and evaluate pool the same present labels of the same weights.
+    assert metrics["bias_variance"]["dev_error"] == pytest.approx(history["dev_error"])
+    assert metrics["bias_variance"]["train_error"] == pytest.approx(history["train_error"])
+    assert metrics["tasks"] == TASKS and set(dev["task_f1"]) == set(TASKS)
+
+    diagnosis = json.loads((evaluation / "diagnosis.json").read_text())
+    assert diagnosis["per_class"] == [] and [t["task"] for t in diagnosis["per_task"]] == TASKS
+    assert diagnosis["previous"]["run_id"] == multitask_before
+    confusion = pd.read_csv(evaluation / "confusion_dev.csv", index_col="task")
+    assert list(confusion.columns) == ["tn", "fp", "fn", "tp"]
+    assert confusion.to_numpy().sum() == dev["count"]
+
+    run_id = json.loads((paths.model_dir(ARCH) / "training.json").read_text())["run_id"]
+    logged = MlflowClient().get_run(run_id).data.metrics
+    assert logged["final.dev.error"] == pytest.approx(dev["error"])
+    assert logged["final.dev.task_error.top"] == pytest.approx(dev["task_error"]["top"])
+
+    analyze.run(params, ARCH)
+    analysis = json.loads(paths.analysis_file(ARCH).read_text())
+    assert analysis["multitask"] is True and analysis["dev_error"] == pytest.approx(dev["error"])
+    assert "single-label" in analysis["note"]
+    assert (paths.analysis_dir(ARCH) / "README.txt").is_file()
+
+    select.run(params)
+    assert json.loads(paths.SELECTION.with_suffix(".json").read_text())["winner"]["name"] == ARCH
+    report.run(params)
+    markdown = (paths.REPORTS / "report.md").read_text()
+    assert "### Per task" in markdown and "| left |" in markdown
+    assert "Dev confusion matrix" not in markdown and "Errors sheet" not in markdown
+    assert (paths.REPORTS / "figures" / f"task_errors_{ARCH}.png").is_file()
