@@ -141,18 +141,23 @@ def test_an_evaluate_param_leaves_training_alone(reproduced_project):
 
 
 def test_dvc_exp_run_with_a_param_override_is_listed_with_its_metrics(reproduced_project):
-    reproduced_project.dvc("exp", "run", "-S", "train.lr=0.01", "-n", "lr-0.01")
+    # A per-architecture param: only deep_nn's train / evaluate / analyze re-run (and the
+    # select and report stages that read every architecture), which keeps this test short.
+    override = "models.deep_nn.hidden_sizes=[24]"
+    run = reproduced_project.dvc("exp", "run", "-S", override, "-n", "deep-24")
+    assert "Running stage 'train@deep_nn'" in run.stdout
+    assert "Running stage 'train@lenet5'" not in run.stdout
     shown = json.loads(reproduced_project.dvc("exp", "show", "--json").stdout)
     experiments = [
         exp
         for commit in shown
         for exp in (commit.get("experiments") or [])
         for rev in exp.get("revs", [])
-        if rev.get("name") == "lr-0.01"
+        if rev.get("name") == "deep-24"
     ]
     assert experiments, shown
     data = experiments[0]["revs"][0]["data"]
-    assert data["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01
+    assert data["params"]["params.yaml"]["data"]["models"]["deep_nn"]["hidden_sizes"] == [24]
     metrics = data["metrics"]["reports/metrics/deep_nn.json"]["data"]
     assert 0.0 <= metrics["splits"]["dev"]["error"] <= 1.0
 
