@@ -30,7 +30,14 @@ from traindev.training.checkpoint import (
 from traindev.training.distributed import DistributedContext, init_distributed
 from traindev.training.objectives import MultiLabel, SingleLabel
 from traindev.training.runtime import device_description, seed_everything, select_device
-from traindev.training.state import TrainingState, fingerprint, load_state, save_state, state_path
+from traindev.training.state import (
+    TrainingState,
+    clear_state,
+    fingerprint,
+    load_state,
+    save_state,
+    state_path,
+)
 from traindev.training.trainer import EpochRecord, Trainer
 from traindev.training.transfer import (
     CachedFeatures,
@@ -190,7 +197,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
         )
         _write_outputs(trainer.model.eval(), checkpoint_record, summary, store)
     context.barrier()
-    resume_file.unlink(missing_ok=True)  # finished: the next run of this stage starts fresh
+    clear_state(resume_file)  # finished: the next run of this stage starts fresh
     final = result.history[-1]
     stopped = (
         f", stopped early at epoch {result.stopped_early_at}" if result.stopped_early_at else ""

@@ -80,6 +80,17 @@ def state_path(directory: Path, architecture: str) -> Path:
     return Path(directory) / architecture / STATE_FILE
 
 
+def clear_state(path: Path) -> None:
+    """Remove a finished run's state, and its directories once nothing else is in them."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    for directory in (path.parent, path.parent.parent):
+        try:
+            directory.rmdir()
+        except OSError:  # not empty (another architecture's state), or already gone
+            break
+
+
 def save_state(path: Path, state: TrainingState) -> None:
     """Write to a temporary sibling and rename: a kill mid-write keeps the previous epoch."""
     payload = {"format": FORMAT_VERSION, **asdict(state)}
