@@ -158,6 +158,9 @@ class Trainer:
             len(batches),
         )
         clip = self.params.clip_grad_norm
+        scaling = self.scaler.is_enabled()
+        schedule = self.params.schedule
+        scheduled = schedule.name != "constant" or schedule.warmup_epochs > 0
         for step, (x, y) in enumerate(batches):
             lrs.append(self.current_lr())
             with self.precision.autocast():
@@ -165,13 +168,20 @@ class Trainer:
             # sum / (global batch / world), averaged by DDP: the mean over the global batch
             denominator = len(y) if global_sizes is None else global_sizes[step] / world
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(total / denominator).backward()
-            if clip is not None:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.trainable, clip)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            scheduler.step()
+            if scaling:
+                self.scaler.scale(total / denominator).backward()
+                if clip is not None:
+                    self.scaler.unscale_(self.optimizer)
+                    nn.utils.clip_grad_norm_(self.trainable, clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:  # the common case, without the scaler's per-step bookkeeping
+                (total / denominator).backward()
+                if clip is not None:
+                    nn.utils.clip_grad_norm_(self.trainable, clip)
+                self.optimizer.step()
+            if scheduled:
+                scheduler.step()
             losses.append(total.detach())
             seen += len(y)
             progress.step(len(y), world, losses[-1], lrs[-1])
