@@ -66,20 +66,33 @@ class Case:
 
     architecture: str
     size: int  # H = W
-    small_input: bool  # the CIFAR-style stem (32x32) or the paper's (224x224)
+    model_params: dict  # e.g. small_input: the CIFAR-style stem (32x32) or the paper's (224x224)
     num_classes: int
     cuda_batch: int
     cpu_batch: int
+    channels: int = 3
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (3, self.size, self.size)
+        return (self.channels, self.size, self.size)
 
 
 CASES: dict[str, Case] = {
-    "resnet18_32": Case("resnet18", 32, True, 10, cuda_batch=256, cpu_batch=32),
-    "resnet50_224": Case("resnet50", 224, False, 1000, cuda_batch=64, cpu_batch=4),
+    "resnet18_32": Case("resnet18", 32, {"small_input": True}, 10, cuda_batch=256, cpu_batch=32),
+    "resnet50_224": Case("resnet50", 224, {"small_input": False}, 1000, cuda_batch=64, cpu_batch=4),
+    # Not in the default run: the default pipeline's tiny MLP on 8x8 digits, where every
+    # microsecond of per-step overhead shows (a step is ~1 ms on CPU).
+    "deep_nn_8": Case(
+        "deep_nn",
+        8,
+        {"hidden_sizes": [256, 128], "batch_norm": True, "dropout": 0.2},
+        10,
+        cuda_batch=64,
+        cpu_batch=64,
+        channels=1,
+    ),
 }
+DEFAULT_CASES = ("resnet18_32", "resnet50_224")
 
 # Dense (no sparsity) bf16 tensor-core peaks, FLOP/s, from the vendors' data sheets; the
 # first pattern found in the lower-cased torch.cuda.get_device_name() wins.
@@ -205,9 +218,7 @@ def measure(
     """Median images/s of the bare loop and the trainer on the same data and initialization."""
     batch_size = int(params.batch_size)
     seed_everything(SEED, deterministic=False)
-    model = build_model(
-        case.architecture, {"small_input": case.small_input}, case.input_shape, case.num_classes
-    )
+    model = build_model(case.architecture, case.model_params, case.input_shape, case.num_classes)
     flops = flops_per_example(model, case.input_shape)
     bare_model = copy.deepcopy(model)  # identical initial weights
     trainer = Trainer(model, params, device)
@@ -264,7 +275,7 @@ def measure(
     return Result(
         model=name,
         architecture=case.architecture,
-        input=f"{case.size}x{case.size}x3",
+        input=f"{case.size}x{case.size}x{case.channels}",
         batch_size=batch_size,
         steps=steps,
         repeats=repeats,
@@ -321,7 +332,7 @@ def _positive(value: str, what: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parse.add_argument("--models", default=",".join(CASES), help=f"of {', '.join(CASES)}")
+    parse.add_argument("--models", default=",".join(DEFAULT_CASES), help=f"of {', '.join(CASES)}")
     parse.add_argument(
         "--batch-size",
         help="N for all, or MODEL=N,... (defaults: CUDA 256 / 64, CPU 32 / 4)",
