@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
 
@@ -13,14 +14,17 @@ _NODE = re.compile(r'^"(?P<name>[^"]+)";$')
 _EDGE = re.compile(r'^"(?P<upstream>[^"]+)" -> "(?P<downstream>[^"]+)";$')
 
 
-def dvc(*args: str, cwd: Path | str) -> subprocess.CompletedProcess:
+def dvc(
+    *args: str, cwd: Path | str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run DVC from this Python environment, with its scripts (`traindev`) on PATH.
 
     A flow started from an IDE or a scheduler may not have the virtualenv activated; the
     stages' commands must still resolve to the same installation.
     """
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, **(env or {})}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run(
         [sys.executable, "-m", "dvc", *args],
         cwd=cwd,

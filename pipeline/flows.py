@@ -35,12 +35,12 @@ def run_stage(stage: str, project_dir: str) -> str:
         if line.strip():
             logger.info(line)
     if result.returncode != 0:
-        raise StageFailed(f"stage {stage!r} failed:\n{_error_lines(result.stderr)}")
+        raise StageFailed(f"stage {stage!r} failed:\n{error_lines(result.stderr)}")
     skipped = any(marker in result.stdout for marker in SKIPPED_MARKERS)
     return "skipped" if skipped else "ran"
 
 
-def _error_lines(stderr: str) -> str:
+def error_lines(stderr: str) -> str:
     """The lines that say what went wrong (traindev's own `error:` lines first)."""
     lines = [line for line in stderr.splitlines() if line.strip()]
     own = [line for line in lines if "error:" in line.lower()]

@@ -354,6 +354,22 @@ class OrchestrationParams(Section):
     stage_timeout_seconds: float = Field(3600.0, gt=0.0)
 
 
+class SweepParams(Section):
+    """Random search as course 2, week 3 teaches it: random points, the right scale per knob,
+    coarse then fine. Read by the Prefect `sweep` flow only (pipeline/sweep.py)."""
+
+    seed: int = 0
+    trials: int = Field(8, ge=1)  # the coarse round
+    fine_trials: int = Field(4, ge=0)  # the fine round, around the best coarse trials
+    fine_from_best: int = Field(2, ge=1)  # how many of the best coarse trials define the region
+    shrink: float = Field(0.25, gt=0.0, le=1.0)  # the fine region's margin, share of the range
+    parallelism: int = Field(2, ge=1)  # trials at once
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: str | None = None  # tcp://scheduler:8786; None: a local Dask cluster
+    # dotted params key -> {scale: log | one_minus_log | linear | int | choice, low, high, choices}
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
 class Params(Section):
     ingest: IngestParams
     synthesize: SynthesizeParams
@@ -365,6 +381,7 @@ class Params(Section):
     select: SelectParams = SelectParams()
     report: ReportParams = ReportParams()
     orchestration: OrchestrationParams = OrchestrationParams()
+    sweep: SweepParams = SweepParams()
 
     @model_validator(mode="after")
     def _target_domain_is_produced(self) -> Params:

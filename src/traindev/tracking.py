@@ -114,11 +114,26 @@ def open_run(run_id: str | None = None, **start_kwargs: Any) -> Iterator[mlflow.
         with mlflow.start_run(run_id=run_id) as run:
             yield run
         return
-    tags = dict(start_kwargs.pop("tags", {}) or {})
+    tags = dict(start_kwargs.pop("tags", {}) or {}) | sweep_tags()
     if run_id:
         tags["traindev.continues_run"] = run_id
     with mlflow.start_run(tags=tags, **start_kwargs) as run:
         yield run
+
+
+# Set by the sweep flow for the stages of one trial: their runs nest under the sweep's run.
+PARENT_RUN_ENV = "TRAINDEV_PARENT_RUN_ID"
+TRIAL_ENV = "TRAINDEV_TRIAL"
+
+
+def sweep_tags() -> dict[str, str]:
+    """MLflow's parent tag (the UI nests the run under it) and the trial's name, if any."""
+    tags = {}
+    if parent := os.environ.get(PARENT_RUN_ENV):
+        tags["mlflow.parentRunId"] = parent
+    if trial := os.environ.get(TRIAL_ENV):
+        tags["traindev.trial"] = trial
+    return tags
 
 
 def _run_exists(run_id: str) -> bool:

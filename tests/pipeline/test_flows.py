@@ -33,14 +33,6 @@ def test_stage_order_follows_the_dag_and_is_deterministic():
     assert stage_order(graph) == ["ingest", "synthesize", "split", "train@a", "train@b", "report"]
 
 
-@pytest.fixture(scope="module")
-def prefect_server():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.mark.e2e
 def test_reproduce_runs_what_changed_and_skips_the_rest(reproduced_project, prefect_server):
     reproduced_project.set_param("report", "title", "a retitled report")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
-Source = Literal["this run", "earlier run"]
+Source = Literal["this run", "earlier run", "sweep trial"]
 
 # The prefix evaluate puts on everything it measures once training is over.
 FINAL_PREFIX = "final."
@@ -141,7 +141,7 @@ def earlier_candidates(
             continue
         seen.add(configuration)
         kept.append(run)
-    return [_candidate_from_run(run) for run in kept[:max_runs]]
+    return [candidate_from_run(run) for run in kept[:max_runs]]
 
 
 def _configuration(run: Run) -> tuple:
@@ -157,13 +157,16 @@ def _exists(client: MlflowClient, run_id: str) -> bool:
     return True
 
 
-def _candidate_from_run(run: Run) -> Candidate:
+def candidate_from_run(
+    run: Run, name: str | None = None, source: Source = "earlier run"
+) -> Candidate:
+    """A candidate measured by an MLflow run (its final.* metrics and training figures)."""
     run_id = run.info.run_id
     architecture = run.data.tags.get("architecture") or run.info.run_name or "model"
     return Candidate(
-        name=f"{architecture}@{run_id[:8]}",
+        name=name or f"{architecture}@{run_id[:8]}",
         run_id=run_id,
-        source="earlier run",
+        source=source,
         started=run_started(run),
         metrics=selection_metrics(run.data.metrics),
     )

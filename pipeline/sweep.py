@@ -1,0 +1,361 @@
+"""`sweep`: hyperparameter search as the notes teach it, over DVC experiments.
+
+    python -m pipeline.sweep                      # params.yaml's `sweep` section
+    python -m pipeline.sweep --trials 4 --fine-trials 2 --parallelism 2
+
+Random points, not a grid, each knob on its own scale (pipeline/search_space.py), then a
+second, finer round sampled around the best trials of the first. Every trial is a DVC
+experiment (`dvc exp run --temp -S key=value ...`, listed in `dvc exp show`) whose stages
+log MLflow runs nested under the sweep's own run. At the end `select`'s rule (one optimizing
+metric, satisficing thresholds) picks the winner among every trial's models. The flow holds
+no ML logic: DVC runs the stages, MLflow records them, traindev.selection decides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+from prefect import flow, get_run_logger, task
+from prefect.task_runners import ThreadPoolTaskRunner
+
+import traindev  # noqa: F401  (sets the tools quiet and offline)
+from pipeline.dvc_graph import dvc
+from pipeline.flows import error_lines
+from pipeline.search_space import Knob, parse_space, refine_region, sample, to_dvc_overrides
+from traindev.atomic import write_json
+from traindev.config import ParamsError, SweepParams, validate_params
+from traindev.selection.candidates import candidate_from_run
+from traindev.selection.rules import Selection, select_from_params
+from traindev.tracking import EXPERIMENT, PARENT_RUN_ENV, TRIAL_ENV, flatten
+
+SWEEP_TAG = "traindev.sweep"
+TRIAL_ENV_TAG = "traindev.trial"  # set on each model run by traindev.tracking.sweep_tags
+SWEEPS_DIR = Path("reports") / "sweeps"
+
+
+class TrialFailed(RuntimeError):
+    """`dvc exp run` failed for one trial; the message carries the stage's own error."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    name: str  # also the DVC experiment's name
+    round: str  # "coarse" or "fine"
+    config: dict[str, Any]  # dotted params key -> value
+
+
+@task(task_run_name="{trial.name}")
+def run_trial(
+    trial: Trial, project_dir: str, tracking_uri: str, parent_run_id: str, targets: list[str]
+) -> str:
+    """One `dvc exp run` in its own temporary workspace, logging into the sweep's run.
+
+    Only up to `targets` (each architecture's evaluate stage): the sweep selects among the
+    trials itself, so a per-trial select, error analysis and report would be wasted work.
+    """
+    logger = get_run_logger()
+    overrides = to_dvc_overrides(trial.config)
+    logger.info("%s (%s): %s", trial.name, trial.round, " ".join(overrides))
+    args = ["exp", "run", "--temp", "--name", trial.name]
+    for override in overrides:
+        args += ["--set-param", override]
+    args += targets
+    env = {
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        PARENT_RUN_ENV: parent_run_id,
+        TRIAL_ENV: trial.name,
+    }
+    result = dvc(*args, cwd=project_dir, env=env)
+    for line in (result.stdout + result.stderr).splitlines():
+        if line.startswith("traindev "):
+            logger.info(line)
+    if result.returncode != 0:
+        raise TrialFailed(
+            f"trial {trial.name} ({' '.join(overrides)}) failed:\n{error_lines(result.stderr)}"
+        )
+    return trial.name
+
+
+@flow(name="sweep", log_prints=True)
+def sweep(
+    project_dir: str = ".",
+    params_file: str = "params.yaml",
+    name: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Coarse then fine random search; returns the winner, every trial and the region."""
+    root = Path(project_dir).resolve()
+    raw = yaml.safe_load((root / params_file).read_text())
+    params = validate_params(raw)
+    settings = sweep_settings(params.sweep, overrides)
+    knobs = parse_space(settings.space)
+    if not knobs:
+        raise ParamsError("sweep.space is empty: name at least one params key to search")
+    name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
+    uri = tracking_uri(root)
+    client = MlflowClient(uri)
+    parent = client.create_run(
+        experiment_id(client, root), run_name=name, tags={SWEEP_TAG: name, "traindev.kind": "sweep"}
+    )
+    parent_id = parent.info.run_id
+    logger = get_run_logger()
+    try:
+        for key, value in flatten({"sweep": settings.model_dump()}).items():
+            client.log_param(parent_id, key, str(value)[:6000])
+        coarse = trials_for(name, "coarse", sample(knobs, settings.trials, settings.seed))
+        check_configs(raw, coarse)
+        targets = [f"evaluate@{arch}" for arch in params.train.architectures]
+        failed = run_round(coarse, root, uri, parent_id, targets)
+        region: list[Knob] = []
+        if settings.fine_trials:
+            best = best_configs(client, parent_id, params.select, coarse, settings.fine_from_best)
+            region = refine_region(knobs, best, settings.shrink)
+            logger.info("fine region: %s", "; ".join(describe(knob) for knob in region))
+            draws = sample(knobs, settings.fine_trials, settings.seed + 1, best, settings.shrink)
+            fine = trials_for(name, "fine", draws)
+            check_configs(raw, fine)
+            failed += run_round(fine, root, uri, parent_id, targets)
+        else:
+            fine = []
+        selection = select_from_params(sweep_candidates(client, parent_id), params.select)
+        summary = summarize(name, parent_id, selection, coarse + fine, failed, region)
+        record_winner(client, parent_id, selection, root / SWEEPS_DIR / f"{name}.json", summary)
+        client.set_terminated(parent_id, "FINISHED")
+    except BaseException:
+        client.set_terminated(parent_id, "FAILED")
+        raise
+    logger.info(summary["explanation"])
+    return summary
+
+
+def sweep_settings(settings: SweepParams, overrides: dict[str, Any] | None) -> SweepParams:
+    """params.yaml's `sweep` section with command-line overrides, validated together."""
+    try:
+        return SweepParams.model_validate({**settings.model_dump(), **(overrides or {})})
+    except ValueError as exc:
+        raise ParamsError(f"sweep overrides {overrides}: {exc}") from exc
+
+
+def tracking_uri(root: Path) -> str:
+    """The project's tracking store, made explicit: trials run in temporary workspaces."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
+
+
+def experiment_id(client: MlflowClient, root: Path) -> str:
+    found = client.get_experiment_by_name(EXPERIMENT)
+    if found is not None:
+        return found.experiment_id
+    location = (
+        (root / "mlruns").resolve().as_uri() if tracking_uri(root).startswith("sqlite") else None
+    )
+    return client.create_experiment(EXPERIMENT, artifact_location=location)
+
+
+def trials_for(name: str, round_name: str, configs: list[dict[str, Any]]) -> list[Trial]:
+    prefix = "c" if round_name == "coarse" else "f"
+    return [
+        Trial(f"{name}-{prefix}{i:02d}", round_name, config) for i, config in enumerate(configs, 1)
+    ]
+
+
+def check_configs(raw: dict[str, Any], trials: list[Trial]) -> None:
+    """Validate every trial's params before launching any, so a bad space fails in seconds."""
+    for trial in trials:
+        candidate = copy.deepcopy(raw)
+        for key, value in trial.config.items():
+            set_dotted(candidate, key, value)
+        try:
+            validate_params(candidate)
+        except ParamsError as exc:
+            raise ParamsError(f"sweep.space gives {trial.name} invalid params: {exc}") from exc
+
+
+def set_dotted(params: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = params
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            raise ParamsError(f"sweep.space.{key}: params.yaml has no section {part!r} there")
+        node = node[part]
+    if leaf not in node:
+        raise ParamsError(f"sweep.space.{key}: params.yaml has no key {leaf!r}; check the spelling")
+    node[leaf] = value
+
+
+def run_round(
+    trials: list[Trial], root: Path, uri: str, parent_id: str, targets: list[str]
+) -> list[dict[str, str]]:
+    """Run trials concurrently on the flow's task runner; a failed trial is recorded, not fatal.
+
+    A diverging learning rate is a legitimate sweep outcome: the other trials still count.
+    """
+    futures = [run_trial.submit(trial, str(root), uri, parent_id, targets) for trial in trials]
+    failed = []
+    for trial, future in zip(trials, futures, strict=True):
+        outcome = future.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):
+            failed.append({"trial": trial.name, "error": str(outcome)})
+            get_run_logger().warning("%s failed: %s", trial.name, outcome)
+    if len(failed) == len(trials):
+        raise TrialFailed(f"every trial of the round failed; first: {failed[0]['error']}")
+    return failed
+
+
+def trial_runs(client: MlflowClient, parent_id: str) -> list[Run]:
+    """The finished, evaluated model runs nested under the sweep."""
+    parent = client.get_run(parent_id)
+    runs = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_id}' and attributes.status = 'FINISHED'",
+        max_results=5000,
+    )
+    return [run for run in runs if "final.dev.error" in run.data.metrics]
+
+
+def sweep_candidates(client: MlflowClient, parent_id: str):
+    return [
+        candidate_from_run(
+            run,
+            name=f"{run.data.tags.get('architecture', 'model')}@{run.data.tags.get(TRIAL_ENV_TAG)}",
+            source="sweep trial",
+        )
+        for run in trial_runs(client, parent_id)
+    ]
+
+
+def best_configs(
+    client: MlflowClient, parent_id: str, select_params, trials: list[Trial], count: int
+) -> list[dict[str, Any]]:
+    """The configurations of the `count` best trials so far, by the selection rule."""
+    by_name = {trial.name: trial.config for trial in trials}
+    selection = select_from_params(sweep_candidates(client, parent_id), select_params)
+    ordered: list[dict[str, Any]] = []
+    for row in selection.rows:
+        trial = row.name.rsplit("@", 1)[-1]
+        if row.satisfied and trial in by_name and by_name[trial] not in ordered:
+            ordered.append(by_name[trial])
+    if not ordered:
+        raise TrialFailed("no coarse trial met the satisficing thresholds; widen sweep.space")
+    return ordered[:count]
+
+
+def describe(knob: Knob) -> str:
+    if knob.scale == "choice":
+        return f"{knob.key} in {list(knob.choices)}"
+    return f"{knob.key} {knob.scale} [{knob.low:.4g}, {knob.high:.4g}]"
+
+
+def summarize(
+    name: str,
+    parent_id: str,
+    selection: Selection,
+    trials: list[Trial],
+    failed: list[dict[str, str]],
+    region: list[Knob],
+) -> dict[str, Any]:
+    winner = selection.winner
+    trial = winner.name.rsplit("@", 1)[-1] if winner else None
+    configs = {t.name: t for t in trials}
+    return {
+        "sweep": name,
+        "mlflow_run_id": parent_id,
+        "winner": None
+        if winner is None
+        else {
+            "model": winner.name,
+            "run_id": winner.run_id,
+            "trial": trial,
+            "config": configs[trial].config if trial in configs else None,
+            selection.optimizing: winner.measured.get(selection.optimizing),
+        },
+        "explanation": selection.explanation,
+        "trials": [{"name": t.name, "round": t.round, "config": t.config} for t in trials],
+        "failed": failed,
+        "fine_region": [describe(knob) for knob in region],
+        "selection": selection.as_dict(),
+    }
+
+
+def record_winner(
+    client: MlflowClient, parent_id: str, selection: Selection, path: Path, summary: dict
+) -> None:
+    write_json(path, summary)
+    client.log_artifact(parent_id, str(path), "sweep")
+    winner = selection.winner
+    if winner is None:
+        client.set_tag(parent_id, "traindev.winner", "none: no trial met every threshold")
+        return
+    client.set_tag(parent_id, "traindev.winner", winner.name)
+    client.set_tag(parent_id, "traindev.winner_run_id", winner.run_id or "")
+    value = winner.measured.get(selection.optimizing)
+    if value is not None:
+        client.log_metric(parent_id, f"best.{selection.optimizing}", value)
+
+
+def task_runner(settings: SweepParams):
+    """Threads by default (each trial is a subprocess); Dask to spread trials over machines."""
+    if settings.task_runner == "threads":
+        return ThreadPoolTaskRunner(max_workers=settings.parallelism)
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:
+        raise ParamsError(
+            "sweep.task_runner: dask needs `pip install prefect-dask`; or use threads"
+        ) from exc
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": settings.parallelism, "threads_per_worker": 1}
+    )
+
+
+def run_sweep(
+    project_dir: str = ".",
+    params_file: str = "params.yaml",
+    name: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `sweep` flow on the task runner its params ask for."""
+    root = Path(project_dir).resolve()
+    params = validate_params(yaml.safe_load((root / params_file).read_text()))
+    settings = sweep_settings(params.sweep, overrides)
+    runner = task_runner(settings)
+    return sweep.with_options(task_runner=runner)(project_dir, params_file, name, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Random-search sweep over DVC experiments.")
+    parser.add_argument("--project-dir", default=".")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--name", help="sweep name (default sweep-<timestamp>)")
+    parser.add_argument("--trials", type=int, help="override sweep.trials")
+    parser.add_argument("--fine-trials", type=int, help="override sweep.fine_trials")
+    parser.add_argument("--parallelism", type=int, help="override sweep.parallelism")
+    args = parser.parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in {
+            "trials": args.trials,
+            "fine_trials": args.fine_trials,
+            "parallelism": args.parallelism,
+        }.items()
+        if value is not None
+    }
+    summary = run_sweep(args.project_dir, args.params, args.name, overrides)
+    print(json.dumps({k: summary[k] for k in ("sweep", "winner", "explanation")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

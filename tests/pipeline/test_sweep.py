@@ -1,0 +1,81 @@
+"""The sweep flow for real: 4 trials as DVC experiments, nested MLflow runs, the rule's pick."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from mlflow.tracking import MlflowClient
+from project_harness import Project
+
+from pipeline.sweep import check_configs, run_sweep, set_dotted, trials_for
+from traindev.config import ParamsError
+
+
+def test_a_space_key_that_params_yaml_lacks_is_refused_before_any_trial(default_params):
+    trials = trials_for("s", "coarse", [{"train.learning_rate": 0.1}])
+    with pytest.raises(ParamsError, match=r"sweep.space.train.learning_rate: .*no key"):
+        check_configs(default_params, trials)
+    trials = trials_for("s", "coarse", [{"train.lr": -1.0}])
+    with pytest.raises(
+        ParamsError, match=r"(?s)s-c01 invalid params: .*train\.lr: Input should be"
+    ):
+        check_configs(default_params, trials)
+
+
+def test_set_dotted_reaches_nested_model_params(default_params):
+    set_dotted(default_params, "models.deep_nn.hidden_sizes", [8])
+    assert default_params["models"]["deep_nn"]["hidden_sizes"] == [8]
+
+
+@pytest.mark.e2e
+def test_a_four_trial_sweep_runs_experiments_nests_runs_and_picks_the_best(
+    reproduced_project, prefect_server, tmp_path
+):
+    project = Project(tmp_path / "sweep", reproduced_project.first_repro)
+    shutil.copytree(reproduced_project.root, project.root, symlinks=True)
+    project.set_param("train", "architectures", ["logistic_regression"])
+    project.set_param(
+        "sweep",
+        "space",
+        {
+            "train.lr": {"scale": "log", "low": 1.0e-3, "high": 1.0e-1},
+            "train.beta1": {"scale": "one_minus_log", "low": 0.8, "high": 0.99},
+        },
+    )
+    project.commit("sweep the learning rate")
+
+    summary = run_sweep(
+        str(project.root),
+        name="t",
+        overrides={"trials": 2, "fine_trials": 2, "fine_from_best": 1, "parallelism": 2},
+    )
+
+    names = {"t-c01", "t-c02", "t-f01", "t-f02"}
+    assert {trial["name"] for trial in summary["trials"]} == names
+    assert summary["failed"] == []
+    shown = json.loads(project.dvc("exp", "show", "--json").stdout)
+    listed = {
+        rev.get("name")
+        for commit in shown
+        for exp in (commit.get("experiments") or [])
+        for rev in exp.get("revs", [])
+    }
+    assert names <= listed
+
+    client = MlflowClient(f"sqlite:///{project.root / 'mlflow.db'}")
+    parent = client.get_run(summary["mlflow_run_id"])
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    by_trial = {run.data.tags["traindev.trial"]: run for run in children}
+    assert set(by_trial) == names
+    best = min(by_trial.values(), key=lambda run: run.data.metrics["final.dev.error"])
+    assert summary["winner"]["run_id"] == best.info.run_id
+    assert parent.data.tags["traindev.winner_run_id"] == best.info.run_id
+    fine = [t["config"]["train.lr"] for t in summary["trials"] if t["round"] == "fine"]
+    winner_lr = by_trial[summary["trials"][0]["name"]].data.params["train.lr"]
+    assert all(1.0e-3 <= lr <= 1.0e-1 for lr in fine) and winner_lr
+    assert (project.root / "reports/sweeps/t.json").is_file()
