@@ -10,6 +10,9 @@ timeouts come from the `orchestration` section of params.yaml.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from prefect import flow, get_run_logger, task
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.dvc_graph import dvc, stage_graph, stage_order
-from traindev.config import load_params
+from traindev.config import TorchrunParams, load_params
 
 SKIPPED_MARKERS = ("didn't change, skipping", "is cached - skipping")
 
@@ -40,6 +43,52 @@ def run_stage(stage: str, project_dir: str) -> str:
     return "skipped" if skipped else "ran"
 
 
+@task(task_run_name="{stage} (torchrun)")
+def run_training_stage_with_torchrun(stage: str, project_dir: str, torchrun: TorchrunParams) -> str:
+    """A train stage as DDP under torchrun, then `dvc commit` to record its outputs.
+
+    DVC runs a stage's command as one process, so the flow launches the distributed command
+    itself (the stage's own `traindev train --arch A`) and hands the result back to DVC. On
+    more than one machine, the other nodes run the same torchrun command (README).
+    """
+    logger = get_run_logger()
+    status = dvc("status", "--json", stage, cwd=project_dir)
+    if status.returncode == 0 and json.loads(status.stdout or "{}") == {}:
+        logger.info("Stage %r didn't change, skipping", stage)
+        return "skipped"
+    architecture = stage.split("@", 1)[1]
+    result = run_command(torchrun_command(torchrun, architecture), project_dir)
+    for line in (result.stdout + result.stderr).splitlines():
+        if line.strip():
+            logger.info(line)
+    if result.returncode != 0:
+        raise StageFailed(f"stage {stage!r} under torchrun failed:\n{error_lines(result.stderr)}")
+    committed = dvc("commit", "--force", stage, cwd=project_dir)
+    if committed.returncode != 0:
+        raise StageFailed(f"dvc commit {stage} failed:\n{error_lines(committed.stderr)}")
+    return "ran"
+
+
+def torchrun_command(torchrun: TorchrunParams, architecture: str) -> list[str]:
+    launcher = str(Path(sys.executable).parent / "torchrun")
+    placement = [f"--nnodes={torchrun.nnodes}", f"--nproc-per-node={torchrun.nproc_per_node}"]
+    if torchrun.nnodes == 1:
+        placement.append("--standalone")
+    else:
+        placement += [
+            "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={torchrun.rdzv_endpoint}",
+            f"--rdzv-id=traindev-{architecture}",
+        ]
+    return [launcher, *placement, "-m", "traindev.cli", "train", "--arch", architecture]
+
+
+def run_command(command: list[str], cwd: str) -> subprocess.CompletedProcess:
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
 def error_lines(stderr: str) -> str:
     """The lines that say what went wrong (traindev's own `error:` lines first)."""
     lines = [line for line in stderr.splitlines() if line.strip()]
@@ -52,15 +101,21 @@ def reproduce(project_dir: str = ".", params_file: str = "params.yaml") -> dict[
     """Run every stage of dvc.yaml in dependency order; returns stage -> ran / skipped."""
     root = Path(project_dir).resolve()
     orchestration = load_params(root / params_file).orchestration
-    stage = run_stage.with_options(
-        retries=orchestration.retries,
-        retry_delay_seconds=orchestration.retry_delay_seconds,
-        timeout_seconds=orchestration.stage_timeout_seconds,
-    )
+    limits = {
+        "retries": orchestration.retries,
+        "retry_delay_seconds": orchestration.retry_delay_seconds,
+        "timeout_seconds": orchestration.stage_timeout_seconds,
+    }
+    stage = run_stage.with_options(**limits)
+    distributed = run_training_stage_with_torchrun.with_options(**limits)
+    torchrun = orchestration.torchrun
     outcome: dict[str, str] = {}
     # DVC holds a repository lock while it reproduces, so stages run one at a time.
     for name in stage_order(stage_graph(root)):
-        outcome[name] = stage(name, str(root))
+        if torchrun.distributed and name.startswith("train@"):
+            outcome[name] = distributed(name, str(root), torchrun)
+        else:
+            outcome[name] = stage(name, str(root))
     logger = get_run_logger()
     ran = [name for name, state in outcome.items() if state == "ran"]
     logger.info("reproduced %d stage(s): %s", len(ran), ", ".join(ran) or "none (all up to date)")

@@ -348,10 +348,29 @@ class ReportParams(Section):
     title: str = "traindev report"
 
 
+class TorchrunParams(Section):
+    """How the `reproduce` flow launches training stages; 1 x 1 is a plain `dvc repro`."""
+
+    nnodes: int = Field(1, ge=1)
+    nproc_per_node: int | Literal["gpu"] = 1  # "gpu": one process per visible GPU
+    rdzv_endpoint: str | None = None  # host:port of node 0 when nnodes > 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.nnodes > 1 or self.nproc_per_node != 1
+
+    @model_validator(mode="after")
+    def _endpoint_for_many_nodes(self) -> TorchrunParams:
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError("rdzv_endpoint (host:port of node 0) is needed when nnodes > 1")
+        return self
+
+
 class OrchestrationParams(Section):
     retries: int = Field(1, ge=0)
     retry_delay_seconds: float = Field(5.0, ge=0.0)
     stage_timeout_seconds: float = Field(3600.0, gt=0.0)
+    torchrun: TorchrunParams = TorchrunParams()
 
 
 class SweepParams(Section):

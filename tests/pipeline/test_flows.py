@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
+import yaml
 from project_harness import Project
 
 from pipeline.dvc_graph import parse_dot, stage_order
@@ -55,3 +57,23 @@ def test_a_failing_stage_fails_the_flow_with_the_stage_error(
     copy.set_param("split", "dev", 5000)  # valid params, but more than the target domain holds
     with pytest.raises(StageFailed, match=r"stage 'split' failed:\n.*split.dev \+ split.test ask"):
         reproduce(str(copy.root))
+
+
+@pytest.mark.e2e
+def test_reproduce_trains_under_torchrun_and_hands_the_outputs_back_to_dvc(
+    reproduced_project, prefect_server, tmp_path
+):
+    copy = Project(tmp_path / "ddp", reproduced_project.first_repro)
+    shutil.copytree(reproduced_project.root, copy.root, symlinks=True)
+    copy.set_param("orchestration", "torchrun", {"nnodes": 1, "nproc_per_node": 2})
+    params = yaml.safe_load((copy.root / "params.yaml").read_text())
+    params["models"]["deep_nn"].update(hidden_sizes=[16], batch_norm=False)
+    (copy.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    outcome = reproduce(str(copy.root))
+
+    assert outcome["train@deep_nn"] == "ran" and outcome["evaluate@deep_nn"] == "ran"
+    assert outcome["train@lenet5"] == "skipped"
+    training = json.loads((copy.root / "data/models/deep_nn/training.json").read_text())
+    assert training["world_size"] == 2
+    assert "Data and pipelines are up to date" in copy.dvc("status").stdout  # committed
