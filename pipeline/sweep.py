@@ -115,11 +115,14 @@ def sweep(
             client.log_param(parent_id, key, str(value)[:6000])
         coarse = trials_for(name, "coarse", sample(knobs, settings.trials, settings.seed))
         check_configs(raw, coarse)
-        targets = [f"evaluate@{arch}" for arch in params.train.architectures]
+        architectures = params.train.architectures
+        targets = [f"evaluate@{arch}" for arch in architectures]
         failed = run_round(coarse, root, uri, parent_id, targets)
         region: list[Knob] = []
         if settings.fine_trials:
-            best = best_configs(client, parent_id, params.select, coarse, settings.fine_from_best)
+            best = best_configs(
+                client, parent_id, params.select, coarse, settings.fine_from_best, architectures
+            )
             region = refine_region(knobs, best, settings.shrink)
             logger.info("fine region: %s", "; ".join(describe(knob) for knob in region))
             draws = sample(knobs, settings.fine_trials, settings.seed + 1, best, settings.shrink)
@@ -128,7 +131,8 @@ def sweep(
             failed += run_round(fine, root, uri, parent_id, targets)
         else:
             fine = []
-        selection = select_from_params(sweep_candidates(client, parent_id), params.select)
+        candidates = sweep_candidates(client, parent_id, coarse + fine, architectures)
+        selection = select_from_params(candidates, params.select)
         summary = summarize(name, parent_id, selection, coarse + fine, failed, region)
         record_winner(client, parent_id, selection, root / SWEEPS_DIR / f"{name}.json", summary)
         client.set_terminated(parent_id, "FINISHED")
@@ -223,23 +227,55 @@ def trial_runs(client: MlflowClient, parent_id: str) -> list[Run]:
     return [run for run in runs if "final.dev.error" in run.data.metrics]
 
 
-def sweep_candidates(client: MlflowClient, parent_id: str):
-    return [
-        candidate_from_run(
-            run,
-            name=f"{run.data.tags.get('architecture', 'model')}@{run.data.tags.get(TRIAL_ENV_TAG)}",
-            source="sweep trial",
-        )
+def sweep_candidates(
+    client: MlflowClient, parent_id: str, trials: list[Trial], architectures: list[str]
+) -> list:
+    """Every trial's models: its nested runs, or, for a trial DVC restored from its run cache
+    (the same params as an earlier trial, so nothing re-ran), the run that trained them."""
+    runs = {
+        (run.data.tags.get(TRIAL_ENV_TAG), run.data.tags.get("architecture")): run
         for run in trial_runs(client, parent_id)
+    }
+    experiment = client.get_run(parent_id).info.experiment_id
+    for trial in trials:
+        for architecture in architectures:
+            if (trial.name, architecture) not in runs:
+                earlier = run_with_params(client, experiment, architecture, trial.config)
+                if earlier is not None:
+                    runs[(trial.name, architecture)] = earlier
+    return [
+        candidate_from_run(run, name=f"{architecture}@{trial}", source="sweep trial")
+        for (trial, architecture), run in runs.items()
     ]
 
 
+def run_with_params(
+    client: MlflowClient, experiment: str, architecture: str, config: dict[str, Any]
+) -> Run | None:
+    """The newest evaluated run of `architecture` logged with exactly these param values."""
+    clauses = [f"tags.architecture = '{architecture}'", "attributes.status = 'FINISHED'"]
+    clauses += [f"params.`{key}` = '{value}'" for key, value in config.items()]
+    found = client.search_runs(
+        [experiment],
+        filter_string=" and ".join(clauses),
+        order_by=["attributes.start_time DESC"],
+        max_results=20,
+    )
+    return next((run for run in found if "final.dev.error" in run.data.metrics), None)
+
+
 def best_configs(
-    client: MlflowClient, parent_id: str, select_params, trials: list[Trial], count: int
+    client: MlflowClient,
+    parent_id: str,
+    select_params,
+    trials: list[Trial],
+    count: int,
+    architectures: list[str],
 ) -> list[dict[str, Any]]:
     """The configurations of the `count` best trials so far, by the selection rule."""
     by_name = {trial.name: trial.config for trial in trials}
-    selection = select_from_params(sweep_candidates(client, parent_id), select_params)
+    candidates = sweep_candidates(client, parent_id, trials, architectures)
+    selection = select_from_params(candidates, select_params)
     ordered: list[dict[str, Any]] = []
     for row in selection.rows:
         trial = row.name.rsplit("@", 1)[-1]

@@ -21,7 +21,9 @@ def tiny_params() -> dict[str, Any]:
     """The default params.yaml shrunk to seconds: few synthetic digits, one or two epochs."""
     params = copy.deepcopy(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
     params["synthesize"].update(count=300, fonts=["DejaVuSans.ttf", "DejaVuSerif.ttf"])
-    params["train"].update(epochs=2, batch_size=32)
+    # Two architectures, an MLP and a CNN: every extra one costs ~20 s of stage start-ups per
+    # full reproduction, and the suite reproduces several times.
+    params["train"].update(epochs=2, batch_size=32, architectures=["deep_nn", "lenet5"])
     params["models"]["deep_nn"]["hidden_sizes"] = [32]
     return params
 

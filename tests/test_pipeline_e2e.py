@@ -14,7 +14,7 @@ from project_harness import ran_stages
 
 pytestmark = pytest.mark.e2e
 
-ARCHITECTURES = ["deep_nn", "lenet5", "logistic_regression"]
+ARCHITECTURES = ["deep_nn", "lenet5"]
 PER_ARCHITECTURE = ("train", "evaluate", "analyze")
 ALL_STAGES = {
     "ingest",

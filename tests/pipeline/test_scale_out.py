@@ -24,7 +24,7 @@ from project_harness import Project, run
 
 pytestmark = pytest.mark.e2e
 
-ARCH = "logistic_regression"
+ARCH = "deep_nn"
 BIN = Path(sys.executable).parent
 SERVER_START_TIMEOUT_S = 90
 SERVER_ENV = {

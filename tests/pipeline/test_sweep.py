@@ -29,11 +29,10 @@ def test_set_dotted_reaches_nested_model_params(default_params):
     assert default_params["models"]["deep_nn"]["hidden_sizes"] == [8]
 
 
-@pytest.mark.e2e
-def test_a_four_trial_sweep_runs_experiments_nests_runs_and_picks_the_best(
-    reproduced_project, prefect_server, tmp_path
-):
-    project = Project(tmp_path / "sweep", reproduced_project.first_repro)
+@pytest.fixture(scope="module")
+def sweep_project(reproduced_project, tmp_path_factory) -> Project:
+    """A copy of the reproduced project with one architecture and a space to search."""
+    project = Project(tmp_path_factory.mktemp("sweep") / "p", reproduced_project.first_repro)
     shutil.copytree(reproduced_project.root, project.root, symlinks=True)
     project.set_param("train", "architectures", ["logistic_regression"])
     project.set_param(
@@ -45,7 +44,14 @@ def test_a_four_trial_sweep_runs_experiments_nests_runs_and_picks_the_best(
         },
     )
     project.commit("sweep the learning rate")
+    return project
 
+
+@pytest.mark.e2e
+def test_a_four_trial_sweep_runs_experiments_nests_runs_and_picks_the_best(
+    sweep_project, prefect_server
+):
+    project = sweep_project
     summary = run_sweep(
         str(project.root),
         name="t",
@@ -79,3 +85,14 @@ def test_a_four_trial_sweep_runs_experiments_nests_runs_and_picks_the_best(
     winner_lr = by_trial[summary["trials"][0]["name"]].data.params["train.lr"]
     assert all(1.0e-3 <= lr <= 1.0e-1 for lr in fine) and winner_lr
     assert (project.root / "reports/sweeps/t.json").is_file()
+
+
+@pytest.mark.e2e
+def test_trials_run_on_a_dask_local_cluster(sweep_project, prefect_server):
+    summary = run_sweep(
+        str(sweep_project.root),
+        name="d",
+        overrides={"trials": 2, "fine_trials": 0, "parallelism": 2, "task_runner": "dask"},
+    )
+    assert {trial["name"] for trial in summary["trials"]} == {"d-c01", "d-c02"}
+    assert summary["failed"] == [] and summary["winner"]["trial"] in {"d-c01", "d-c02"}
