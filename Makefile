@@ -45,6 +45,7 @@ bench: install          ## benchmarks: pipeline wall time per stage, trainer thr
 	python benchmarks/trainer_throughput.py
 	python benchmarks/pipeline_wall_time.py
 	python benchmarks/analyze_scale.py
+	python benchmarks/orchestration_overhead.py --tiny
 
 clean:
 	rm -rf $(VENV)

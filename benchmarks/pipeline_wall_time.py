@@ -21,7 +21,7 @@ from pathlib import Path
 from pipeline.dvc_graph import stage_graph, stage_order
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", "src", "pipeline")
+COPIED = ("dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", "src", "pipeline", "reviews")
 
 
 def sh(cmd: list[str], cwd: Path) -> None:
