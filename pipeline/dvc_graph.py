@@ -14,10 +14,10 @@ _NODE = re.compile(r'^"(?P<name>[^"]+)";$')
 _EDGE = re.compile(r'^"(?P<upstream>[^"]+)" -> "(?P<downstream>[^"]+)";$')
 
 
-def dvc(
-    *args: str, cwd: Path | str, env: Mapping[str, str] | None = None
+def run_in_environment(
+    command: list[str], cwd: Path | str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run DVC from this Python environment, with its scripts (`traindev`) on PATH.
+    """Run a command with this Python environment's scripts (`traindev`, `torchrun`) on PATH.
 
     A flow started from an IDE or a scheduler may not have the virtualenv activated; the
     stages' commands must still resolve to the same installation.
@@ -25,14 +25,14 @@ def dvc(
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, **(env or {})}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [sys.executable, "-m", "dvc", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def dvc(
+    *args: str, cwd: Path | str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run DVC from this Python environment."""
+    return run_in_environment([sys.executable, "-m", "dvc", *args], cwd, env)
 
 
 def stage_graph(project_dir: Path) -> dict[str, set[str]]:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
-from pipeline.dvc_graph import dvc, stage_graph, stage_order
+from pipeline.dvc_graph import dvc, run_in_environment, stage_graph, stage_order
 from traindev.config import TorchrunParams, load_params
 
 SKIPPED_MARKERS = ("didn't change, skipping", "is cached - skipping")
@@ -57,7 +55,7 @@ def run_training_stage_with_torchrun(stage: str, project_dir: str, torchrun: Tor
         logger.info("Stage %r didn't change, skipping", stage)
         return "skipped"
     architecture = stage.split("@", 1)[1]
-    result = run_command(torchrun_command(torchrun, architecture), project_dir)
+    result = run_in_environment(torchrun_command(torchrun, architecture), project_dir)
     for line in (result.stdout + result.stderr).splitlines():
         if line.strip():
             logger.info(line)
@@ -81,12 +79,6 @@ def torchrun_command(torchrun: TorchrunParams, architecture: str) -> list[str]:
             f"--rdzv-id=traindev-{architecture}",
         ]
     return [launcher, *placement, "-m", "traindev.cli", "train", "--arch", architecture]
-
-
-def run_command(command: list[str], cwd: str) -> subprocess.CompletedProcess:
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
 def error_lines(stderr: str) -> str:

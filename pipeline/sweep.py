@@ -37,10 +37,9 @@ from traindev.atomic import write_json
 from traindev.config import ParamsError, SweepParams, validate_params
 from traindev.selection.candidates import candidate_from_run
 from traindev.selection.rules import Selection, select_from_params
-from traindev.tracking import EXPERIMENT, PARENT_RUN_ENV, TRIAL_ENV, flatten
+from traindev.tracking import EXPERIMENT, PARENT_RUN_ENV, TRIAL_ENV, TRIAL_TAG, flatten
 
 SWEEP_TAG = "traindev.sweep"
-TRIAL_ENV_TAG = "traindev.trial"  # set on each model run by traindev.tracking.sweep_tags
 SWEEPS_DIR = Path("reports") / "sweeps"
 
 
@@ -233,7 +232,7 @@ def sweep_candidates(
     """Every trial's models: its nested runs, or, for a trial DVC restored from its run cache
     (the same params as an earlier trial, so nothing re-ran), the run that trained them."""
     runs = {
-        (run.data.tags.get(TRIAL_ENV_TAG), run.data.tags.get("architecture")): run
+        (run.data.tags.get(TRIAL_TAG), run.data.tags.get("architecture")): run
         for run in trial_runs(client, parent_id)
     }
     experiment = client.get_run(parent_id).info.experiment_id

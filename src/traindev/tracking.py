@@ -124,6 +124,7 @@ def open_run(run_id: str | None = None, **start_kwargs: Any) -> Iterator[mlflow.
 # Set by the sweep flow for the stages of one trial: their runs nest under the sweep's run.
 PARENT_RUN_ENV = "TRAINDEV_PARENT_RUN_ID"
 TRIAL_ENV = "TRAINDEV_TRIAL"
+TRIAL_TAG = "traindev.trial"  # the trial a model run belongs to
 
 
 def sweep_tags() -> dict[str, str]:
@@ -132,7 +133,7 @@ def sweep_tags() -> dict[str, str]:
     if parent := os.environ.get(PARENT_RUN_ENV):
         tags["mlflow.parentRunId"] = parent
     if trial := os.environ.get(TRIAL_ENV):
-        tags["traindev.trial"] = trial
+        tags[TRIAL_TAG] = trial
     return tags
 
 

@@ -202,7 +202,7 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def loader_workers(requested: int | str, device: torch.device, world: int = 1) -> int:
+def loader_workers(requested: int | str, world: int = 1) -> int:
     """`auto`: the cores this process may use, less one for the training loop, at most 8."""
     if requested != "auto":
         return int(requested)

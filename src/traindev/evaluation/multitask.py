@@ -24,7 +24,6 @@ from sklearn.metrics import precision_recall_fscore_support
 from torch import nn
 
 from traindev.config import DiagnosisParams
-from traindev.data.batches import make_batches
 from traindev.data.store import SPLITS, ImageStore
 from traindev.data.tasks import task_column
 from traindev.evaluation.bootstrap import SPLIT_ROWS, TableIntervals, table_intervals
@@ -34,7 +33,7 @@ from traindev.evaluation.diagnosis import (
     Diagnosis,
     diagnose,
 )
-from traindev.training.trainer import autocast_context
+from traindev.evaluation.predict import predict_outputs
 
 THRESHOLD = 0.5  # a task is predicted "yes" when its sigmoid reaches this
 PROBABILITY_PREFIX = "probability."
@@ -46,7 +45,6 @@ def probability_column(task: str) -> str:
     return f"{PROBABILITY_PREFIX}{task}"
 
 
-@torch.no_grad()
 def predict_task_probabilities(
     model: nn.Module,
     store: ImageStore,
@@ -59,17 +57,7 @@ def predict_task_probabilities(
     The multi-task twin of `predict.predict_probabilities`: each output is its own yes / no
     question, so the outputs are not normalized against each other as a softmax would.
     """
-    model = model.to(device).eval()
-    rows = np.arange(len(store.manifest)) if rows is None else rows
-    batches = make_batches(store, "", batch_size, device, in_memory_max_mb=256.0, rows=rows)
-    chunks = []
-    for x, _ in batches:
-        with autocast_context(device):
-            logits = model(x)
-        chunks.append(torch.sigmoid(logits.float()).cpu())
-    if not chunks:
-        return np.zeros((0, 0), np.float32)
-    return torch.cat(chunks).numpy()
+    return predict_outputs(model, store, device, batch_size, rows, torch.sigmoid, 0)
 
 
 def check_task_arrays(targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]) -> None:

@@ -232,7 +232,7 @@ class SplitBatches:
         self.batch_size = (
             len(self.train_rows) if params.batch_size == "full" else int(params.batch_size)
         )
-        self.workers = loader_workers(params.num_workers, device, context.world)
+        self.workers = loader_workers(params.num_workers, context.world)
 
     def of(
         self,
