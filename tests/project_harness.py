@@ -31,10 +31,17 @@ def tiny_params() -> dict[str, Any]:
 PROJECT_FILES = ("dvc.yaml", "src", "pipeline", "pyproject.toml", "reviews")
 
 
+def project_environment() -> dict[str, str]:
+    """The test's virtualenv first on PATH; no MLFLOW_TRACKING_URI, so each project tracks
+    into its own sqlite:///<root>/mlflow.db."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run a real binary (dvc, git) with the test's virtualenv first on PATH."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)  # each project uses its own sqlite:///<root>/mlflow.db
+    env = project_environment()
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise AssertionError(

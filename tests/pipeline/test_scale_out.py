@@ -3,12 +3,9 @@ MLflow tracking server (database backend, proxied artifact store) that stages lo
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +18,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 from project_harness import Project, run
+from servers import free_port, start_in_group, stop_group
 
 pytestmark = pytest.mark.e2e
 
@@ -97,12 +95,6 @@ def test_a_fresh_clone_pulls_every_output_from_a_local_remote_with_the_locked_md
     assert "Cache and remote 'local' are in sync" in clone.dvc("status", "--cloud").stdout
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for_health(url: str, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -140,31 +132,13 @@ def mlflow_server(tmp_path) -> Iterator[tuple[str, Path]]:
     ]  # fmt: skip
     env = {**os.environ, **SERVER_ENV}
     env.pop("MLFLOW_TRACKING_URI", None)
-    with log.open("w") as sink:
-        server = subprocess.Popen(
-            command,
-            cwd=home,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start_in_group(command, env, home, log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, server, log)
         yield url, artifacts
     finally:
         stop_group(server)
-
-
-def stop_group(server: subprocess.Popen) -> None:
-    """SIGTERM the server's process group (mlflow -> uvicorn), then SIGKILL what is left."""
-    os.killpg(server.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        server.wait(timeout=15)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGKILL)
-    server.wait()
 
 
 def repro_tracked_at(clone: Project, tracking_uri: str, *stages: str) -> str:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -16,12 +13,7 @@ from pathlib import Path
 
 import pytest
 from project_harness import PROJECT_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from servers import free_port, start_in_group, stop_group
 
 
 def api(url: str, path: str, payload: dict | None = None):
@@ -47,26 +39,6 @@ def wait_for(predicate, seconds: float, what: str, processes=()):
     raise AssertionError(f"{what} within {seconds} s")
 
 
-def start(command: list[str], env: dict, cwd: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        command,
-        env=env,
-        cwd=cwd,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.mark.e2e
 def test_a_served_deployment_runs_reproduce_on_its_schedule(reproduced_project, tmp_path):
     project = tmp_path / "served"
@@ -83,7 +55,7 @@ def test_a_served_deployment_runs_reproduce_on_its_schedule(reproduced_project, 
         "PREFECT_LOGGING_LEVEL": "INFO",
     }
     env.pop("MLFLOW_TRACKING_URI", None)
-    server = start(
+    server = start_in_group(
         [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env,
         tmp_path,
@@ -92,7 +64,7 @@ def test_a_served_deployment_runs_reproduce_on_its_schedule(reproduced_project, 
     served = None
     try:
         wait_for(lambda: api(url, "/health"), 120, "the server answered", [server])
-        served = start(
+        served = start_in_group(
             [
                 sys.executable,
                 "-m",
@@ -126,6 +98,6 @@ def test_a_served_deployment_runs_reproduce_on_its_schedule(reproduced_project, 
     finally:
         for process in (served, server):
             if process is not None:
-                stop(process)
+                stop_group(process)
     # nothing changed since the reproduction: DVC skipped every stage
     assert "reproduced 0 stage(s): none (all up to date)" in (tmp_path / "serve.log").read_text()

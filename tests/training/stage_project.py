@@ -7,7 +7,6 @@ written directly, and the real CLI runs in a subprocess as DVC would run it.
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from project_harness import PROJECT_ROOT
+from project_harness import PROJECT_ROOT, project_environment
 
 from traindev import paths
 from traindev.data.store import write_store
@@ -59,8 +58,7 @@ def make_training_dir(root: Path, n: int, train_overrides: dict[str, Any]) -> Pa
 
 
 def environment(threads: int = 1) -> dict[str, str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = project_environment()
     env.update(OMP_NUM_THREADS=str(threads), CI="1")
     return env
 
