@@ -2,9 +2,12 @@
 
     python -m pipeline.flows            # on Prefect's local ephemeral server, no setup
 
-Each task runs `dvc repro --single-item <stage>`; DVC still decides what is up to date,
-so an unchanged stage finishes at once and is reported as skipped. Retries and
-timeouts come from the `orchestration` section of params.yaml.
+DVC decides what is up to date. One `dvc status` up front names the stages whose own
+dependencies, params or outputs changed; each of those, and each stage downstream of one that
+ran, becomes `dvc repro --single-item <stage>` (which may still find nothing to do). Every
+other stage is a task that finishes at once in a "Skipped" state, so the Prefect UI shows the
+whole pipeline either way. Retries and timeouts come from the `orchestration` section of
+params.yaml.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.states import Completed, State
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.dvc_graph import dvc, run_in_environment, stage_graph, stage_order
@@ -27,22 +31,33 @@ class StageFailed(RuntimeError):
     """A DVC stage exited non-zero; the message carries the stage's own error output."""
 
 
-@task(task_run_name="{stage}")
-def run_stage(stage: str, project_dir: str) -> str:
-    """Reproduce one stage; returns "ran" or "skipped"."""
+def skipped(reason: str) -> State:
+    """A completed task shown as "Skipped" in the UI; its result is the string "skipped"."""
+    return Completed(name="Skipped", message=reason, data="skipped")
+
+
+@task(task_run_name="{stage}", persist_result=False)
+def run_stage(stage: str, project_dir: str, up_to_date: bool = False) -> str | State:
+    """Reproduce one stage ("ran"), or report it skipped when DVC finds nothing to do."""
     logger = get_run_logger()
+    if up_to_date:
+        logger.info("Stage %r is up to date (dvc status), skipping", stage)
+        return skipped("up to date (dvc status)")
     result = dvc("repro", "--single-item", stage, cwd=project_dir)
     for line in (result.stdout + result.stderr).splitlines():
         if line.strip():
             logger.info(line)
     if result.returncode != 0:
         raise StageFailed(f"stage {stage!r} failed:\n{error_lines(result.stderr)}")
-    skipped = any(marker in result.stdout for marker in SKIPPED_MARKERS)
-    return "skipped" if skipped else "ran"
+    if any(marker in result.stdout for marker in SKIPPED_MARKERS):
+        return skipped("up to date (dvc repro)")
+    return "ran"
 
 
-@task(task_run_name="{stage} (torchrun)")
-def run_training_stage_with_torchrun(stage: str, project_dir: str, torchrun: TorchrunParams) -> str:
+@task(task_run_name="{stage} (torchrun)", persist_result=False)
+def run_training_stage_with_torchrun(
+    stage: str, project_dir: str, torchrun: TorchrunParams
+) -> str | State:
     """A train stage as DDP under torchrun, then `dvc commit` to record its outputs.
 
     DVC runs a stage's command as one process, so the flow launches the distributed command
@@ -53,7 +68,7 @@ def run_training_stage_with_torchrun(stage: str, project_dir: str, torchrun: Tor
     status = dvc("status", "--json", stage, cwd=project_dir)
     if status.returncode == 0 and json.loads(status.stdout or "{}") == {}:
         logger.info("Stage %r didn't change, skipping", stage)
-        return "skipped"
+        return skipped("up to date (dvc status)")
     architecture = stage.split("@", 1)[1]
     result = run_in_environment(torchrun_command(torchrun, architecture), project_dir)
     for line in (result.stdout + result.stderr).splitlines():
@@ -81,6 +96,16 @@ def torchrun_command(torchrun: TorchrunParams, architecture: str) -> list[str]:
     return [launcher, *placement, "-m", "traindev.cli", "train", "--arch", architecture]
 
 
+def stale_stages(project_dir: Path) -> set[str] | None:
+    """The stages `dvc status` reports changed; None when it cannot tell (every stage runs)."""
+    result = dvc("status", "--json", cwd=project_dir)
+    try:
+        status = json.loads(result.stdout or "{}") if result.returncode == 0 else None
+    except json.JSONDecodeError:
+        status = None
+    return set(status) if isinstance(status, dict) else None
+
+
 def error_lines(stderr: str) -> str:
     """The lines that say what went wrong (traindev's own `error:` lines first)."""
     lines = [line for line in stderr.splitlines() if line.strip()]
@@ -101,13 +126,18 @@ def reproduce(project_dir: str = ".", params_file: str = "params.yaml") -> dict[
     stage = run_stage.with_options(**limits)
     distributed = run_training_stage_with_torchrun.with_options(**limits)
     torchrun = orchestration.torchrun
+    graph = stage_graph(root)
+    stale = stale_stages(root)
     outcome: dict[str, str] = {}
     # DVC holds a repository lock while it reproduces, so stages run one at a time.
-    for name in stage_order(stage_graph(root)):
-        if torchrun.distributed and name.startswith("train@"):
-            outcome[name] = distributed(name, str(root), torchrun)
+    for name in stage_order(graph):
+        upstream_ran = any(outcome[upstream] == "ran" for upstream in graph[name])
+        up_to_date = stale is not None and name not in stale and not upstream_ran
+        if torchrun.distributed and name.startswith("train@") and not up_to_date:
+            state = distributed(name, str(root), torchrun, return_state=True)
         else:
-            outcome[name] = stage(name, str(root))
+            state = stage(name, str(root), up_to_date, return_state=True)
+        outcome[name] = state.result()
     logger = get_run_logger()
     ran = [name for name, state in outcome.items() if state == "ran"]
     logger.info("reproduced %d stage(s): %s", len(ran), ", ".join(ran) or "none (all up to date)")

@@ -54,14 +54,23 @@ class Trial:
     config: dict[str, Any]  # dotted params key -> value
 
 
+@dataclass(frozen=True)
+class TrialSetting:
+    """What every trial of one sweep shares."""
+
+    project_dir: str
+    tracking_uri: str
+    parent_run_id: str
+    targets: list[str]  # each architecture's evaluate stage
+    environment: dict[str, str]  # extra variables for the trial's stages (thread caps)
+
+
 @task(task_run_name="{trial.name}")
-def run_trial(
-    trial: Trial, project_dir: str, tracking_uri: str, parent_run_id: str, targets: list[str]
-) -> str:
+def run_trial(trial: Trial, setting: TrialSetting) -> str:
     """One `dvc exp run` in its own temporary workspace, logging into the sweep's run.
 
-    Only up to `targets` (each architecture's evaluate stage): the sweep selects among the
-    trials itself, so a per-trial select, error analysis and report would be wasted work.
+    Only up to the evaluate stages: the sweep selects among the trials itself, so a per-trial
+    select, error analysis and report would be wasted work.
     """
     logger = get_run_logger()
     overrides = to_dvc_overrides(trial.config)
@@ -69,13 +78,14 @@ def run_trial(
     args = ["exp", "run", "--temp", "--name", trial.name]
     for override in overrides:
         args += ["--set-param", override]
-    args += targets
+    args += setting.targets
     env = {
-        "MLFLOW_TRACKING_URI": tracking_uri,
-        PARENT_RUN_ENV: parent_run_id,
+        **setting.environment,
+        "MLFLOW_TRACKING_URI": setting.tracking_uri,
+        PARENT_RUN_ENV: setting.parent_run_id,
         TRIAL_ENV: trial.name,
     }
-    result = dvc(*args, cwd=project_dir, env=env)
+    result = dvc(*args, cwd=setting.project_dir, env=env)
     for line in (result.stdout + result.stderr).splitlines():
         if line.startswith("traindev "):
             logger.info(line)
@@ -84,6 +94,20 @@ def run_trial(
             f"trial {trial.name} ({' '.join(overrides)}) failed:\n{error_lines(result.stderr)}"
         )
     return trial.name
+
+
+def thread_caps(settings: SweepParams) -> dict[str, str]:
+    """Each concurrent trial's share of this machine's cores, as OpenMP / MKL thread counts.
+
+    Without a cap every trial's torch starts one thread per core, and N parallel trials
+    oversubscribe the machine N-fold. A cap the user set, or trials on a remote Dask cluster
+    (whose machines this one cannot see), are left alone.
+    """
+    if "OMP_NUM_THREADS" in os.environ or settings.dask_address:
+        return {}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    share = str(max(1, (cores or 1) // settings.parallelism))
+    return {"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share}
 
 
 @flow(name="sweep", log_prints=True)
@@ -115,8 +139,14 @@ def sweep(
         coarse = trials_for(name, "coarse", sample(knobs, settings.trials, settings.seed))
         check_configs(raw, coarse)
         architectures = params.train.architectures
-        targets = [f"evaluate@{arch}" for arch in architectures]
-        failed = run_round(coarse, root, uri, parent_id, targets)
+        setting = TrialSetting(
+            project_dir=str(root),
+            tracking_uri=uri,
+            parent_run_id=parent_id,
+            targets=[f"evaluate@{arch}" for arch in architectures],
+            environment=thread_caps(settings),
+        )
+        failed = run_round(coarse, setting)
         region: list[Knob] = []
         if settings.fine_trials:
             best = best_configs(
@@ -127,7 +157,7 @@ def sweep(
             draws = sample(knobs, settings.fine_trials, settings.seed + 1, best, settings.shrink)
             fine = trials_for(name, "fine", draws)
             check_configs(raw, fine)
-            failed += run_round(fine, root, uri, parent_id, targets)
+            failed += run_round(fine, setting)
         else:
             fine = []
         candidates = sweep_candidates(client, parent_id, coarse + fine, architectures)
@@ -196,14 +226,12 @@ def set_dotted(params: dict[str, Any], key: str, value: Any) -> None:
     node[leaf] = value
 
 
-def run_round(
-    trials: list[Trial], root: Path, uri: str, parent_id: str, targets: list[str]
-) -> list[dict[str, str]]:
+def run_round(trials: list[Trial], setting: TrialSetting) -> list[dict[str, str]]:
     """Run trials concurrently on the flow's task runner; a failed trial is recorded, not fatal.
 
     A diverging learning rate is a legitimate sweep outcome: the other trials still count.
     """
-    futures = [run_trial.submit(trial, str(root), uri, parent_id, targets) for trial in trials]
+    futures = [run_trial.submit(trial, setting) for trial in trials]
     failed = []
     for trial, future in zip(trials, futures, strict=True):
         outcome = future.result(raise_on_failure=False)

@@ -83,9 +83,14 @@ class Project:
         return run(["git", *args], self.root)
 
     def set_param(self, section: str, key: str, value: Any) -> None:
+        """Set `section.key`; a dotted key reaches deeper (`models`, `deep_nn.dropout`)."""
         path = self.root / "params.yaml"
         params = yaml.safe_load(path.read_text())
-        params[section][key] = value
+        node = params[section]
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = value
         path.write_text(yaml.safe_dump(params, sort_keys=False))
 
     def commit(self, message: str) -> None:

@@ -36,18 +36,6 @@ def test_stage_order_follows_the_dag_and_is_deterministic():
 
 
 @pytest.mark.e2e
-def test_reproduce_runs_what_changed_and_skips_the_rest(reproduced_project, prefect_server):
-    reproduced_project.set_param("report", "title", "a retitled report")
-    outcome = reproduce(str(reproduced_project.root))
-    assert list(outcome)[:3] == ["ingest", "synthesize", "split"]
-    assert list(outcome)[-1] == "report"
-    assert outcome["report"] == "ran"
-    assert {state for name, state in outcome.items() if name != "report"} == {"skipped"}
-    assert "a retitled report" in (reproduced_project.root / "reports/report.html").read_text()
-    reproduced_project.commit("retitled")
-
-
-@pytest.mark.e2e
 def test_a_failing_stage_fails_the_flow_with_the_stage_error(
     reproduced_project, prefect_server, tmp_path
 ):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from project_harness import PROJECT_ROOT
-from servers import free_port, start_in_group, stop_group
+from servers import local_prefect_server, start_in_group, stop_group
 
 
 def api(url: str, path: str, payload: dict | None = None):
@@ -43,27 +43,17 @@ def wait_for(predicate, seconds: float, what: str, processes=()):
 def test_a_served_deployment_runs_reproduce_on_its_schedule(reproduced_project, tmp_path):
     project = tmp_path / "served"
     shutil.copytree(reproduced_project.root, project, symlinks=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_API_URL": url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "INFO",
     }
     env.pop("MLFLOW_TRACKING_URI", None)
-    server = start_in_group(
-        [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env,
-        tmp_path,
-        tmp_path / "server.log",
-    )
-    served = None
-    try:
-        wait_for(lambda: api(url, "/health"), 120, "the server answered", [server])
+    with local_prefect_server(env, tmp_path) as url:
+        env["PREFECT_API_URL"] = url
         served = start_in_group(
             [
                 sys.executable,
@@ -78,26 +68,23 @@ def test_a_served_deployment_runs_reproduce_on_its_schedule(reproduced_project, 
             PROJECT_ROOT,
             tmp_path / "serve.log",
         )
+        try:
 
-        def completed_scheduled_runs():
-            runs = api(
-                url,
-                "/flow_runs/filter",
-                {
-                    "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
-                },
-            )
-            return [run for run in runs if run.get("deployment_id")]
+            def completed_scheduled_runs():
+                runs = api(
+                    url,
+                    "/flow_runs/filter",
+                    {
+                        "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
+                    },
+                )
+                return [run for run in runs if run.get("deployment_id")]
 
-        runs = wait_for(
-            completed_scheduled_runs, 180, "a scheduled run completed", [server, served]
-        )
-        deployment = api(url, f"/deployments/{runs[0]['deployment_id']}")
-        assert deployment["name"] == "nightly"
-        assert runs[0]["parameters"]["project_dir"] == str(project)
-    finally:
-        for process in (served, server):
-            if process is not None:
-                stop_group(process)
+            runs = wait_for(completed_scheduled_runs, 180, "a scheduled run completed", [served])
+            deployment = api(url, f"/deployments/{runs[0]['deployment_id']}")
+            assert deployment["name"] == "nightly"
+            assert runs[0]["parameters"]["project_dir"] == str(project)
+        finally:
+            stop_group(served)
     # nothing changed since the reproduction: DVC skipped every stage
     assert "reproduced 0 stage(s): none (all up to date)" in (tmp_path / "serve.log").read_text()

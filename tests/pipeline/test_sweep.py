@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
 from mlflow.tracking import MlflowClient
 from project_harness import Project
 
-from pipeline.sweep import check_configs, run_sweep, set_dotted, trials_for
-from traindev.config import ParamsError
+from pipeline.sweep import check_configs, run_sweep, set_dotted, thread_caps, trials_for
+from traindev.config import ParamsError, SweepParams
 
 
 def test_a_space_key_that_params_yaml_lacks_is_refused_before_any_trial(default_params):
@@ -27,6 +28,21 @@ def test_a_space_key_that_params_yaml_lacks_is_refused_before_any_trial(default_
 def test_set_dotted_reaches_nested_model_params(default_params):
     set_dotted(default_params, "models.deep_nn.hidden_sizes", [8])
     assert default_params["models"]["deep_nn"]["hidden_sizes"] == [8]
+
+
+def test_parallel_trials_share_the_cores_instead_of_each_taking_all(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)), raising=False)
+    assert thread_caps(SweepParams(parallelism=2)) == {
+        "OMP_NUM_THREADS": "4",
+        "MKL_NUM_THREADS": "4",
+    }
+    assert thread_caps(SweepParams(parallelism=3))["OMP_NUM_THREADS"] == "2"
+    assert thread_caps(SweepParams(parallelism=16))["OMP_NUM_THREADS"] == "1"
+    # a remote Dask cluster's machines are not this one; a cap the user set is theirs
+    assert thread_caps(SweepParams(parallelism=2, dask_address="tcp://10.0.0.5:8786")) == {}
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert thread_caps(SweepParams(parallelism=2)) == {}
 
 
 @pytest.fixture(scope="module")
