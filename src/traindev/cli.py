@@ -38,11 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
         if takes_arch:
             command.add_argument("--arch", required=True, help="architecture name from params.yaml")
     commands.add_parser("check", help="validate params.yaml and exit")
+    fetch = commands.add_parser("fetch", help="download a public image set (opt-in, never run)")
+    fetch.add_argument("name", help="mnist, fashion-mnist, cifar10 or usps")
+    fetch.add_argument("--raw", type=Path, default=Path("data/raw"), help="download folder")
+    fetch.add_argument("--base-url", help="a mirror, or file:///folder of a local copy")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "fetch":  # not a stage: needs no params.yaml
+        from traindev.data.sources.fetch import run_cli
+
+        return run_cli(args)
     try:
         params = load_params(args.params)
         if args.command == "check":

@@ -33,13 +33,68 @@ class Section(BaseModel):
 
 
 class IngestParams(Section):
-    source: Literal["sklearn_digits"] = "sklearn_digits"
+    """Where the real examples come from; folder / manifest are the user's own images."""
+
+    source: Literal["sklearn_digits", "folder", "manifest"] = "sklearn_digits"
+    # sklearn_digits: the domain written into the manifest; manifest: rows without a domain.
     domain: str = Field("handwritten", min_length=1)
+    root: str | None = None  # folder: <root>/<domain>/<class>/<file>; manifest: base of paths
+    manifest: str | None = None  # a .csv or .parquet file: path, label, domain, tags, extras
+    image_size: tuple[int, int] = (32, 32)  # [height, width] every image is decoded to
+    channels: Literal[1, 3] = 3  # 1: grey (luma), 3: RGB
+    resize: Literal["stretch", "letterbox", "centre_crop"] = "letterbox"
+    on_bad_input: Literal["fail", "skip"] = "fail"  # skip: left out, listed in skipped.csv
+    classes: list[str] | None = None  # ordered class list; default: the sorted label names
+    domains: list[str] | None = None  # domains that must be present
+    workers: int | Literal["auto"] = "auto"  # decoding processes
+
+    @field_validator("image_size")
+    @classmethod
+    def _positive_size(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if min(value) < 1:
+            raise ValueError(f"must be [height, width] with both >= 1, got {list(value)}")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_positive(cls, value: int | str) -> int | str:
+        if value != "auto" and int(value) < 1:
+            raise ValueError("must be 'auto' or a number of processes >= 1")
+        return value
+
+    @field_validator("classes", "domains")
+    @classmethod
+    def _distinct_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        if not value or any(not name.strip() for name in value):
+            raise ValueError("must be a non-empty list of non-empty names (or left out)")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"names {repeated} appear more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _source_has_its_input(self) -> IngestParams:
+        if self.source == "folder" and not self.root:
+            raise ValueError("ingest.root is required with source: folder (the image folder)")
+        if self.source == "manifest" and not self.manifest:
+            raise ValueError("ingest.manifest is required with source: manifest (.csv/.parquet)")
+        if self.source == "sklearn_digits" and (self.root or self.manifest):
+            raise ValueError(
+                "ingest.root / ingest.manifest are read only with source: folder or manifest; "
+                "set ingest.source or remove them"
+            )
+        if self.source == "folder" and self.manifest:
+            raise ValueError("ingest.manifest is read only with source: manifest; remove it")
+        if self.classes is not None and len(self.classes) < 2:
+            raise ValueError("ingest.classes must list at least 2 classes")
+        return self
 
 
 class SynthesizeParams(Section):
     seed: int = 0
-    count: int = Field(6000, ge=1)
+    count: int = Field(6000, ge=0)  # 0: no synthetic domain (your own data brings its own)
     domain: str = Field("fonts", min_length=1)
     # File names in matplotlib's bundled font folder, or absolute paths to .ttf/.otf files.
     fonts: list[str] = Field(min_length=1)
@@ -404,11 +459,22 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _target_domain_is_produced(self) -> Params:
-        """Catch a misspelt target domain before ingest runs, not after training data exists."""
-        domains = [self.ingest.domain, self.synthesize.domain]
-        if domains[0] == domains[1]:
+        """Catch a misspelt target domain before ingest runs, not after training data exists.
+
+        A folder or manifest names its domains in the data; only `ingest.domains`, when given,
+        lets this check them here (else the split stage does, naming the domains it found).
+        """
+        synthetic = [self.synthesize.domain] if self.synthesize.count else []
+        if self.ingest.source == "sklearn_digits":
+            real = [self.ingest.domain]
+        elif self.ingest.domains:
+            real = list(self.ingest.domains)
+        else:
+            return self
+        domains = real + synthetic
+        if set(real) & set(synthetic):
             raise ParamsError(
-                f"ingest.domain and synthesize.domain are both {domains[0]!r}; the synthetic "
+                f"synthesize.domain {synthetic[0]!r} is also a real domain; the synthetic "
                 "source must be a domain of its own so dev/test stay real target data"
             )
         if self.split.target_domain not in domains:

@@ -55,7 +55,11 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
 
 
 def combine_stores(stores: list[ImageStore]) -> tuple[pd.DataFrame, np.ndarray, list[str], int]:
-    """Stack several stores into one manifest and pixel array, checking they are compatible."""
+    """Stack several stores into one manifest and pixel array, checking they are compatible.
+
+    An empty store (`synthesize.count: 0`) adds nothing, not even its class list or its shape.
+    """
+    stores = [store for store in stores if len(store.manifest)] or stores[:1]
     first = stores[0]
     for store in stores[1:]:
         if store.pixels.shape[1:] != first.pixels.shape[1:]:

@@ -1,0 +1,156 @@
+"""Decode image files once, at ingest, into uint8 HWC arrays of one size and channel count.
+
+PIL does the decoding; a file it cannot read becomes a `BadImage` with a reason the user
+can act on, never an exception that stops a worker. EXIF orientation is applied first,
+16-bit and float images are scaled to 0..255 (16-bit by 257, so the intensity scale is
+kept rather than stretched per image), palettes are expanded, and transparent pixels are
+composited onto black (the same colour letterbox pads with).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from traindev.data.store import content_id
+
+# PIL format names accepted, and the file suffixes the folder scan takes as images.
+FORMATS = frozenset({"PNG", "JPEG", "MPO", "BMP", "TIFF", "WEBP"})  # MPO: many phone JPEGs
+SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+RESAMPLE = Image.Resampling.BILINEAR  # antialiased when reducing; fast
+
+Resize = Literal["stretch", "letterbox", "centre_crop"]
+
+
+class BadImage(ValueError):
+    """A file that cannot become an image of the store; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class DecodeSpec:
+    height: int
+    width: int
+    channels: int  # 1 or 3
+    resize: Resize
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.height, self.width, self.channels
+
+
+def decode_image(path: str, spec: DecodeSpec) -> np.ndarray:
+    """One file -> uint8 array of `spec.shape`, or BadImage saying why not."""
+    try:
+        with Image.open(path) as image:
+            if image.format not in FORMATS:
+                raise BadImage(
+                    f"unsupported format {image.format}; convert it to one of "
+                    f"{', '.join(sorted(FORMATS - {'MPO'}))}"
+                )
+            if image.format in ("JPEG", "MPO"):
+                side = max(spec.height, spec.width)
+                image.draft(None, (side, side))  # DCT-domain downscale, never below the target
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)  # no copy when nothing to turn
+            array = _fit(_to_mode(image, spec.channels), spec)
+    except BadImage:
+        raise
+    except FileNotFoundError:
+        raise BadImage("file not found") from None
+    except UnidentifiedImageError:
+        if _size(path) == 0:  # checked only on failure: a stat per good file costs time
+            raise BadImage("empty file (0 bytes)") from None
+        raise BadImage("not an image PIL can identify (unsupported format or corrupt)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadImage(f"unreadable or truncated image: {exc}") from None
+    if array.ndim == 2:
+        array = array[..., np.newaxis]
+    return array
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _to_mode(image: Image.Image, channels: int) -> Image.Image:
+    """Any PIL mode -> 8-bit "L" (channels 1) or "RGB" (channels 3)."""
+    mode = image.mode
+    if mode.startswith("I") or mode == "F":
+        image = Image.fromarray(_scale_to_uint8(np.asarray(image), mode), "L")
+    elif mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, 0)
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        image = background
+    wanted = "L" if channels == 1 else "RGB"
+    return image if image.mode == wanted else image.convert(wanted)
+
+
+def _scale_to_uint8(array: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "F":
+        values = array * 255.0 if float(np.nanmax(array, initial=0.0)) <= 1.0 else array
+    else:  # 16-bit (or 32-bit integer holding 16-bit data): 0..65535 -> 0..255
+        values = array.astype(np.float32) / 257.0 if array.max(initial=0) > 255 else array
+    return np.clip(np.nan_to_num(values), 0, 255).round().astype(np.uint8)
+
+
+def _fit(image: Image.Image, spec: DecodeSpec) -> np.ndarray:
+    size = (spec.width, spec.height)
+    if image.size != size:
+        if spec.resize == "stretch":
+            image = image.resize(size, RESAMPLE)
+        elif spec.resize == "letterbox":
+            image = ImageOps.pad(image, size, RESAMPLE, color=0)
+        else:
+            image = ImageOps.fit(image, size, RESAMPLE)
+    return np.asarray(image, dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """A chunk of files for one process, and the .npy file their pixels go into."""
+
+    start: int  # row of the first file in the pixel file
+    files: list[str]
+    spec: DecodeSpec
+    pixels: str  # a preallocated .npy of shape (all files, *spec.shape)
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    start: int
+    ids: list[str | None]  # content id per file; None where it failed
+    errors: list[tuple[int, str]]  # (position within the chunk, reason)
+
+
+def decode_chunk(task: ChunkTask) -> ChunkResult:
+    """Decode a chunk straight into its rows of the memory-mapped pixel file.
+
+    Pixels never travel between processes: only ids and reasons come back, so the work
+    added to a plain decode loop is the content hash and one copy into the page cache.
+    """
+    pixels = np.load(task.pixels, mmap_mode="r+")
+    ids: list[str | None] = []
+    errors: list[tuple[int, str]] = []
+    for position, path in enumerate(task.files):
+        try:
+            image = decode_image(path, task.spec)
+        except BadImage as exc:
+            errors.append((position, str(exc)))
+            ids.append(None)
+            continue
+        pixels[task.start + position] = image
+        ids.append(content_id(image))
+    del pixels  # unmapped; the writes are in the page cache the parent's mapping shares
+    return ChunkResult(task.start, ids, errors)
