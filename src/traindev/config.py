@@ -201,6 +201,21 @@ class CheckpointParams(Section):
     resume: bool = True  # a matching checkpoint (same params, data, world size) is resumed
 
 
+class AugmentParams(Section):
+    """Data augmentation of the train split, in DataLoader workers (traindev.data.augmentation).
+
+    Off by default: on the embedded digits it did not lower dev error (README, Augmentation).
+    """
+
+    enabled: bool = False
+    preset: Literal["notes", "none"] = "notes"  # notes: the notes' list, less mirroring
+    # albumentations transforms, each {name: <class>, p: <probability>, <its arguments>}; one
+    # named like a preset transform tunes that transform's arguments, the others come after.
+    transforms: list[dict[str, Any]] = Field(default_factory=list)
+    # Mirrors, transposes and right-angle turns change a digit's class: refused unless true.
+    allow_label_changing: bool = False
+
+
 class TrainParams(Section):
     seed: int = 0
     architectures: list[str] = Field(min_length=1)
@@ -236,6 +251,7 @@ class TrainParams(Section):
     # from the memory-mapped pixel store through a DataLoader.
     in_memory_max_mb: float = Field(512.0, ge=0.0)
     transfer: TransferParams = TransferParams()
+    augment: AugmentParams = AugmentParams()
 
     @model_validator(mode="after")
     def _transfer_targets_are_trained(self) -> TrainParams:
@@ -248,6 +264,16 @@ class TrainParams(Section):
             raise ValueError(
                 "transfer.trainable_layers freezes layers, which only makes sense with "
                 "transfer.init_from; set it to 'all' or name a pretrained run"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _augment_not_cached(self) -> TrainParams:
+        cached = self.transfer.cache_features and self.transfer.trainable_layers == 1
+        if self.augment.enabled and cached:
+            raise ValueError(
+                "augment.enabled with transfer.cache_features: the frozen body's features are "
+                "computed once, so augmented images would never reach it; turn one off"
             )
         return self
 
@@ -401,6 +427,7 @@ class SelectParams(Section):
 
 class ReportParams(Section):
     title: str = "traindev report"
+    augmentation_examples: int = Field(4, ge=1, le=16)  # training images in the preview grid
 
 
 class TorchrunParams(Section):
@@ -525,6 +552,10 @@ def validate_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
         params = Params.model_validate(raw)
         for name, section in params.models.items():
             _validate_section(ARCHITECTURE_PARAMS[name], section or {}, f"models.{name}", source)
+        if params.train.augment.transforms:  # albumentations is imported only when needed
+            from traindev.data.augmentation import validate_augment
+
+            validate_augment(params.train.augment)
         return params
     except ValidationError as exc:
         raise ParamsError(_format_errors(exc, source)) from None

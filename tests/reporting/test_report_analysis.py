@@ -32,6 +32,7 @@ from report_fixtures import (
     write_fake_inputs,
 )
 
+from traindev.config import AugmentParams
 from traindev.reporting import plots
 from traindev.reporting.inputs import (
     MissingReportInputError,
@@ -431,7 +432,8 @@ def test_stage_reads_the_project_layout_and_links_into_reports(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     params = SimpleNamespace(
-        train=SimpleNamespace(architectures=list(ARCHS)), report=SimpleNamespace(title="t")
+        train=SimpleNamespace(architectures=list(ARCHS), augment=AugmentParams()),
+        report=SimpleNamespace(title="t"),
     )
     message = report_stage.run(params)
     assert "1 thumbnails missing" in message and "d4e5f6.png (file not found)" in message

@@ -6,7 +6,9 @@ Two sources with one interface (iterate -> (x float NCHW in [0, 1], y int64)):
 - `StoreBatches`: the split streams from the memory-mapped pixel store through a
   DataLoader whose dataset returns whole batches (one fancy-index read per batch),
   with worker processes and pinned memory where asked.
-The trainer picks between them by size (`train.in_memory_max_mb`).
+The trainer picks between them by size (`train.in_memory_max_mb`). An augmented split
+(`train.augment`) always streams, so its augmentation runs in the worker processes while
+the model trains.
 
 Both draw their batches from `GlobalBatchSampler`, which is also the distributed sampler:
 every process builds the same seeded permutation for the epoch and takes its share of each
@@ -28,6 +30,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from traindev.data.store import ImageStore
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Augment(Protocol):
+    """uint8 (N, H, W, C) images of store `rows` in an epoch -> float32 (N, H, W, C) in [0, 1]."""
+
+    def __call__(self, pixels: np.ndarray, rows: np.ndarray, epoch: int) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -170,23 +178,53 @@ class TensorBatches:
 
 
 class _StoreBatchDataset(Dataset):
-    """Indexing with an array of positions returns a whole batch from the memmap."""
+    """Indexing with an array of positions returns a whole batch from the memmap.
 
-    def __init__(self, store: ImageStore, rows: np.ndarray, targets: np.ndarray | None) -> None:
+    With `augment`, the index is (epoch, positions) and the batch comes back augmented.
+    """
+
+    def __init__(
+        self,
+        store: ImageStore,
+        rows: np.ndarray,
+        targets: np.ndarray | None,
+        augment: Augment | None = None,
+    ) -> None:
         self.pixels = store.pixels
         self.rows = rows
         self.labels = store.label_indices(rows) if targets is None else targets
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, positions: np.ndarray) -> Batch:
+    def __getitem__(self, key) -> Batch:
+        epoch, positions = key if self.augment is not None else (0, key)
         order = np.argsort(positions, kind="stable")  # sorted reads are sequential on disk
         positions = np.asarray(positions)[order]
-        batch = np.ascontiguousarray(self.pixels[self.rows[positions]])
+        rows = self.rows[positions]
+        batch = np.ascontiguousarray(self.pixels[rows])
+        if self.augment is not None:
+            batch = self.augment(batch, rows, epoch)
         return torch.from_numpy(batch), torch.from_numpy(
             np.ascontiguousarray(self.labels[positions])
         )
+
+
+class _WithEpoch(Sampler):
+    """The sampler's batches tagged with their epoch: a worker process needs it to seed the
+    batch's augmentation, and cannot see `set_epoch` calls made in the training process."""
+
+    def __init__(self, sampler: GlobalBatchSampler) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        epoch = self.sampler.epoch
+        for positions in self.sampler:
+            yield epoch, positions
+
+    def __len__(self) -> int:
+        return len(self.sampler)
 
 
 def seed_worker(worker_id: int) -> None:
@@ -202,14 +240,28 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
+def usable_cores() -> int:
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cores or 1
+
+
 def loader_workers(requested: int | str, world: int = 1) -> int:
     """`auto`: the cores this process may use, less one for the training loop, at most 8."""
     if requested != "auto":
         return int(requested)
-    import os
+    return max(0, min(8, usable_cores() // max(world, 1) - 1))
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(0, min(8, (cores or 1) // max(world, 1) - 1))
+
+def cpu_threads_beside(workers: int, world: int = 1) -> int:
+    """Torch threads for training on CPU beside `workers` busy (augmenting) worker processes.
+
+    Each worker keeps a core busy; OpenMP threads sharing those cores wait on each other at
+    every parallel region (measured on 2 cores: a 1-thread step beside 1 augmenting worker ran
+    2-3x faster than a 2-thread one), so the training loop takes only the cores left over.
+    """
+    return max(1, usable_cores() // max(world, 1) - workers)
 
 
 class StoreBatches:
@@ -226,16 +278,17 @@ class StoreBatches:
         num_workers: int = 0,
         targets: np.ndarray | None = None,
         shard: Shard = Shard(),
+        augment: Augment | None = None,
     ) -> None:
-        self.dataset = _StoreBatchDataset(store, rows, targets)
-        self.pixel_max = store.pixel_max
+        self.dataset = _StoreBatchDataset(store, rows, targets, augment)
+        self.pixel_max = store.pixel_max if augment is None else 1  # augmented: already [0, 1]
         self.device = device
         self.batch_size = batch_size
         self.sampler = GlobalBatchSampler(len(rows), batch_size, shuffle, seed, shard)
         on_cuda = device.type == "cuda"
         self.loader = DataLoader(
             self.dataset,
-            sampler=self.sampler,
+            sampler=self.sampler if augment is None else _WithEpoch(self.sampler),
             batch_size=None,
             num_workers=num_workers,
             pin_memory=on_cuda,
@@ -274,12 +327,20 @@ def make_batches(
     rows: np.ndarray | None = None,
     targets: np.ndarray | None = None,
     shard: Shard = Shard(),
+    augment: Augment | None = None,
 ) -> TensorBatches | StoreBatches:
     """Batches of `split` (or of the given rows), held in memory when small enough.
 
     `targets` (aligned with the rows) replaces the class indices, e.g. multi-task labels.
+    `augment` streams the rows through at least one worker process, augmenting each batch
+    there, so augmentation overlaps training whatever the split's size.
     """
     rows = split_rows(store, split) if rows is None else rows
+    if augment is not None:
+        workers = max(1, num_workers)
+        return StoreBatches(
+            store, rows, batch_size, device, shuffle, seed, workers, targets, shard, augment
+        )
     float_bytes = len(rows) * int(np.prod(store.pixels.shape[1:])) * 4
     if float_bytes <= in_memory_max_mb * 1e6:
         return TensorBatches.from_store(

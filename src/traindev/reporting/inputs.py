@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+from traindev.data.augmentation import AugmentationPreview
+
 SPLITS: tuple[str, ...] = ("train", "train_dev", "dev", "test")
 GAP_NAMES: tuple[str, ...] = ("avoidable_bias", "variance", "data_mismatch", "dev_overfitting")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -394,6 +396,8 @@ class ReportInputs:
     architectures: tuple[ArchitectureResult, ...]
     selection: Selection
     analysis_dir: Path  # where the sheets and thumbnails live; the report links there
+    # The train split's augmentation drawn on a few training images; None: not computed.
+    augmentation: AugmentationPreview | None = None
 
 
 # ---------------------------------------------------------------------------------------------

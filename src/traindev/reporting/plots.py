@@ -11,6 +11,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -179,3 +180,46 @@ def confusion_matrix_png(matrix: ConfusionMatrix, title: str) -> bytes:
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     return _png(figure)
+
+
+def augmentation_grid_png(
+    originals: np.ndarray, rows: Sequence[tuple[str, np.ndarray]], title: str
+) -> bytes:
+    """One row per transform, one column per training image; the top row is the originals.
+
+    Images are float (k, H, W, C) in [0, 1]; grey ones are drawn with ink dark on white, as
+    the thumbnails are, so a row reads like the data it came from.
+    """
+    count = len(originals)
+    labelled = [("original", originals), *rows]
+    cell = 0.9
+    size = (2.8 + cell * count, 0.35 + cell * len(labelled))
+    figure = Figure(figsize=size, layout="constrained")
+    figure.suptitle(literal(title), fontsize=10)
+    grid = figure.subplots(len(labelled), count, squeeze=False)
+    for row_index, (label, images) in enumerate(labelled):
+        for column, axes in enumerate(grid[row_index]):
+            image = np.clip(images[column], 0.0, 1.0)
+            if image.shape[-1] == 1:
+                axes.imshow(image[..., 0], cmap="gray_r", vmin=0.0, vmax=1.0)
+            else:
+                axes.imshow(image[..., :3])
+            axes.set_xticks([])
+            axes.set_yticks([])
+        grid[row_index][0].set_ylabel(
+            literal(_wrapped(label)), rotation=0, ha="right", va="center", fontsize=7
+        )
+    return _png(figure)
+
+
+def _wrapped(label: str, width: int = 34) -> str:
+    """Break a long transform label after commas so the row label stays narrow."""
+    lines, current = [], ""
+    for part in label.split(", "):
+        candidate = f"{current}, {part}" if current else part
+        if current and len(candidate) > width:
+            lines.append(current + ",")
+            current = part
+        else:
+            current = candidate
+    return "\n".join([*lines, current])

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
+from traindev.data.augmentation import AugmentationPreview
 from traindev.reporting.inputs import (
     GAP_NAMES,
     SPLITS,
@@ -117,9 +118,10 @@ class ArchitectureFigures:
 class ReportFigures:
     comparison: RenderedFigure
     per_architecture: dict[str, ArchitectureFigures]
+    augmentation: RenderedFigure | None = None  # the preview grid, when augmentation is on
 
     def all(self) -> list[RenderedFigure]:
-        figures = [self.comparison]
+        figures = [self.comparison, *([self.augmentation] if self.augmentation else [])]
         for entry in self.per_architecture.values():
             figures += entry.all()
         return figures
@@ -925,6 +927,36 @@ def split_note(summary: SplitSummary) -> str:
     )
 
 
+def augmentation_blocks(
+    preview: AugmentationPreview | None, figure: RenderedFigure | None
+) -> list[Block]:
+    """The train split's augmentation: off in one line, or what each transform does and the
+    preview grid (each transform alone on a few training images, then all of them)."""
+    if preview is None or not preview.enabled or figure is None:
+        return [
+            Paragraph(
+                "Off: every split, train included, is used as stored "
+                "(train.augment.enabled: false)."
+            )
+        ]
+    return [
+        Paragraph(
+            "Applied on the fly to the train split only, in DataLoader worker processes; "
+            "train-dev, dev, test and every error measurement see the images as stored. "
+            "Each image's augmentation is seeded by (train.seed, epoch, image), so a run is "
+            "reproducible. The transforms, in order:"
+        ),
+        Bullets(preview.notes),
+        Paragraph(
+            "Top row: training images as stored; then each transform applied alone (always, "
+            "whatever its p); last row: the whole pipeline with its probabilities, as epoch 1 "
+            "drew it.",
+            "note",
+        ),
+        FigureBlock(figure),
+    ]
+
+
 def training_note(arch: ArchitectureResult) -> str:
     t = arch.training
     return f"{t.epochs} epochs on {t.device}, {number(t.train_seconds, 1)} s; run id {t.run_id}."
@@ -1077,6 +1109,8 @@ def render_html(
 <h3>Examples per split and class</h3>
 {_html_table(split_class_table(summary))}
 <p class="note">{_esc(split_note(summary))}</p>
+<h2 id="augmentation">Augmentation</h2>
+{_html_blocks(augmentation_blocks(inputs.augmentation, figures.augmentation))}
 <h2>Architecture comparison</h2>
 {_html_table(comparison_table(inputs.architectures))}
 <p class="note">{BEST_MARK} lowest dev error. Errors are on each whole split.</p>
@@ -1228,6 +1262,10 @@ _Generated {generated_at.isoformat(timespec="seconds")}_
 {_md_table(split_class_table(summary))}
 
 {md_escape(split_note(summary))}
+
+## Augmentation
+
+{_md_blocks(augmentation_blocks(inputs.augmentation, figures.augmentation), figures_dir)}
 
 ## Architecture comparison
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from traindev.data.augmentation import AugmentationPreview
 from traindev.reporting import plots
 from traindev.reporting.inputs import (
     ArchitectureResult,
@@ -71,9 +72,11 @@ def load_report_inputs(
     analysis_dir: Path,
     selection_file: Path,
     architectures: list[str],
+    augmentation: AugmentationPreview | None = None,
 ) -> ReportInputs:
     """Read the split summary, the model selection and, per architecture, its training, metrics,
     evaluation and analysis files (analysis_dir/<arch>.json, thumbnails under analysis_dir/<arch>/).
+    `augmentation` (drawn by the caller from the split) goes into the report as given.
 
     Raises ReportInputError (MissingReportInputError for absent files) naming the file. A missing
     thumbnail is not an error: it is listed in each Analysis.missing_thumbnails.
@@ -94,6 +97,7 @@ def load_report_inputs(
         architectures=results,
         selection=load_selection(Path(selection_file)),
         analysis_dir=Path(analysis_dir),
+        augmentation=augmentation,
     )
 
 
@@ -223,6 +227,18 @@ def build_figures(inputs: ReportInputs) -> ReportFigures:
             "error_comparison.png", "Train, train-dev and dev error by architecture", comparison
         ),
         per_architecture={a.name: _architecture_figures(a, slugs[a.name]) for a in archs},
+        augmentation=_augmentation_figure(inputs.augmentation),
+    )
+
+
+def _augmentation_figure(preview: AugmentationPreview | None) -> RenderedFigure | None:
+    if preview is None or not preview.enabled or preview.originals is None:
+        return None
+    png = plots.augmentation_grid_png(
+        preview.originals, preview.rows, "Augmentation of the train split: each transform alone"
+    )
+    return RenderedFigure(
+        "augmentation_preview.png", "Training images and their augmented versions", png
     )
 
 

@@ -6,6 +6,8 @@ import mlflow
 
 from traindev import paths
 from traindev.config import Params
+from traindev.data.augmentation import AugmentationPreview, preview
+from traindev.data.store import read_store
 from traindev.reporting.report import ReportPaths, load_report_inputs, write_report
 from traindev.tracking import open_run
 
@@ -21,6 +23,7 @@ def run(params: Params) -> str:
         analysis_dir=paths.ANALYSIS,
         selection_file=paths.SELECTION.with_suffix(".json"),
         architectures=params.train.architectures,
+        augmentation=_augmentation(params),
     )
     written = write_report(inputs, paths.REPORTS, params.report.title)
     _log_to_mlflow([arch.training.run_id for arch in inputs.architectures], written)
@@ -34,6 +37,15 @@ def run(params: Params) -> str:
             + (f" and {more} more" if more > 0 else "")
         )
     return message
+
+
+def _augmentation(params: Params) -> AugmentationPreview:
+    """The preview of the train split's augmentation; the split is read only when it is on."""
+    augment = params.train.augment
+    if not augment.enabled:
+        return AugmentationPreview(enabled=False)
+    store = read_store(paths.SPLIT)
+    return preview(augment, store, params.train.seed, params.report.augmentation_examples)
 
 
 def _log_to_mlflow(run_ids: list[str], written: ReportPaths) -> None:

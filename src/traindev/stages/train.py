@@ -15,7 +15,15 @@ from pydantic import BaseModel
 from traindev import paths
 from traindev.atomic import atomic_directory
 from traindev.config import Params, TrainParams
-from traindev.data.batches import Shard, loader_workers, make_batches, sample_rows, split_rows
+from traindev.data.augmentation import Augmenter, make_augmenter
+from traindev.data.batches import (
+    Shard,
+    cpu_threads_beside,
+    loader_workers,
+    make_batches,
+    sample_rows,
+    split_rows,
+)
 from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5, read_store
 from traindev.data.tasks import task_targets
 from traindev.models.complexity import flops_per_example
@@ -81,7 +89,10 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
         model_params = params.model_params(architecture)
         model = build_model(architecture, model_params, store.image_shape, outputs)
         trainable = "all"
-    batches = SplitBatches(store, train_params, device, context, targets)
+    augmenter = make_augmenter(train_params.augment, store, train_params.seed)
+    batches = SplitBatches(store, train_params, device, context, targets, augmenter)
+    if augmenter is not None and device.type == "cpu":
+        torch.set_num_threads(cpu_threads_beside(batches.augment_workers, context.world))
     if len(batches.train_rows) == 0:
         raise ValueError(f"{paths.SPLIT}: the train split is empty; check the split params")
     n_parameters = count_parameters(model)
@@ -183,6 +194,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             "best_epoch": result.restored_epoch,
             "resumed_from_epoch": result.resumed_from,
             "tasks": list(tasks),
+            "augmentation": [spec.label() for spec in augmenter.specs] if augmenter else [],
             "history": [record.as_dict() for record in result.history],
             **measured,
         }
@@ -225,14 +237,17 @@ class SplitBatches:
         device: torch.device,
         context: DistributedContext,
         targets: np.ndarray | None = None,
+        augmenter: Augmenter | None = None,
     ) -> None:
         self.store, self.params, self.device, self.context = store, params, device, context
         self.targets = targets
+        self.augmenter = augmenter  # the training batches only, never a monitor
         self.train_rows = split_rows(store, "train")
         self.batch_size = (
             len(self.train_rows) if params.batch_size == "full" else int(params.batch_size)
         )
         self.workers = loader_workers(params.num_workers, context.world)
+        self.augment_workers = max(1, self.workers)  # augmentation always has a worker
 
     def of(
         self,
@@ -240,6 +255,7 @@ class SplitBatches:
         shuffle: bool = False,
         rows: np.ndarray | None = None,
         shard: bool = False,
+        augmenter: Augmenter | None = None,
     ):
         rows = split_rows(self.store, split) if rows is None else rows
         context = self.context
@@ -257,10 +273,11 @@ class SplitBatches:
             rows=rows,
             targets=None if self.targets is None else self.targets[rows],
             shard=context.shard if shard else Shard(),
+            augment=augmenter,
         )
 
     def training(self):
-        return self.of("train", shuffle=True, shard=True)
+        return self.of("train", shuffle=True, shard=True, augmenter=self.augmenter)
 
     def monitor(self) -> dict:
         """Train error on a fixed sample of the training split, train-dev and dev error."""
