@@ -128,6 +128,20 @@ class SynthesizeParams(Section):
         return self
 
 
+class SourceDomainParams(Section):
+    """How much of one source (non-target) domain joins the training pool."""
+
+    fraction: Fraction = 1.0  # share of the domain's examples, chosen by hash
+    cap: int | None = Field(None, ge=0)  # then at most this many (exact)
+
+
+class NearDuplicateParams(Section):
+    """Drop train images whose perceptual hash is within `max_distance` bits of a dev/test one."""
+
+    enabled: bool = False
+    max_distance: int = Field(4, ge=0, le=10)  # Hamming distance between 64-bit pHashes
+
+
 class SplitParams(Section):
     seed: int = 0
     target_domain: str = Field("handwritten", min_length=1)
@@ -135,6 +149,13 @@ class SplitParams(Section):
     test: SplitSize = 0.25
     target_to_train: Fraction = 1.0
     train_dev: SplitSize = 0.1
+    # true: exact class shares per (domain, class); false: additions never move rows (fractions)
+    stratify: bool = True
+    sources: dict[str, SourceDomainParams] = Field(default_factory=dict)  # default: all of each
+    # The dev / test confidence check: an error rate near this, differences of at least that.
+    expected_error: float = Field(0.03, gt=0.0, lt=1.0)
+    min_resolvable_difference: float = Field(0.01, gt=0.0, lt=1.0)
+    near_duplicates: NearDuplicateParams = NearDuplicateParams()
 
     @model_validator(mode="after")
     def _fractions_leave_room(self) -> SplitParams:
@@ -142,6 +163,11 @@ class SplitParams(Section):
             raise ValueError(
                 f"dev + test fractions must be below 1 (got {self.dev} + {self.test}); "
                 "leave part of the target for training or lower them"
+            )
+        if self.target_domain in self.sources:
+            raise ValueError(
+                f"split.sources.{self.target_domain} is the target domain; its share of the "
+                "training pool is split.target_to_train"
             )
         return self
 

@@ -73,7 +73,9 @@ class GlobalBatchSampler(Sampler[np.ndarray]):
     """Positions of each batch, this shard's part of the global batch, reshuffled per epoch.
 
     The permutation is a function of (seed, epoch) alone, so a resumed run, or a run on
-    another number of processes, sees the same global batches in the same order.
+    another number of processes, sees the same global batches in the same order. A last
+    batch too small for batch norm on every process (under 2 examples each) is merged into
+    the one before it, so no example is dropped and no step sees a single example.
     """
 
     def __init__(
@@ -98,8 +100,11 @@ class GlobalBatchSampler(Sampler[np.ndarray]):
             else np.arange(self.size)
         )
         batches = [order[i : i + self.batch_size] for i in range(0, self.size, self.batch_size)]
-        if self.shard.world > 1 and batches and len(batches[-1]) < self.shard.world:
-            batches.pop()  # a remainder smaller than the world would leave a process idle
+        smallest = 2 * self.shard.world  # every process needs 2 examples (batch norm's variance)
+        if len(batches) > 1 and len(batches[-1]) < min(smallest, self.batch_size):
+            # A remainder that small joins the batch before it rather than being dropped.
+            last = batches.pop()
+            batches[-1] = np.concatenate([batches[-1], last])
         return batches
 
     def global_sizes(self) -> list[int]:
@@ -110,9 +115,7 @@ class GlobalBatchSampler(Sampler[np.ndarray]):
             yield batch[self.shard.rank :: self.shard.world]
 
     def __len__(self) -> int:
-        return (
-            len(self.global_batches()) if self.shard.world > 1 else -(-self.size // self.batch_size)
-        )
+        return len(self.global_batches())
 
 
 class TensorBatches:

@@ -1,15 +1,30 @@
 """Train / train-dev / dev / test, the notes' option 2 for mismatched distributions.
 
 Dev and test come only from the target domain (where the model must work); a
-chosen part of the remaining target joins all source data in the training pool;
-train-dev is carved from that pool, so it shares the training distribution and
-isolates variance from data mismatch.
+chosen part of the remaining target and of every source domain (each with its own
+`fraction` / `cap`) forms the training pool; train-dev is carved from that pool
+within every (domain, class), so it has exactly the training mix and isolates
+variance from data mismatch.
 
-Assignment is a pure function of (seed, example id): each id hashes to a point in
-[0, 1) and the split sizes are intervals of that line. Adding examples therefore
-never moves existing ones (as long as sizes are fractions), and class
-proportions are preserved in expectation within every (domain, class) stratum.
-The summary reports how far each split's class mix drifts from its pool.
+Every choice is a pure function of (seed, the ids involved). Each id is hashed
+once with BLAKE2b-256 keyed by the seed (RFC 7693: the same bytes on every
+machine, Python and numpy version), giving four independent uniform 64-bit
+words: one ranks the target for dev (lowest) and test (highest), one picks the
+target and source rows that join the pool, one picks train-dev.
+
+Two assignments (`split.stratify`):
+- stratified (default): inside each (domain, class) stratum rows are ranked by
+  their word and the lowest quota taken; quotas are the split's size apportioned
+  over strata (largest remainder), so every class gets its share within one
+  example. On additions a row moves only when the new rows hashing below it in its
+  stratum outnumber the growth of its quota: a few rows at each cut, not none.
+- stable: a row is in a split when its word falls below the split's fraction, so
+  with fractions adding examples never moves existing ones; class shares hold in
+  expectation only (binomial noise).
+With a count, a size becomes the fraction count / pool, which shrinks as the pool
+grows: rows then leave dev / test / train-dev for the pool (dev sits at the bottom
+of the line and test at the top, so neither drains into the other); that turnover
+is what keeps the split a uniform sample of the grown data.
 """
 
 from __future__ import annotations
@@ -20,10 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from traindev.config import SplitParams
+from traindev.config import SourceDomainParams, SplitParams
 
 SPLIT_ORDER = {"train": 0, "train_dev": 1, "dev": 2, "test": 3}
-_HASH_SCALE = float(2**64)
+_NAMES = np.array([None, "train", "train_dev", "dev", "test"], dtype=object)
+_CODE = {name: code for code, name in enumerate(_NAMES) if name}
+_RANK, _KEEP, _TRAIN_DEV = 0, 1, 2  # which hash word decides what
+_HASH_CHUNK = 1 << 18
 
 
 class SplitError(ValueError):
@@ -32,76 +50,230 @@ class SplitError(ValueError):
 
 @dataclass(frozen=True)
 class SplitResult:
-    split: pd.Series  # split name per manifest row; NaN for rows left out
-    dropped_duplicates: (
-        pd.DataFrame
-    )  # rows removed because identical pixels sit in an earlier split
+    split: pd.Series  # split name per manifest row; None for rows left out
+    dropped_duplicates: pd.DataFrame  # rows removed because identical pixels sit in another split
     unused_target: int
     resolved_fractions: dict[str, float]
+    sources: dict[str, dict]  # per non-target domain: rows, in_pool, unused, fraction, cap
 
 
-def unit_hash(ids: pd.Series, seed: int, purpose: str) -> np.ndarray:
-    """Map each id to a uniform number in [0, 1), stable across machines and versions."""
-    prefix = f"{seed}|{purpose}|".encode()
-    values = [
-        int.from_bytes(hashlib.blake2b(prefix + value.encode(), digest_size=8).digest(), "big")
-        for value in ids.astype(str)
-    ]
-    return np.asarray(values, dtype=np.float64) / _HASH_SCALE
+def id_hash_words(ids: pd.Series, seed: int) -> np.ndarray:
+    """(n, 4) uint64: BLAKE2b-256 of each id's UTF-8 bytes, keyed by the seed.
+
+    A standard hash rather than pandas' or numpy's own, so the split never changes
+    with a library upgrade; one digest feeds all four words. About 1 s per million ids.
+    """
+    base = hashlib.blake2b(digest_size=32, key=str(seed).encode(), person=b"traindev.split")
+    values = ids.astype(str).tolist()
+    words = np.empty((len(values), 4), dtype=np.uint64)
+    for start in range(0, len(values), _HASH_CHUNK):
+        digests = []
+        for value in values[start : start + _HASH_CHUNK]:
+            digest = base.copy()
+            digest.update(value.encode())
+            digests.append(digest.digest())
+        chunk = np.frombuffer(b"".join(digests), dtype=">u8").reshape(-1, 4)
+        words[start : start + len(chunk)] = chunk
+    return words
 
 
-def resolve_size(size: float, pool: int, name: str) -> float:
-    """A size below 1 is a fraction; 1 or more is a count, turned into a fraction of `pool`."""
+def unit_interval(words: np.ndarray) -> np.ndarray:
+    """The top 53 bits of each word as a float in [0, 1), exactly."""
+    return (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def resolve_count(size: float, pool: int, name: str) -> int:
+    """A size below 1 is a fraction of `pool` (rounded half up); 1 or more is a count."""
     if size < 1:
-        return float(size)
+        return int(np.floor(size * pool + 0.5))
+    _check_count(size, pool, name)
+    return int(size)
+
+
+def _check_count(size: float, pool: int, name: str) -> None:
     if size != int(size):
         raise SplitError(f"split.{name}: a count must be a whole number, got {size}")
-    if pool == 0:
-        return 1.0
-    if size > pool:
+    if pool and size > pool:
         raise SplitError(f"split.{name}: asks for {int(size)} examples but the pool holds {pool}")
-    return size / pool
 
 
 def assign_splits(manifest: pd.DataFrame, params: SplitParams) -> SplitResult:
     """Assign every manifest row to a split (or leave it out), without leakage."""
-    domains = sorted(manifest["domain"].unique())
-    is_target = (manifest["domain"] == params.target_domain).to_numpy()
-    n_target = int(is_target.sum())
-    if n_target == 0:
+    domain_names, domain = _codes(manifest, "domain")
+    label_names, label = _codes(manifest, "label")
+    if params.target_domain not in domain_names:
         raise SplitError(
             f"split.target_domain: domain {params.target_domain!r} has no examples; "
-            f"domains present: {domains}"
+            f"domains present: {sorted(domain_names)}"
         )
+    _check_sources(params, list(domain_names))
+    strata = domain * len(label_names) + label
+    names = [f"{d}/{c}" for d in domain_names for c in label_names]
+    words = id_hash_words(manifest["id"], params.seed)
+    pick = _Picker(strata, names, params.seed, params.stratify)
+
+    is_target = domain == int(np.searchsorted(domain_names, params.target_domain))
+    n_target = int(is_target.sum())
     _check_eval_sizes(params, n_target)
-    dev = resolve_size(params.dev, n_target, "dev")
-    test = resolve_size(params.test, n_target, "test")
-
-    split = np.full(len(manifest), None, dtype=object)
-    u = unit_hash(manifest["id"], params.seed, "target")
-    split[is_target & (u < dev)] = "dev"
-    split[is_target & (u >= dev) & (u < dev + test)] = "test"
-    # Rescale what is left of the target line to [0, 1) before taking target_to_train of it.
-    rest = (u - dev - test) / max(1.0 - dev - test, 1e-12)
-    to_train = is_target & (u >= dev + test) & (rest < params.target_to_train)
-    in_pool = ~is_target | to_train
-    unused_target = int((is_target & (u >= dev + test) & ~to_train).sum())
-
+    dev = pick(is_target, words[:, _RANK], params.dev, "dev")
+    test = pick(is_target & ~dev, ~words[:, _RANK], params.test, "test", weights_of=is_target)
+    rest = is_target & ~dev & ~test
+    in_pool = pick(rest, words[:, _KEEP], params.target_to_train, "target_to_train", fraction=True)
+    sources = {}
+    for code, name in enumerate(domain_names):
+        if name == params.target_domain:
+            continue
+        rows = domain == code
+        config = params.sources.get(name, SourceDomainParams())
+        kept = _pick_source(pick, rows, words[:, _KEEP], config, f"sources.{name}")
+        in_pool |= kept
+        used = int(kept.sum())
+        sources[str(name)] = {
+            "rows": int(rows.sum()),
+            "in_pool": used,
+            "unused": int(rows.sum()) - used,
+            "fraction": config.fraction,
+            "cap": config.cap,
+        }
     n_pool = int(in_pool.sum())
     if n_pool == 0:
         raise SplitError(
-            "the training pool is empty: add a source domain or raise split.target_to_train"
+            "the training pool is empty: add a source domain, raise split.target_to_train "
+            "or a split.sources fraction / cap"
         )
-    train_dev = resolve_size(params.train_dev, n_pool, "train_dev")
-    v = unit_hash(manifest["id"], params.seed, "train_dev")
-    split[in_pool & (v < train_dev)] = "train_dev"
-    split[in_pool & (v >= train_dev)] = "train"
+    train_dev = pick(in_pool, words[:, _TRAIN_DEV], params.train_dev, "train_dev")
 
-    assigned = pd.Series(split, index=manifest.index, name="split")
-    assigned, dropped = _drop_cross_split_duplicates(manifest, assigned)
-    return SplitResult(
-        assigned, dropped, unused_target, {"dev": dev, "test": test, "train_dev": train_dev}
-    )
+    codes = np.zeros(len(manifest), dtype=np.int8)
+    codes[in_pool] = _CODE["train"]
+    codes[train_dev] = _CODE["train_dev"]
+    codes[dev] = _CODE["dev"]
+    codes[test] = _CODE["test"]
+    assigned = pd.Series(_NAMES[codes], index=manifest.index, name="split")
+    assigned, dropped = _drop_cross_split_duplicates(manifest, assigned, words[:, _RANK])
+    fractions = {
+        "dev": pick.fractions["dev"],
+        "test": pick.fractions["test"],
+        "train_dev": pick.fractions["train_dev"],
+    }
+    unused_target = int((rest & ~in_pool).sum())
+    return SplitResult(assigned, dropped, unused_target, fractions, sources)
+
+
+def _codes(manifest: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of a column and each row's index into them."""
+    codes, names = pd.factorize(manifest[column], sort=True)
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise SplitError(f"manifest row {row} has no {column}; every row needs one")
+    return np.asarray(names.astype(str)), codes
+
+
+def _pick_source(
+    pick: _Picker, rows: np.ndarray, key: np.ndarray, config: SourceDomainParams, name: str
+) -> np.ndarray:
+    """A source domain's rows in the pool: its `fraction`, then at most `cap` (exact)."""
+    kept = pick(rows, key, config.fraction, name, fraction=True)
+    if config.cap is None or kept.sum() <= config.cap:
+        return kept
+    return pick(kept, key, config.cap, name) if config.cap else np.zeros_like(rows)
+
+
+class _Picker:
+    """Choose `size` of the candidate rows (see the module docstring for the two rules).
+
+    Counts are always exact: the lowest-ranked rows, per stratum when stratified, else
+    over all candidates. Fractions are exact per stratum when stratified, else a threshold.
+    """
+
+    def __init__(self, strata: np.ndarray, names: list[str], seed: int, stratify: bool):
+        self.strata = strata if stratify else np.zeros_like(strata)
+        self.n_strata = len(names) if stratify else 1
+        self.tiebreak = _name_order(names if stratify else ["all"], seed)
+        self.stratify = stratify
+        self.fractions: dict[str, float] = {}
+
+    def __call__(
+        self,
+        candidates: np.ndarray,
+        key: np.ndarray,
+        size: float,
+        name: str,
+        weights_of: np.ndarray | None = None,
+        fraction: bool = False,
+    ) -> np.ndarray:
+        """`weights_of`: the rows whose strata sizes share out the quota (default: candidates);
+        `fraction`: `size` is a fraction even at 1.0 (target_to_train, sources.*.fraction)."""
+        pool = int((candidates if weights_of is None else weights_of).sum())
+        chosen = np.zeros(len(candidates), dtype=bool)
+        fraction = fraction or size < 1
+        if not self.stratify and fraction:
+            self.fractions[name] = float(size)
+            chosen[candidates] = unit_interval(key[candidates]) < size
+            return chosen
+        count = int(np.floor(size * pool + 0.5)) if fraction else resolve_count(size, pool, name)
+        self.fractions[name] = count / pool if pool else 0.0
+        if count == 0:
+            return chosen
+        rows = np.flatnonzero(candidates)
+        strata = self.strata[rows]
+        capacity = np.bincount(strata, minlength=self.n_strata)
+        weights = (
+            capacity
+            if weights_of is None
+            else np.bincount(self.strata[weights_of], minlength=self.n_strata)
+        )
+        quota = apportion(count, weights, capacity, self.tiebreak)
+        chosen[rows[_rank_within(strata, key[rows]) < quota[strata]]] = True
+        return chosen
+
+
+def apportion(
+    total: int, weights: np.ndarray, capacity: np.ndarray, tiebreak: np.ndarray
+) -> np.ndarray:
+    """Share `total` over strata in proportion to `weights` (largest remainder), each <= capacity.
+
+    Every stratum gets the floor or the ceiling of its exact share unless a capacity binds;
+    equal remainders go by `tiebreak` (a seeded order of stratum names, so no class is
+    always first).
+    """
+    weights = weights.astype(np.float64)
+    exact = total * weights / weights.sum() if weights.sum() else np.zeros_like(weights)
+    quota = np.minimum(np.floor(exact).astype(np.int64), capacity)
+    order = np.lexsort((tiebreak, -(exact - np.floor(exact))))
+    left = total - int(quota.sum())
+    while left > 0:
+        open_ = order[quota[order] < capacity[order]]
+        if not len(open_):
+            raise SplitError(f"cannot place {total} examples in strata holding {capacity.sum()}")
+        take = open_[:left]
+        quota[take] += 1
+        left -= len(take)
+    return quota
+
+
+def _rank_within(strata: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each row's 0-based rank by `key` inside its stratum (ties keep row order)."""
+    order = np.lexsort((key, strata))
+    sorted_strata = strata[order]
+    starts = np.flatnonzero(np.r_[True, sorted_strata[1:] != sorted_strata[:-1]])
+    lengths = np.diff(np.r_[starts, len(order)])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(starts, lengths)
+    return rank
+
+
+def _name_order(names: list[str], seed: int) -> np.ndarray:
+    digests = [hashlib.blake2b(f"{seed}|{name}".encode(), digest_size=8).digest() for name in names]
+    return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
+
+
+def _check_sources(params: SplitParams, domains: list[str]) -> None:
+    unknown = sorted(set(params.sources) - set(domains))
+    if unknown:
+        raise SplitError(
+            f"split.sources names domain(s) {unknown} that have no examples; "
+            f"domains present: {domains}"
+        )
 
 
 def _check_eval_sizes(params: SplitParams, n_target: int) -> None:
@@ -118,16 +290,20 @@ def _check_eval_sizes(params: SplitParams, n_target: int) -> None:
 
 
 def _drop_cross_split_duplicates(
-    manifest: pd.DataFrame, split: pd.Series
+    manifest: pd.DataFrame, split: pd.Series, id_words: np.ndarray
 ) -> tuple[pd.Series, pd.DataFrame]:
-    """Identical pixels in two splits stay in the earliest one (train < train-dev < dev < test)."""
-    frame = pd.DataFrame({"id": manifest["id"], "split": split}).dropna(subset=["split"])
+    """Identical pixels in two splits stay in the earliest one (train < train-dev < dev < test).
+
+    Repeated ids are found by their hash word (fast), then grouped by the id itself.
+    """
+    repeated = pd.Series(id_words).duplicated(keep=False).to_numpy() & split.notna().to_numpy()
+    frame = pd.DataFrame({"id": manifest["id"][repeated], "split": split[repeated]})
     order = frame["split"].map(SPLIT_ORDER)
     first = order.groupby(frame["id"]).transform("min")
     leaked = frame.index[order > first]
     kept_in = frame.loc[leaked, "id"].map(
         frame.assign(order=order)
-        .sort_values("order")
+        .sort_values("order", kind="stable")
         .drop_duplicates("id")
         .set_index("id")["split"]
     )
@@ -142,18 +318,19 @@ def _drop_cross_split_duplicates(
 def split_summary(
     manifest: pd.DataFrame, result: SplitResult, target_domain: str, classes: list[str]
 ) -> dict:
-    """Counts by split x domain x class, totals, and each split's class-mix drift from its pool."""
+    """Counts by split x domain x class, totals, pool use per source, class-mix drift."""
     frame = manifest.assign(split=result.split).dropna(subset=["split"])
     counts: dict[str, dict[str, dict[str, int]]] = {}
     for (split, domain, label), count in frame.groupby(["split", "domain", "label"]).size().items():
         counts.setdefault(split, {}).setdefault(domain, {})[label] = int(count)
-    totals = {split: int(n) for split, n in frame["split"].value_counts().items()}
+    totals = {split: int(n) for split, n in frame["split"].value_counts().sort_index().items()}
     target = manifest[manifest["domain"] == target_domain]
     return {
         "counts": counts,
         "totals": totals,
         "target_domain": target_domain,
         "unused_target": result.unused_target,
+        "sources": result.sources,
         "duplicates_dropped": len(result.dropped_duplicates),
         "fractions": result.resolved_fractions,
         "class_share_drift": {

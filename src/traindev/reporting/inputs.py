@@ -45,6 +45,25 @@ class MissingReportInputError(ReportInputError, FileNotFoundError):
 
 
 @dataclass(frozen=True)
+class SetConfidence:
+    """How precisely a dev or test set of this size measures an error near the expected one."""
+
+    split: str
+    examples: int
+    half_width: float  # 95% normal half-width; NaN for an empty set
+    resolvable_difference: float  # dev: smallest error difference it tells apart; test: NaN
+    examples_needed: int
+    big_enough: bool
+
+
+@dataclass(frozen=True)
+class SplitConfidence:
+    expected_error: float
+    min_resolvable_difference: float
+    sets: tuple[SetConfidence, ...]
+
+
+@dataclass(frozen=True)
 class SplitSummary:
     """Example counts per split, domain and class, as the split stage reported them."""
 
@@ -53,6 +72,10 @@ class SplitSummary:
     target_domain: str
     unused_target: int
     duplicates_dropped: int
+    # Written by newer split stages only; an older summary reads back without them.
+    confidence: SplitConfidence | None = None
+    warnings: tuple[str, ...] = ()
+    near_duplicates_dropped: int | None = None  # None: the check was off
 
 
 @dataclass(frozen=True)
@@ -553,7 +576,40 @@ def load_split_summary(path: Path) -> SplitSummary:
         target_domain=_get_str(data, "target_domain", path),
         unused_target=_get_int(data, "unused_target", path),
         duplicates_dropped=_get_int(data, "duplicates_dropped", path),
+        confidence=_get_optional(data, "confidence", path, "", _split_confidence),
+        warnings=_get_strs(data, "warnings", path) if "warnings" in data else (),
+        near_duplicates_dropped=_get_optional(data, "near_duplicates", path, "", _near_dropped),
     )
+
+
+def _split_confidence(value: Any, path: Path, where: str) -> SplitConfidence:
+    sets = tuple(
+        SetConfidence(
+            split=split,
+            examples=_get_int(entry, "examples", path, f"{where}.{split}"),
+            half_width=_get_nan_float(entry, "half_width", path, f"{where}.{split}"),
+            resolvable_difference=_nan_float(
+                _mapping(entry, path, f"{where}.{split}").get("resolvable_difference"),
+                path,
+                f"{where}.{split}.resolvable_difference",
+            ),
+            examples_needed=_get_int(entry, "examples_needed", path, f"{where}.{split}"),
+            big_enough=_get_bool(entry, "big_enough", path, f"{where}.{split}"),
+        )
+        for split in ("dev", "test")
+        if (entry := _mapping(value, path, where).get(split)) is not None
+    )
+    return SplitConfidence(
+        expected_error=_get_float(value, "expected_error", path, where),
+        min_resolvable_difference=_get_float(value, "min_resolvable_difference", path, where),
+        sets=sets,
+    )
+
+
+def _near_dropped(value: Any, path: Path, where: str) -> int | None:
+    if not _get_bool(value, "enabled", path, where):
+        return None
+    return _get_int(value, "dropped", path, where)
 
 
 def _epoch(entry: Any, path: Path, where: str) -> EpochRecord:

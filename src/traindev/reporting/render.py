@@ -920,11 +920,54 @@ def acting_gaps(arch: ArchitectureResult) -> list[tuple[str, str, list[str]]]:
 
 
 def split_note(summary: SplitSummary) -> str:
+    near = summary.near_duplicates_dropped
     return (
         f"Target domain: {summary.target_domain}. "
         f"Duplicates dropped: {number(summary.duplicates_dropped)}. "
-        f"Unused target examples (not assigned to any split): {number(summary.unused_target)}."
+        + ("" if near is None else f"Near-duplicates of dev/test dropped from train: {near}. ")
+        + f"Unused target examples (not assigned to any split): {number(summary.unused_target)}."
     )
+
+
+def split_confidence_blocks(summary: SplitSummary) -> list[Block]:
+    """Whether dev can tell two models apart and test can pin the final error (the notes:
+    dev big enough to detect the differences you care about), with the split's warnings."""
+    confidence = summary.confidence
+    if confidence is None:
+        return []
+    rows = tuple(
+        (
+            split_label(entry.split),
+            number(entry.examples),
+            f"±{percent(entry.half_width)}",
+            percent(entry.resolvable_difference) if entry.split == "dev" else MISSING,
+            number(entry.examples_needed),
+            "yes" if entry.big_enough else "no",
+        )
+        for entry in confidence.sets
+    )
+    header = (
+        "Set",
+        "Examples",
+        "95% half-width",
+        "Smallest difference it resolves",
+        f"Examples for {percent(confidence.min_resolvable_difference)}",
+        "Big enough",
+    )
+    lead = Paragraph(
+        f"For an error near {percent(confidence.expected_error)} (split.expected_error): dev "
+        f"should tell apart models whose errors differ by "
+        f"{percent(confidence.min_resolvable_difference)} (split.min_resolvable_difference), "
+        "test should pin the final error to within that."
+    )
+    blocks: list[Block] = [
+        Heading("Are dev and test big enough?"),
+        lead,
+        Table(header, rows, numeric=frozenset({1, 2, 3, 4})),
+    ]
+    if summary.warnings:
+        blocks += [Paragraph("Warnings:", "warning"), Bullets(summary.warnings, "warning")]
+    return blocks
 
 
 def augmentation_blocks(
@@ -1109,6 +1152,7 @@ def render_html(
 <h3>Examples per split and class</h3>
 {_html_table(split_class_table(summary))}
 <p class="note">{_esc(split_note(summary))}</p>
+{_html_blocks(split_confidence_blocks(summary))}
 <h2 id="augmentation">Augmentation</h2>
 {_html_blocks(augmentation_blocks(inputs.augmentation, figures.augmentation))}
 <h2>Architecture comparison</h2>
@@ -1262,6 +1306,8 @@ _Generated {generated_at.isoformat(timespec="seconds")}_
 {_md_table(split_class_table(summary))}
 
 {md_escape(split_note(summary))}
+
+{_md_blocks(split_confidence_blocks(summary), figures_dir)}
 
 ## Augmentation
 

@@ -1,7 +1,15 @@
-"""`traindev split`: combine the domains and assign train / train-dev / dev / test."""
+"""`traindev split`: combine the domains and assign train / train-dev / dev / test.
+
+Beside the split store, in reports/split/: `summary.json` (counts, the pool use per
+source domain, whether dev and test are big enough, warnings; a DVC metric),
+`duplicates_dropped.csv` (identical pixels in two splits) and `near_duplicates.csv`
+(train images near a dev/test image, with `split.near_duplicates.enabled`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +18,9 @@ import pandas as pd
 from traindev import paths
 from traindev.atomic import atomic_file, write_json
 from traindev.config import SplitParams
+from traindev.data.near_duplicates import NEAR_DUPLICATE_COLUMNS, drop_near_duplicates
 from traindev.data.split import SPLIT_ORDER, assign_splits, split_summary
+from traindev.data.split_confidence import split_confidence
 from traindev.data.store import (
     MANIFEST_FILE,
     PIXELS_FILE,
@@ -22,13 +32,35 @@ from traindev.data.store import (
 )
 
 SOURCES = (paths.INGESTED, paths.SYNTHESIZED)
+log = logging.getLogger(__name__)
 
 
 def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
     stores = [read_store(source) for source in sources]
     manifest, pixels, classes, pixel_max = combine_stores(stores)
     result = assign_splits(manifest, params)
+    near = pd.DataFrame(columns=NEAR_DUPLICATE_COLUMNS)
+    if params.near_duplicates.enabled:
+        cleaned, near = drop_near_duplicates(
+            manifest, pixels, result.split, params.near_duplicates.max_distance
+        )
+        result = dataclasses.replace(result, split=cleaned)
     summary = split_summary(manifest, result, params.target_domain, classes)
+    summary["stratify"] = params.stratify
+    summary["near_duplicates"] = {
+        **params.near_duplicates.model_dump(),
+        "dropped": len(near),
+    }
+    totals = summary["totals"]
+    summary["confidence"], warnings = split_confidence(
+        totals.get("dev", 0),
+        totals.get("test", 0),
+        params.expected_error,
+        params.min_resolvable_difference,
+    )
+    summary["warnings"] = warnings
+    for warning in warnings:
+        log.warning("split: %s", warning)
 
     keep = result.split.notna().to_numpy()
     order = np.flatnonzero(keep)
@@ -41,7 +73,7 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
         pixels[order],
         classes,
         pixel_max,
-        extra_metadata={"target_domain": params.target_domain, "totals": summary["totals"]},
+        extra_metadata={"target_domain": params.target_domain, "totals": totals},
     )
     summary["files_md5"] = {
         name: file_md5(paths.SPLIT / name) for name in (MANIFEST_FILE, PIXELS_FILE)
@@ -49,9 +81,18 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
     write_json(paths.SPLIT_REPORT / "summary.json", summary)
     with atomic_file(paths.SPLIT_REPORT / "duplicates_dropped.csv") as handle:
         result.dropped_duplicates.to_csv(handle, index=False)
-    totals = ", ".join(f"{name} {summary['totals'].get(name, 0)}" for name in SPLIT_ORDER)
-    dropped = len(result.dropped_duplicates)
-    return f"split {len(split_manifest)} images: {totals}; {dropped} cross-split duplicates dropped"
+    with atomic_file(paths.SPLIT_REPORT / "near_duplicates.csv") as handle:
+        near.to_csv(handle, index=False)
+    counts = ", ".join(f"{name} {totals.get(name, 0)}" for name in SPLIT_ORDER)
+    message = (
+        f"split {len(split_manifest)} images: {counts}; "
+        f"{len(result.dropped_duplicates)} cross-split duplicates dropped"
+    )
+    if params.near_duplicates.enabled:
+        message += f", {len(near)} near-duplicates of dev/test images dropped from train"
+    if warnings:
+        message += f"; {len(warnings)} warning(s) in {paths.SPLIT_REPORT / 'summary.json'}"
+    return message
 
 
 def combine_stores(stores: list[ImageStore]) -> tuple[pd.DataFrame, np.ndarray, list[str], int]:

@@ -1,0 +1,48 @@
+"""The report's "Are dev and test big enough?" table, from the split stage's confidence block."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from report_fixtures import load, parse_html, write_fake_inputs
+
+from traindev.data.split_confidence import split_confidence
+from traindev.reporting.report import write_report
+
+WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+def with_confidence(dirs: dict[str, Path], n_dev: int, n_test: int, near: dict | None) -> None:
+    path = dirs["split"] / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["confidence"], summary["warnings"] = split_confidence(n_dev, n_test, 0.03, 0.01)
+    if near is not None:
+        summary["near_duplicates"] = near
+    path.write_text(json.dumps(summary))
+
+
+def test_a_small_dev_set_is_flagged_with_the_examples_it_would_need(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    with_confidence(dirs, 449, 449, {"enabled": True, "max_distance": 4, "dropped": 25})
+    paths = write_report(load(dirs), tmp_path / "out", "t", generated_at=WHEN)
+
+    tables = parse_html(paths.html.read_text("utf-8"))
+    table = next(rows for _, rows in tables.tables if rows[0][0] == "Set")
+    assert table[1][:6] == ["Dev", "449", "±1.58%", "2.23%", "2,236", "no"]
+    assert table[2][0] == "Test" and table[2][3] == "—" and table[2][5] == "no"
+    markdown = paths.markdown.read_text("utf-8")
+    assert "### Are dev and test big enough?" in markdown
+    assert "dev set too small: 449 examples" in markdown
+    assert "Near-duplicates of dev/test dropped from train: 25." in markdown
+
+
+def test_a_dev_set_big_enough_shows_no_warning(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    with_confidence(dirs, 5000, 2000, {"enabled": False, "max_distance": 4, "dropped": 0})
+    markdown = write_report(load(dirs), tmp_path / "out", "t", generated_at=WHEN).markdown
+    text = markdown.read_text("utf-8")
+    assert "| Dev | 5,000 |" in text and "| yes |" in text
+    assert "Warnings:" not in text.split("## Augmentation")[0]
+    assert "Near-duplicates" not in text
