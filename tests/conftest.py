@@ -48,3 +48,18 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch) -> Iterator[str]:
+    """MLflow on this test's own SQLite file, for stages run in-process.
+
+    `mlflow.set_tracking_uri` (which the stages call) also exports MLFLOW_TRACKING_URI, and it
+    would leak into every later test of the session: both are reset afterwards.
+    """
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    yield uri
+    mlflow.set_tracking_uri(None)

@@ -31,7 +31,7 @@ def user_params(root) -> dict:
     return params
 
 
-def test_an_image_folder_trains_with_synthesis_off(tmp_path, monkeypatch):
+def test_an_image_folder_trains_with_synthesis_off(tmp_path, monkeypatch, mlflow_store):
     photos = make_folder(
         tmp_path / "photos",
         {"phone": {"cat": 20, "dog": 20}, "web": {"cat": 30, "dog": 30}},
@@ -39,7 +39,6 @@ def test_an_image_folder_trains_with_synthesis_off(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()
     monkeypatch.chdir(project)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     params = validate_params(user_params(photos))
 
     ingest.run(params.ingest)
