@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from traindev.models.params import ARCHITECTURE_PARAMS
 
@@ -92,18 +102,117 @@ class IngestParams(Section):
         return self
 
 
+def _ordered_pair(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] > value[1]:
+        raise ValueError(f"range must be [low, high] with low <= high, got {list(value)}")
+    return value
+
+
+# [low, high], drawn uniformly per image; low == high fixes the value, [0, 0] turns a knob off.
+Range = Annotated[tuple[float, float], AfterValidator(_ordered_pair)]
+NonNegativeRange = Annotated[
+    tuple[NonNegativeFloat, NonNegativeFloat], AfterValidator(_ordered_pair)
+]
+PositiveRange = Annotated[tuple[PositiveFloat, PositiveFloat], AfterValidator(_ordered_pair)]
+FractionRange = Annotated[tuple[Fraction, Fraction], AfterValidator(_ordered_pair)]
+IntRange = Annotated[tuple[int, int], AfterValidator(_ordered_pair)]
+Quality = Annotated[int, Field(ge=1, le=100)]
+
+
+class BlurParams(Section):
+    """Camera blur (focus, shake): a Gaussian of `sigma` output pixels, with probability p."""
+
+    p: Fraction = 0.0
+    sigma: NonNegativeRange = (0.5, 1.5)
+
+
+class LowLightParams(Section):
+    """A dim scene: intensity -> gain * intensity ** gamma (gamma > 1 darkens the mid-tones)."""
+
+    p: Fraction = 0.0
+    gain: FractionRange = (0.3, 0.9)
+    gamma: PositiveRange = (1.0, 2.2)
+
+
+class JpegParams(Section):
+    """Re-encoding as JPEG at a quality drawn from the range (1 worst, 100 best)."""
+
+    p: Fraction = 0.0
+    quality: Annotated[tuple[Quality, Quality], AfterValidator(_ordered_pair)] = (20, 80)
+
+
+class GaussianNoiseParams(Section):
+    """Sensor read noise: additive Gaussian, sigma a share of full scale."""
+
+    p: Fraction = 0.0
+    sigma: FractionRange = (0.01, 0.05)
+
+
+class ShotNoiseParams(Section):
+    """Photon (Poisson) noise: `photons` expected at full intensity; fewer is noisier."""
+
+    p: Fraction = 0.0
+    photons: PositiveRange = (20.0, 200.0)
+
+
+class OverlayParams(Section):
+    """`synthesize.source: overlay`: clean foregrounds composited on noise-source backgrounds.
+
+    The image analogue of adding car noise to clean speech (README, Synthesis).
+    """
+
+    # A store directory (e.g. data/ingested) or a folder <foregrounds>/<class>/<file>.
+    foregrounds: str = "data/ingested"
+    # With a store: the clean domain(s) to composite. Never the target domain: its dev and test
+    # images would leak into training as composites.
+    foreground_domains: list[str] = Field(default_factory=list)
+    backgrounds: str = "data/raw/backgrounds"  # any images, any size, any depth below
+    # folder foregrounds: decoded to this [height, width]
+    image_size: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (32, 32)
+    channels: Literal[1, 3] = 3  # folder foregrounds: 1 grey, 3 RGB
+    # mask: the foreground's brightness is its opacity (bright ink stays on top);
+    # mix: a plain weighted sum of the two images, like mixing two sounds.
+    blend: Literal["mask", "mix"] = "mask"
+    background_weight: FractionRange = (0.2, 0.6)  # 0: clean foreground, 1: only background
+    blur: BlurParams = BlurParams()
+    low_light: LowLightParams = LowLightParams()
+    jpeg: JpegParams = JpegParams()
+    gaussian_noise: GaussianNoiseParams = GaussianNoiseParams()
+    shot_noise: ShotNoiseParams = ShotNoiseParams()
+
+
+class DiversityParams(Section):
+    """Synthesis from a narrow pool overfits to that pool; below this, the stage warns."""
+
+    # exp(entropy) of the fonts' / backgrounds' shares: the number of equally used sources
+    # the set is worth.
+    min_effective_sources: float = Field(5.0, ge=1.0)
+
+
 class SynthesizeParams(Section):
     seed: int = 0
     count: int = Field(6000, ge=0)  # 0: no synthetic domain (your own data brings its own)
     domain: str = Field("fonts", min_length=1)
+    source: Literal["fonts", "overlay"] = "fonts"
     # File names in matplotlib's bundled font folder, or absolute paths to .ttf/.otf files.
     fonts: list[str] = Field(min_length=1)
     canvas: int = Field(32, ge=8, description="side of the high-resolution render, a multiple of 8")
     font_size: tuple[int, int] = (28, 32)
     offset: tuple[int, int] = (-2, 2)
     rotation_degrees: tuple[float, float] = (-10.0, 10.0)
-    stroke_width: tuple[int, int] = (0, 2)
+    stroke_width: tuple[int, int] = (0, 2)  # extra pen width, px; negative: a finer pen
     ink_threshold: int = Field(128, ge=1, le=255)
+    # The knobs that make printed digits look handwritten; all off by default (README, Synthesis).
+    slant_degrees: Range = (0.0, 0.0)  # horizontal shear; + leans right, like italics
+    stroke_variation: NonNegativeRange = (0.0, 0.0)  # pen pressure: +- canvas px along the stroke
+    elastic_alpha: NonNegativeRange = (0.0, 0.0)  # elastic warp: largest shift, canvas px
+    elastic_sigma: float = Field(4.0, gt=0.0)  # elastic field smoothness, canvas px
+    grid_distortion: NonNegativeRange = (0.0, 0.0)  # grid warp: largest node shift, canvas px
+    grid_cells: int = Field(4, ge=1)  # grid warp: cells per side
+    ink_threshold_jitter: IntRange = (0, 0)  # added to ink_threshold per image
+    width_scale: PositiveRange = (1.0, 1.0)  # horizontal stretch of the glyph; 1: the font's
+    overlay: OverlayParams = OverlayParams()
+    diversity: DiversityParams = DiversityParams()
 
     @field_validator("font_size", "offset", "rotation_degrees", "stroke_width")
     @classmethod
@@ -123,8 +232,13 @@ class SynthesizeParams(Section):
 
     @model_validator(mode="after")
     def _sizes_positive(self) -> SynthesizeParams:
-        if self.font_size[0] < 1 or self.stroke_width[0] < 0:
-            raise ValueError("font_size must be >= 1 and stroke_width >= 0")
+        if self.font_size[0] < 1:
+            raise ValueError("font_size must be >= 1")
+        low, high = (self.ink_threshold + jitter for jitter in self.ink_threshold_jitter)
+        if low < 1 or high > 255:
+            raise ValueError(
+                f"ink_threshold + ink_threshold_jitter must stay in 1..255, got {low}..{high}"
+            )
         return self
 
 
@@ -534,6 +648,20 @@ class Params(Section):
             raise ParamsError(
                 f"split.target_domain: {self.split.target_domain!r} is not produced by any "
                 f"stage{_nearest(self.split.target_domain, domains)}; domains: {', '.join(domains)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _overlay_never_composites_the_target(self) -> Params:
+        """Composites of target images would carry dev/test examples into training."""
+        overlay = self.synthesize.overlay
+        if self.synthesize.source != "overlay" or not self.synthesize.count:
+            return self
+        if self.split.target_domain in overlay.foreground_domains:
+            raise ParamsError(
+                f"synthesize.overlay.foreground_domains lists the target domain "
+                f"{self.split.target_domain!r}: its dev and test images would reach training as "
+                "composites; list only clean source domains"
             )
         return self
 

@@ -17,6 +17,7 @@ SPLIT_REPORT = REPORTS / "split"
 METRICS = REPORTS / "metrics"
 ANALYSIS = REPORTS / "analysis"
 SELECTION = REPORTS / "selection"
+DIVERSITY = REPORTS / "synthesis" / "diversity.json"  # the synthesize stage's sources
 
 
 def model_dir(architecture: str) -> Path:

@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from report_fixtures import load, parse_html, write_fake_inputs
+from report_fixtures import ARCHS, load, parse_html, write_fake_inputs
 
 from traindev.data.split_confidence import split_confidence
-from traindev.reporting.report import write_report
+from traindev.reporting.report import load_report_inputs, write_report
 
 WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
@@ -46,3 +46,45 @@ def test_a_dev_set_big_enough_shows_no_warning(tmp_path: Path) -> None:
     assert "| Dev | 5,000 |" in text and "| yes |" in text
     assert "Warnings:" not in text.split("## Augmentation")[0]
     assert "Near-duplicates" not in text
+
+
+def test_a_narrow_synthetic_pool_is_warned_about_in_the_report(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    diversity = tmp_path / "diversity.json"
+    diversity.write_text(
+        json.dumps(
+            {
+                "source": "fonts",
+                "count": 300,
+                "coverage": 0.8,
+                "min_effective_sources": 5,
+                "narrow": True,
+                "warnings": ["narrow pool: 2 fonts make up 80% of the 300 synthetic images"],
+                "pools": {
+                    "fonts": {
+                        "distinct": 2,
+                        "images": 300,
+                        "effective": 1.96,
+                        "inverse_simpson": 1.9,
+                        "top_share": 0.6,
+                        "covering": 2,
+                        "shares": {"a": 0.6, "b": 0.4},
+                    }
+                },
+            }
+        )
+    )
+    inputs = load_report_inputs(
+        split_dir=dirs["split"],
+        models_dir=dirs["models"],
+        evaluation_dir=dirs["evaluation"],
+        metrics_dir=dirs["metrics"],
+        analysis_dir=dirs["analysis"],
+        selection_file=dirs["selection"],
+        architectures=list(ARCHS),
+        synthesis_file=diversity,
+    )
+    text = write_report(inputs, tmp_path / "out", "t", generated_at=WHEN).markdown.read_text()
+    assert "### Synthetic data" in text
+    assert "| fonts | 300 | 2 | 2.0 | 60.00% | 2 |" in text
+    assert "narrow pool: 2 fonts make up 80%" in text

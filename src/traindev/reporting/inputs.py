@@ -414,6 +414,30 @@ class ArchitectureResult:
 
 
 @dataclass(frozen=True)
+class SourcePool:
+    """One kind of source the synthetic images were drawn from (fonts, backgrounds, ...)."""
+
+    name: str
+    distinct: int
+    images: int
+    effective: float  # exp(entropy) of the shares: the number of equally used sources
+    top_share: float
+    covering: int  # fewest sources that make up `coverage` of the images
+
+
+@dataclass(frozen=True)
+class SynthesisDiversity:
+    """reports/synthesis/diversity.json: the notes' caveat about a narrow synthesis pool."""
+
+    source: str
+    count: int
+    coverage: float
+    min_effective_sources: float
+    pools: tuple[SourcePool, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReportInputs:
     split: SplitSummary
     architectures: tuple[ArchitectureResult, ...]
@@ -421,6 +445,7 @@ class ReportInputs:
     analysis_dir: Path  # where the sheets and thumbnails live; the report links there
     # The train split's augmentation drawn on a few training images; None: not computed.
     augmentation: AugmentationPreview | None = None
+    synthesis: SynthesisDiversity | None = None  # None: no diversity report (older pipelines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -579,6 +604,32 @@ def load_split_summary(path: Path) -> SplitSummary:
         confidence=_get_optional(data, "confidence", path, "", _split_confidence),
         warnings=_get_strs(data, "warnings", path) if "warnings" in data else (),
         near_duplicates_dropped=_get_optional(data, "near_duplicates", path, "", _near_dropped),
+    )
+
+
+def load_synthesis_diversity(path: Path) -> SynthesisDiversity | None:
+    """Read reports/synthesis/diversity.json; None when the synthesize stage wrote none."""
+    if not Path(path).is_file():
+        return None
+    data = _mapping(_read_json(path), path, "top level")
+    pools = tuple(
+        SourcePool(
+            name=name,
+            distinct=_get_int(pool, "distinct", path, f"pools.{name}"),
+            images=_get_int(pool, "images", path, f"pools.{name}"),
+            effective=_get_float(pool, "effective", path, f"pools.{name}"),
+            top_share=_get_float(pool, "top_share", path, f"pools.{name}"),
+            covering=_get_int(pool, "covering", path, f"pools.{name}"),
+        )
+        for name, pool in _get_mapping(data, "pools", path).items()
+    )
+    return SynthesisDiversity(
+        source=_get_str(data, "source", path),
+        count=_get_int(data, "count", path),
+        coverage=_get_float(data, "coverage", path),
+        min_effective_sources=_get_float(data, "min_effective_sources", path),
+        pools=pools,
+        warnings=_get_strs(data, "warnings", path),
     )
 
 

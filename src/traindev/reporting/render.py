@@ -35,6 +35,7 @@ from traindev.reporting.inputs import (
     Selection,
     SplitSummary,
     Suspect,
+    SynthesisDiversity,
 )
 
 SPLIT_LABELS = {"train": "Train", "train_dev": "Train-dev", "dev": "Dev", "test": "Test"}
@@ -929,6 +930,41 @@ def split_note(summary: SplitSummary) -> str:
     )
 
 
+def synthesis_blocks(diversity: SynthesisDiversity | None) -> list[Block]:
+    """How varied the synthetic pool is: the notes' caveat that synthesis from a narrow pool
+    (an hour of car noise, twenty car models) lets the model overfit to that pool."""
+    if diversity is None:
+        return []
+    if not diversity.count:
+        return [Heading("Synthetic data"), Paragraph("None (synthesize.count: 0).")]
+    covering = f"Sources making up {percent(diversity.coverage)}"
+    rows = tuple(
+        (
+            pool.name,
+            number(pool.images),
+            number(pool.distinct),
+            number(pool.effective, 1),
+            percent(pool.top_share),
+            number(pool.covering),
+        )
+        for pool in diversity.pools
+    )
+    header = ("Pool", "Images", "Distinct sources", "Effective sources", "Largest share", covering)
+    blocks: list[Block] = [
+        Heading("Synthetic data"),
+        Paragraph(
+            f"{number(diversity.count)} images from the {diversity.source} recipe. Effective "
+            "sources: exp(entropy) of the shares, the number of equally used sources that would "
+            f"be as varied; below {number(diversity.min_effective_sources, 1)} "
+            "(synthesize.diversity.min_effective_sources) the pool is flagged as narrow."
+        ),
+        Table(header, rows, numeric=frozenset({1, 2, 3, 4, 5})),
+    ]
+    if diversity.warnings:
+        blocks += [Paragraph("Warnings:", "warning"), Bullets(diversity.warnings, "warning")]
+    return blocks
+
+
 def split_confidence_blocks(summary: SplitSummary) -> list[Block]:
     """Whether dev can tell two models apart and test can pin the final error (the notes:
     dev big enough to detect the differences you care about), with the split's warnings."""
@@ -1153,6 +1189,7 @@ def render_html(
 {_html_table(split_class_table(summary))}
 <p class="note">{_esc(split_note(summary))}</p>
 {_html_blocks(split_confidence_blocks(summary))}
+{_html_blocks(synthesis_blocks(inputs.synthesis))}
 <h2 id="augmentation">Augmentation</h2>
 {_html_blocks(augmentation_blocks(inputs.augmentation, figures.augmentation))}
 <h2>Architecture comparison</h2>
@@ -1308,6 +1345,8 @@ _Generated {generated_at.isoformat(timespec="seconds")}_
 {md_escape(split_note(summary))}
 
 {_md_blocks(split_confidence_blocks(summary), figures_dir)}
+
+{_md_blocks(synthesis_blocks(inputs.synthesis), figures_dir)}
 
 ## Augmentation
 

@@ -25,6 +25,7 @@ from traindev.reporting.inputs import (
     load_architecture,
     load_selection,
     load_split_summary,
+    load_synthesis_diversity,
 )
 from traindev.reporting.render import (
     ArchitectureFigures,
@@ -73,10 +74,12 @@ def load_report_inputs(
     selection_file: Path,
     architectures: list[str],
     augmentation: AugmentationPreview | None = None,
+    synthesis_file: Path | None = None,
 ) -> ReportInputs:
     """Read the split summary, the model selection and, per architecture, its training, metrics,
     evaluation and analysis files (analysis_dir/<arch>.json, thumbnails under analysis_dir/<arch>/).
-    `augmentation` (drawn by the caller from the split) goes into the report as given.
+    `augmentation` (drawn by the caller from the split) goes into the report as given;
+    `synthesis_file` is the synthesize stage's diversity.json (absent: no diversity section).
 
     Raises ReportInputError (MissingReportInputError for absent files) naming the file. A missing
     thumbnail is not an error: it is listed in each Analysis.missing_thumbnails.
@@ -98,6 +101,7 @@ def load_report_inputs(
         selection=load_selection(Path(selection_file)),
         analysis_dir=Path(analysis_dir),
         augmentation=augmentation,
+        synthesis=load_synthesis_diversity(Path(synthesis_file)) if synthesis_file else None,
     )
 
 

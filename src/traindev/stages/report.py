@@ -24,6 +24,7 @@ def run(params: Params) -> str:
         selection_file=paths.SELECTION.with_suffix(".json"),
         architectures=params.train.architectures,
         augmentation=_augmentation(params),
+        synthesis_file=paths.DIVERSITY,
     )
     written = write_report(inputs, paths.REPORTS, params.report.title)
     _log_to_mlflow([arch.training.run_id for arch in inputs.architectures], written)

@@ -1,42 +1,84 @@
-"""`traindev synthesize`: the larger source domain, digits rendered from fonts."""
+"""`traindev synthesize`: the larger source domain, and how diverse its sources are.
+
+`source: fonts` renders digits from fonts (with the handwriting knobs); `source: overlay`
+composites clean images onto noise-source backgrounds. Either way the stage also writes
+reports/synthesis/diversity.json: the sources used, their shares, and the narrow-pool
+warning, which is repeated in the stage's output line.
+"""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
 
 from traindev import paths
+from traindev.atomic import write_json
 from traindev.config import SynthesizeParams
 from traindev.data.sources.sklearn_digits import DIGIT_CLASSES, DIGITS_PIXEL_MAX
 from traindev.data.store import MANIFEST_COLUMNS, content_ids, write_store
-from traindev.data.synthesis.fonts import synthesize_font_digits
+from traindev.data.synthesis.diversity import (
+    FONT_POOLS,
+    OVERLAY_POOLS,
+    diversity_line,
+    diversity_report,
+)
+
+DIVERSITY_REPORT = paths.DIVERSITY
+
+log = logging.getLogger(__name__)
 
 
 def run(params: SynthesizeParams) -> str:
     if params.count == 0:
         return write_empty_store(params)
-    digits = synthesize_font_digits(params)
+    if params.source == "overlay":
+        from traindev.data.synthesis.overlay import synthesize_overlay
+
+        made = synthesize_overlay(params)
+        pixels, labels, tags = made.pixels, made.labels, made.tags
+        classes, pixel_max, pools = made.classes, made.pixel_max, OVERLAY_POOLS
+        metadata = {"backgrounds": params.overlay.backgrounds}
+    else:
+        from traindev.data.synthesis.fonts import synthesize_font_digits
+
+        digits = synthesize_font_digits(params)
+        pixels, labels, tags = digits.pixels, digits.labels, digits.tags
+        classes, pixel_max, pools = DIGIT_CLASSES, DIGITS_PIXEL_MAX, FONT_POOLS
+        metadata = {"fonts": list(params.fonts)}
     manifest = pd.DataFrame(
         {
-            "id": content_ids(digits.pixels),
-            "source": "fonts",
+            "id": content_ids(pixels),
+            "source": params.source,
             "domain": params.domain,
-            "label": digits.labels,
+            "label": labels,
             "origin": "synthetic",
-            "tags": digits.tags,
+            "tags": tags,
         }
     )
     write_store(
         paths.SYNTHESIZED,
         manifest,
-        digits.pixels,
-        DIGIT_CLASSES,
-        DIGITS_PIXEL_MAX,
-        extra_metadata={"domain": params.domain, "fonts": list(params.fonts)},
+        pixels,
+        classes,
+        pixel_max,
+        extra_metadata={"domain": params.domain, **metadata},
     )
+    report = diversity_report(tags, pools, params.diversity.min_effective_sources, params.source)
+    line = write_diversity(report)
     return (
-        f"synthesized {len(manifest)} images of domain {params.domain!r} into {paths.SYNTHESIZED}"
+        f"synthesized {len(manifest)} images of domain {params.domain!r} into "
+        f"{paths.SYNTHESIZED}; {line}"
     )
+
+
+def write_diversity(report: dict) -> str:
+    """Write the diversity metric, log any narrow-pool warning, return the summary line."""
+    write_json(DIVERSITY_REPORT, report)
+    for warning in report["warnings"]:
+        log.warning("synthesize: %s", warning)
+    return diversity_line(report)
 
 
 def write_empty_store(params: SynthesizeParams) -> str:
@@ -51,4 +93,5 @@ def write_empty_store(params: SynthesizeParams) -> str:
         DIGITS_PIXEL_MAX,
         extra_metadata={"domain": params.domain, "fonts": []},
     )
+    write_diversity(diversity_report([], {}, params.diversity.min_effective_sources, "none"))
     return f"synthesize.count is 0: no synthetic images ({paths.SYNTHESIZED} is empty)"

@@ -6,13 +6,17 @@ counted the "on" pixels in each non-overlapping 4x4 block, giving 8x8 images of 
 distributed domain of the same task: the train/dev mismatch this project studies.
 
 Per image the pipeline is: draw the glyph (with a PIL stroke) on a roomy temporary canvas,
-rotate it, crop to its ink, scale so the ink's larger side is ``size`` canvas pixels,
-binarize, centre the ink box in the canvas, shift it by the offset, then block-count.
+slant and rotate it, warp it (elastic / grid) and vary its stroke like a pen's pressure,
+crop to its ink, scale so the ink's larger side is ``size`` canvas pixels, binarize at the
+(jittered) ink threshold, centre the ink box in the canvas, shift it by the offset, then
+block-count. The handwriting steps come before the size normalization, as in optdigits,
+whose writers' slants and wobbles were there before the scanner normalized each digit.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from traindev.config import ParamsError, SynthesizeParams
+from traindev.data.synthesis.distortions import elastic_warp, grid_warp, shear, thin, vary_stroke
 
 DIGITS = "0123456789"
 _DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -242,6 +247,47 @@ def _place(ink: np.ndarray, canvas: int, offset: tuple[int, int]) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Handwriting:
+    """One image's values of the handwriting knobs; the defaults leave the glyph as drawn.
+
+    Sizes are in pixels of the rendered glyph, which is drawn at about the target size, so
+    they are canvas pixels too. ``seed`` seeds the image's random fields (warps, pressure).
+    """
+
+    slant: float = 0.0  # degrees, + leans right
+    stroke_variation: float = 0.0  # the stroke's edge moves by up to this many pixels
+    elastic_alpha: float = 0.0  # largest elastic shift, pixels
+    elastic_sigma: float = 4.0
+    grid_distortion: float = 0.0  # largest grid-node shift, pixels
+    grid_cells: int = 4
+    threshold_jitter: int = 0  # added to the ink threshold
+    width_scale: float = 1.0  # horizontal stretch before size normalization; 1: the font's
+    seed: tuple[int, ...] = (0,)
+
+    @property
+    def reshapes(self) -> bool:
+        return bool(self.elastic_alpha or self.grid_distortion or self.stroke_variation)
+
+
+PRINTED = Handwriting()
+
+
+def _handwrite(glyph: Image.Image, style: Handwriting, ink_threshold: int) -> Image.Image:
+    """Warp the glyph and vary its stroke on the roomy canvas, before size normalization."""
+    rng = np.random.default_rng(list(style.seed))
+    margin = math.ceil(style.elastic_alpha + style.grid_distortion + style.stroke_variation) + 1
+    grey = np.pad(np.asarray(glyph, dtype=np.float32), margin)
+    grey = elastic_warp(grey, style.elastic_alpha, style.elastic_sigma, rng)
+    grey = grid_warp(grey, style.grid_distortion, style.grid_cells, rng)
+    if style.stroke_variation:
+        # The pressure field's smoothness: about a quarter of the glyph's ink height.
+        sigma = max(glyph.size) / 8
+        ink = vary_stroke(grey >= ink_threshold, style.stroke_variation, sigma, rng)
+        grey = np.where(ink, 255.0, 0.0)
+    return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8), "L")
+
+
 def render_digit(
     digit: str,
     font_path: Path,
@@ -251,19 +297,32 @@ def render_digit(
     stroke: int,
     canvas: int,
     ink_threshold: int,
+    style: Handwriting = PRINTED,
 ) -> np.ndarray:
     """One binary (canvas, canvas) bool bitmap of ``digit``.
 
     ``size`` is the larger side of the ink box after rotation; ``offset`` is (dx, dy) in
     canvas pixels, +x right and +y down; ``rotation`` is in degrees, counter-clockwise;
-    ``stroke`` is PIL's stroke width at the rendered size; grey levels at or above
-    ``ink_threshold`` count as ink.
+    ``stroke`` is PIL's stroke width at the rendered size (negative: the stroke's edge moves
+    that many pixels inwards, a finer pen); grey levels at or above
+    ``ink_threshold`` (plus ``style.threshold_jitter``) count as ink; ``style`` holds the
+    handwriting knobs (slant, warps, pen pressure).
     """
-    glyph = _draw_glyph(digit, Path(font_path), size, stroke)
+    threshold = ink_threshold + style.threshold_jitter
+    glyph = _draw_glyph(digit, Path(font_path), size, max(stroke, 0))
+    if stroke < 0:  # a finer pen than the font's
+        ink = thin(np.asarray(glyph) >= threshold, -stroke)
+        glyph = Image.fromarray(np.where(ink, 255, 0).astype(np.uint8), "L")
+    if style.width_scale != 1.0:
+        width = max(1, round(glyph.width * style.width_scale))
+        glyph = glyph.resize((width, glyph.height), Image.Resampling.BICUBIC)
+    glyph = shear(glyph, style.slant)
     if rotation:
         glyph = glyph.rotate(rotation, resample=Image.Resampling.BICUBIC, expand=True)
+    if style.reshapes:
+        glyph = _handwrite(glyph, style, threshold)
     grey = np.asarray(_normalize_size(glyph, size))
-    return _place(grey >= ink_threshold, canvas, offset)
+    return _place(grey >= threshold, canvas, offset)
 
 
 def reduce_to_ink_counts(bitmap: np.ndarray) -> np.ndarray:
@@ -298,6 +357,12 @@ class _Draws:
     dy: np.ndarray
     rotations: np.ndarray
     strokes: np.ndarray
+    slants: np.ndarray
+    stroke_variations: np.ndarray
+    elastic: np.ndarray
+    grid: np.ndarray
+    threshold_jitter: np.ndarray
+    width_scales: np.ndarray
 
 
 def _inclusive_ints(rng: np.random.Generator, bounds: tuple[int, int], n: int) -> np.ndarray:
@@ -317,7 +382,68 @@ def _draw(params: SynthesizeParams, n_fonts: int) -> _Draws:
     # Rounded before rendering so the tag states exactly the rotation that was applied.
     rotations = np.round(rng.uniform(low, high, size=n), 1) + 0.0
     strokes = _inclusive_ints(rng, params.stroke_width, n)
-    return _Draws(digits, fonts, sizes, dx, dy, rotations, strokes)
+    # The handwriting knobs are drawn after the rest, so adding them changed no earlier draw.
+    slants = _rounded_uniform(rng, params.slant_degrees, n, 1)
+    stroke_variations = _rounded_uniform(rng, params.stroke_variation, n, 2)
+    elastic = _rounded_uniform(rng, params.elastic_alpha, n, 2)
+    grid = _rounded_uniform(rng, params.grid_distortion, n, 2)
+    jitter = _inclusive_ints(rng, params.ink_threshold_jitter, n)
+    width_scales = _rounded_uniform(rng, params.width_scale, n, 2)
+    return _Draws(
+        digits,
+        fonts,
+        sizes,
+        dx,
+        dy,
+        rotations,
+        strokes,
+        slants,
+        stroke_variations,
+        elastic,
+        grid,
+        jitter,
+        width_scales,
+    )
+
+
+def _rounded_uniform(
+    rng: np.random.Generator, bounds: tuple[float, float], n: int, decimals: int
+) -> np.ndarray:
+    """Uniform draws rounded before use, so a tag states exactly the value applied."""
+    return np.round(rng.uniform(bounds[0], bounds[1], size=n), decimals) + 0.0
+
+
+def _knob_tags(params: SynthesizeParams, draws: _Draws, i: int) -> list[str]:
+    """Tags for the handwriting knobs that are on (a range other than [0, 0])."""
+    knobs = [
+        ("slant", params.slant_degrees, f"{draws.slants[i]:g}"),
+        ("stroke_var", params.stroke_variation, f"{draws.stroke_variations[i]:g}"),
+        ("elastic", params.elastic_alpha, f"{draws.elastic[i]:g}"),
+        ("grid", params.grid_distortion, f"{draws.grid[i]:g}"),
+        (
+            "threshold",
+            params.ink_threshold_jitter,
+            f"{params.ink_threshold + int(draws.threshold_jitter[i])}",
+        ),
+    ]
+    tags = [f"{name}={value}" for name, bounds, value in knobs if tuple(bounds) != (0, 0)]
+    if tuple(params.width_scale) != (1, 1):
+        tags.append(f"width={draws.width_scales[i]:g}")
+    return tags
+
+
+def _style(params: SynthesizeParams, draws: _Draws, i: int) -> Handwriting:
+    return Handwriting(
+        slant=float(draws.slants[i]),
+        stroke_variation=float(draws.stroke_variations[i]),
+        elastic_alpha=float(draws.elastic[i]),
+        elastic_sigma=params.elastic_sigma,
+        grid_distortion=float(draws.grid[i]),
+        grid_cells=params.grid_cells,
+        threshold_jitter=int(draws.threshold_jitter[i]),
+        width_scale=float(draws.width_scales[i]),
+        seed=(params.seed, i),
+    )
 
 
 def _tags(font: Path, size: int, dx: int, dy: int, rotation: float, stroke: int) -> list[str]:
@@ -333,8 +459,10 @@ def _tags(font: Path, size: int, dx: int, dy: int, rotation: float, stroke: int)
 def synthesize_font_digits(params: SynthesizeParams) -> SynthesizedDigits:
     """``params.count`` font digits, bit-identical for the same params.
 
-    Classes and fonts are balanced; sizes, offsets, rotations and strokes are drawn
-    uniformly from their inclusive ranges with ``numpy.random.default_rng(params.seed)``.
+    Classes and fonts are balanced; sizes, offsets, rotations, strokes and the handwriting
+    knobs are drawn uniformly from their inclusive ranges with
+    ``numpy.random.default_rng(params.seed)``; image i's random fields (warps, pen pressure)
+    come from ``default_rng([params.seed, i])``.
     """
     fonts = resolve_fonts(list(params.fonts))
     if (params.canvas // 8) ** 2 > np.iinfo(np.uint8).max:
@@ -351,9 +479,17 @@ def synthesize_font_digits(params: SynthesizeParams) -> SynthesizedDigits:
         size, stroke = int(draws.sizes[i]), int(draws.strokes[i])
         dx, dy, rotation = int(draws.dx[i]), int(draws.dy[i]), float(draws.rotations[i])
         bitmap = render_digit(
-            digit, font, size, (dx, dy), rotation, stroke, params.canvas, params.ink_threshold
+            digit,
+            font,
+            size,
+            (dx, dy),
+            rotation,
+            stroke,
+            params.canvas,
+            params.ink_threshold,
+            _style(params, draws, i),
         )
         pixels[i, :, :, 0] = reduce_to_ink_counts(bitmap)
         labels.append(digit)
-        tags.append(_tags(font, size, dx, dy, rotation, stroke))
+        tags.append(_tags(font, size, dx, dy, rotation, stroke) + _knob_tags(params, draws, i))
     return SynthesizedDigits(pixels=pixels, labels=labels, tags=tags)
