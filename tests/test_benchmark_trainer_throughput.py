@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from project_harness import PROJECT_ROOT
+from project_harness import load_benchmark
 
 from traindev.data.batches import TensorBatches
 from traindev.models.registry import build_model
 from traindev.training.trainer import Trainer
 
-
-def _load_benchmark():
-    path = PROJECT_ROOT / "benchmarks" / "trainer_throughput.py"
-    spec = importlib.util.spec_from_file_location("trainer_throughput", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_benchmark()
+bench = load_benchmark("trainer_throughput")
 
 
 def test_tiny_cpu_run_prints_the_table_and_writes_json(tmp_path: Path, capsys) -> None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
-from project_harness import PROJECT_ROOT
-
-
-def _load_benchmark():
-    path = PROJECT_ROOT / "benchmarks" / "ingest_throughput.py"
-    spec = importlib.util.spec_from_file_location("ingest_throughput", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from project_harness import load_benchmark
 
 
 def test_benchmark_prints_both_rates_and_their_ratio(tmp_path, capsys):
-    bench = _load_benchmark()
+    bench = load_benchmark("ingest_throughput")
     out = tmp_path / "figures.json"
     assert bench.main(["--images", "24", "--size", "8", "--repeats", "1", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())

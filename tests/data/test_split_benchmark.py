@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-from project_harness import PROJECT_ROOT
-
-
-def _load_benchmark():
-    path = PROJECT_ROOT / "benchmarks" / "split_scale.py"
-    spec = importlib.util.spec_from_file_location("split_scale", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from project_harness import load_benchmark
 
 
 def test_benchmark_reports_time_and_memory_against_the_goal(capsys):
-    bench = _load_benchmark()
+    bench = load_benchmark("split_scale")
     figures = bench.measure(3000, near_duplicates=True)
     assert figures["rows"] == 3000 and figures["split_s"] > 0
     assert figures["totals"]["dev"] == figures["totals"]["test"] == 30
