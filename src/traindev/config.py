@@ -197,10 +197,10 @@ class SynthesizeParams(Section):
     # File names in matplotlib's bundled font folder, or absolute paths to .ttf/.otf files.
     fonts: list[str] = Field(min_length=1)
     canvas: int = Field(32, ge=8, description="side of the high-resolution render, a multiple of 8")
-    font_size: tuple[int, int] = (28, 32)
-    offset: tuple[int, int] = (-2, 2)
-    rotation_degrees: tuple[float, float] = (-10.0, 10.0)
-    stroke_width: tuple[int, int] = (0, 2)  # extra pen width, px; negative: a finer pen
+    font_size: IntRange = (28, 32)
+    offset: IntRange = (-2, 2)
+    rotation_degrees: Range = (-10.0, 10.0)
+    stroke_width: IntRange = (0, 2)  # extra pen width, px; negative: a finer pen
     ink_threshold: int = Field(128, ge=1, le=255)
     # The knobs that make printed digits look handwritten; all off by default (README, Synthesis).
     slant_degrees: Range = (0.0, 0.0)  # horizontal shear; + leans right, like italics
@@ -213,13 +213,6 @@ class SynthesizeParams(Section):
     width_scale: PositiveRange = (1.0, 1.0)  # horizontal stretch of the glyph; 1: the font's
     overlay: OverlayParams = OverlayParams()
     diversity: DiversityParams = DiversityParams()
-
-    @field_validator("font_size", "offset", "rotation_degrees", "stroke_width")
-    @classmethod
-    def _ordered_range(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if value[0] > value[1]:
-            raise ValueError(f"range must be [low, high] with low <= high, got {list(value)}")
-        return value
 
     @field_validator("canvas")
     @classmethod
