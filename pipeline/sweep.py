@@ -35,6 +35,7 @@ from pipeline.flows import error_lines
 from pipeline.search_space import Knob, parse_space, refine_region, sample, to_dvc_overrides
 from traindev.atomic import write_json
 from traindev.config import ParamsError, SweepParams, validate_params
+from traindev.machine import usable_cores
 from traindev.selection.candidates import candidate_from_run
 from traindev.selection.rules import Selection, select_from_params
 from traindev.tracking import EXPERIMENT, PARENT_RUN_ENV, TRIAL_ENV, TRIAL_TAG, flatten
@@ -105,8 +106,7 @@ def thread_caps(settings: SweepParams) -> dict[str, str]:
     """
     if "OMP_NUM_THREADS" in os.environ or settings.dask_address:
         return {}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    share = str(max(1, (cores or 1) // settings.parallelism))
+    share = str(max(1, usable_cores() // settings.parallelism))
     return {"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share}
 
 

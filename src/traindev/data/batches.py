@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from traindev.data.store import ImageStore
+from traindev.machine import usable_cores
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -241,13 +242,6 @@ def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
-
-
-def usable_cores() -> int:
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return cores or 1
 
 
 def loader_workers(requested: int | str, world: int = 1) -> int:

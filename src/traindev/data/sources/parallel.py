@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from traindev.data.sources.decode import ChunkResult, ChunkTask, DecodeSpec, decode_chunk
 from traindev.data.sources.problems import BadInputError
+from traindev.machine import usable_cores
 
 MAX_CHUNK = 256
 IN_PROCESS_BELOW = 64  # a pool costs more than it saves for a handful of images
@@ -41,8 +42,7 @@ def resolve_workers(requested: int | str, count: int) -> int:
         return max(1, int(requested))
     if count < IN_PROCESS_BELOW:
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(8, cores or 1))
+    return min(8, usable_cores())
 
 
 def chunk_size(count: int, workers: int) -> int:
