@@ -39,7 +39,7 @@ def tiny_params() -> dict[str, Any]:
     return params
 
 
-PROJECT_FILES = ("dvc.yaml", "src", "pipeline", "pyproject.toml", "reviews")
+PROJECT_FILES = ("dvc.yaml", "src", "pipeline", "pyproject.toml", "reviews", "data/raw")
 
 
 def project_environment() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import mlflow
 import numpy as np
@@ -122,6 +123,19 @@ def test_second_repro_does_nothing(reproduced_project):
     second = reproduced_project.dvc("repro")
     assert ran_stages(second.stdout) == set()
     assert "Data and pipelines are up to date" in second.stdout
+
+
+def test_a_file_added_below_data_raw_makes_ingest_stale(reproduced_project):
+    added = reproduced_project.root / "data/raw/photos/phone/cat/0001.png"
+    added.parent.mkdir(parents=True)
+    added.write_bytes(b"not really a png: dvc status only hashes it")
+    try:
+        status = json.loads(reproduced_project.dvc("status", "--json").stdout)
+        assert "ingest" in status
+        assert {"changed deps": {"data/raw": "modified"}} in status["ingest"]
+    finally:
+        shutil.rmtree(reproduced_project.root / "data/raw/photos")
+    assert json.loads(reproduced_project.dvc("status", "--json").stdout) == {}
 
 
 def test_a_model_param_reruns_its_chain_and_an_evaluate_param_leaves_training_alone(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xxhash
 
 from traindev.atomic import atomic_directory
 
@@ -55,13 +56,15 @@ class ImageStore:
 
 
 def content_id(image: np.ndarray) -> str:
-    """Stable content hash of one image's pixels and shape (blake2b, 16 hex chars).
+    """Stable content hash of one image's pixels and shape (XXH3-64, 16 hex chars).
 
-    Identical pixels get identical ids: that is what makes dedup and leak checks cheap.
+    Identical pixels get identical ids: that is what makes dedup and leak checks cheap. XXH3
+    rather than a cryptographic hash because ingest hashes every decoded image: BLAKE2b cost
+    10-20% of a decode (about 1 GB/s), XXH3 under 1%, and ids need no attack resistance
+    (a chance collision among 10 million images: about 3 in a million).
     """
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(str(image.shape).encode())
-    digest.update(np.ascontiguousarray(image).tobytes())
+    digest = xxhash.xxh3_64(str(image.shape).encode())
+    digest.update(np.ascontiguousarray(image))
     return digest.hexdigest()
 
 

@@ -9,6 +9,8 @@ composited onto black (the same colour letterbox pads with).
 
 from __future__ import annotations
 
+import io
+import math
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -43,9 +45,22 @@ class DecodeSpec:
 
 
 def decode_image(path: str, spec: DecodeSpec) -> np.ndarray:
-    """One file -> uint8 array of `spec.shape`, or BadImage saying why not."""
+    """One file -> uint8 array of `spec.shape`, or BadImage saying why not.
+
+    The file is read in one call and decoded from memory: PIL reading the open file itself
+    makes many small reads and Python-level chunk steps, about 10% of a small PNG's decode.
+    """
     try:
-        with Image.open(path) as image:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise BadImage("file not found") from None
+    except OSError as exc:
+        raise BadImage(f"unreadable file: {exc.strerror or exc}") from None
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
             if image.format not in FORMATS:
                 raise BadImage(
                     f"unsupported format {image.format}; convert it to one of "
@@ -59,24 +74,13 @@ def decode_image(path: str, spec: DecodeSpec) -> np.ndarray:
             array = _fit(_to_mode(image, spec.channels), spec)
     except BadImage:
         raise
-    except FileNotFoundError:
-        raise BadImage("file not found") from None
     except UnidentifiedImageError:
-        if _size(path) == 0:  # checked only on failure: a stat per good file costs time
-            raise BadImage("empty file (0 bytes)") from None
         raise BadImage("not an image PIL can identify (unsupported format or corrupt)") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadImage(f"unreadable or truncated image: {exc}") from None
     if array.ndim == 2:
         array = array[..., np.newaxis]
     return array
-
-
-def _size(path: str) -> int | None:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return None
 
 
 def _to_mode(image: Image.Image, channels: int) -> Image.Image:
@@ -125,6 +129,7 @@ class ChunkTask:
     files: list[str]
     spec: DecodeSpec
     pixels: str  # a preallocated .npy of shape (all files, *spec.shape)
+    data_offset: int  # where its array data starts (after the .npy header)
 
 
 @dataclass(frozen=True)
@@ -135,22 +140,29 @@ class ChunkResult:
 
 
 def decode_chunk(task: ChunkTask) -> ChunkResult:
-    """Decode a chunk straight into its rows of the memory-mapped pixel file.
+    """Decode a chunk straight into its rows of the preallocated pixel file.
 
     Pixels never travel between processes: only ids and reasons come back, so the work
-    added to a plain decode loop is the content hash and one copy into the page cache.
+    added to a plain decode loop is the content hash and one copy into the page cache
+    (`pwrite`, which costs less than first-touch faults through a mapping of the file).
     """
-    pixels = np.load(task.pixels, mmap_mode="r+")
+    row_bytes = math.prod(task.spec.shape)
     ids: list[str | None] = []
     errors: list[tuple[int, str]] = []
-    for position, path in enumerate(task.files):
-        try:
-            image = decode_image(path, task.spec)
-        except BadImage as exc:
-            errors.append((position, str(exc)))
-            ids.append(None)
-            continue
-        pixels[task.start + position] = image
-        ids.append(content_id(image))
-    del pixels  # unmapped; the writes are in the page cache the parent's mapping shares
+    descriptor = os.open(task.pixels, os.O_WRONLY)
+    try:
+        for position, path in enumerate(task.files):
+            try:
+                image = decode_image(path, task.spec)
+            except BadImage as exc:
+                errors.append((position, str(exc)))
+                ids.append(None)
+                continue
+            image = np.ascontiguousarray(image)
+            offset = task.data_offset + (task.start + position) * row_bytes
+            if os.pwrite(descriptor, image, offset) != row_bytes:
+                raise OSError(f"short write to {task.pixels} (disk full?)")
+            ids.append(content_id(image))
+    finally:
+        os.close(descriptor)
     return ChunkResult(task.start, ids, errors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from traindev.data.sources.candidates import FRAME_COLUMNS, META_PREFIX, Candidates
@@ -55,7 +56,10 @@ def scan_folder(root: Path) -> Candidates:
                     )
                 )
     frame = pd.DataFrame(rows, columns=["file", "where", "domain", "label"])
-    frame["tags"] = [[] for _ in range(len(frame))]
+    tags = np.empty(len(frame), dtype=object)  # pandas infers shapes from a list of lists
+    for index in range(len(tags)):
+        tags[index] = []
+    frame["tags"] = tags
     frame[f"{META_PREFIX}path"] = frame["where"]
     return Candidates(
         frame[[*FRAME_COLUMNS, f"{META_PREFIX}path"]], f"folder:{root.name}", str(root), problems

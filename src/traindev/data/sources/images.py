@@ -122,7 +122,8 @@ def natural_sorted(labels: pd.Series | list[str]) -> list[str]:
     def key(label: str) -> list[int | str]:
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
 
-    return sorted(set(labels), key=key)
+    distinct = labels.unique() if isinstance(labels, pd.Series) else set(labels)  # no per-row loop
+    return sorted(distinct, key=key)
 
 
 def _check_labels(

@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from traindev.data.sources.decode import ChunkResult, ChunkTask, DecodeSpec, decode_chunk
@@ -79,8 +80,9 @@ def _results(
     files: Sequence[str], spec: DecodeSpec, pixels: str, workers: int
 ) -> Iterator[ChunkResult]:
     size = chunk_size(len(files), workers)
+    data_offset = np.load(pixels, mmap_mode="r").offset
     tasks = (
-        ChunkTask(start, list(files[start : start + size]), spec, pixels)
+        ChunkTask(start, list(files[start : start + size]), spec, pixels, data_offset)
         for start in range(0, len(files), size)
     )
     if workers <= 1:
