@@ -1,4 +1,5 @@
-"""The analyze stage's optional K-fold check of training labels, on the model's own features."""
+"""The analyze stage's optional checks on the model's own features: training labels (K-fold)
+and train-dev vs dev per training domain."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from traindev.config import validate_params
 from traindev.data.store import ImageStore
 from traindev.models.params import ARCHITECTURE_PARAMS
 from traindev.models.registry import build_model
-from traindev.stages.analyze import _train_label_issues
+from traindev.stages.analyze import _mismatch, _train_label_issues
 
 FLIPPED = (5, 47, 90, 131)
 
@@ -51,3 +52,37 @@ def test_train_label_check_ranks_planted_flips_first(default_params):
     # The rows whose thumbnails the stage writes are the suspects, in the same order.
     ids = store.manifest["id"].to_numpy()
     assert [ids[row] for row in thumbnail_rows] == [row["id"] for row in record["top"]]
+
+
+def test_mismatch_record_breaks_train_dev_down_by_domain_and_origin(default_params):
+    """Train-dev holds real handwriting, synthesized fonts and two stray rows; the record says
+    which domain is synthetic (from the manifest's origin) and skips the one too small."""
+    default_params["analyze"]["mismatch"].update(folds=3, gallery_size=2)
+    params = validate_params(default_params)
+    rng = np.random.default_rng(1)
+    domains = ["handwritten"] * 30 + ["fonts"] * 30 + ["scans"] * 2 + ["handwritten"] * 30
+    splits = ["train_dev"] * 62 + ["dev"] * 30
+    pixels = rng.integers(0, 17, size=(len(domains), 8, 8, 1), dtype=np.uint8)
+    manifest = pd.DataFrame(
+        {"id": [f"r{row:02d}" for row in range(len(domains))], "source": "t", "domain": domains,
+         "label": [str(row % 3) for row in range(len(domains))],
+         "origin": ["synthetic" if d == "fonts" else "real" for d in domains],
+         "tags": [[] for _ in domains], "split": splits}
+    )  # fmt: skip
+    store = ImageStore(manifest, pixels, ["0", "1", "2"], 16)
+    predictions = manifest[["id", "split", "domain", "label"]].assign(
+        prediction=manifest["label"], confidence=0.9, row=np.arange(len(domains))
+    )
+    torch.manual_seed(0)
+    model = build_model(
+        "deep_nn", ARCHITECTURE_PARAMS["deep_nn"](), store.image_shape, len(store.classes)
+    )
+    record, gallery_rows = _mismatch(model, store, predictions, params)
+    assert len(gallery_rows) == 2 and record["train_dev_examples"] == 62
+    by_domain = {entry["domain"]: entry for entry in record["by_domain"]}
+    assert [entry["domain"] for entry in record["by_domain"]] == ["handwritten", "scans", "fonts"]
+    assert by_domain["fonts"]["synthetic"] and not by_domain["handwritten"]["synthetic"]
+    assert by_domain["fonts"]["train_dev_examples"] == 30
+    assert 0.0 <= by_domain["handwritten"]["auc"] <= 1.0
+    assert by_domain["handwritten"]["ci_low"] <= by_domain["handwritten"]["ci_high"]
+    assert by_domain["scans"]["auc"] is None and "fewer than" in by_domain["scans"]["skipped"]

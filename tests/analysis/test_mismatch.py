@@ -11,7 +11,12 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from traindev.analysis.features import penultimate_features
-from traindev.analysis.mismatch import MismatchResult, auc_by_ranks, mismatch_check
+from traindev.analysis.mismatch import (
+    MismatchResult,
+    auc_by_ranks,
+    mismatch_by_domain,
+    mismatch_check,
+)
 from traindev.data.batches import to_model_input
 from traindev.data.store import ImageStore
 from traindev.models.params import ARCHITECTURE_PARAMS
@@ -104,6 +109,53 @@ def test_a_split_smaller_than_folds_is_named_in_the_error():
         mismatch_check(gaussian(50, 0, 0), gaussian(4, 0, 1), np.arange(4), 5, 100, 0)
     with pytest.raises(ValueError, match="3 dev rows for 4 dev feature rows"):
         mismatch_check(gaussian(50, 0, 0), gaussian(4, 0, 1), np.arange(3), 2, 100, 0)
+
+
+def test_per_domain_check_tells_a_shifted_synthetic_domain_from_one_drawn_like_dev():
+    real, fonts = gaussian(150, 0.0, seed=10), gaussian(150, 1.5, seed=11)
+    train_dev = np.concatenate([fonts[:75], real, fonts[75:]])  # domains interleaved
+    domains = ["fonts"] * 75 + ["handwritten"] * 150 + ["fonts"] * 75
+    synthetic = [name == "fonts" for name in domains]
+    domains[-2:] = ["tiny", "tiny"]  # two examples, fewer than the folds
+    synthetic[-2:] = [False, False]
+    dev, rows = gaussian(200, 0.0, seed=12), np.arange(200) + DEV_ROW_OFFSET
+    found = mismatch_by_domain(train_dev, domains, synthetic, dev, rows, 5, 1000, seed=0)
+
+    assert [(entry.domain, entry.synthetic) for entry in found] == [
+        ("handwritten", False), ("tiny", False), ("fonts", True),
+    ]  # fmt: skip
+    handwritten, tiny, fonts_entry = found
+    assert handwritten.result.ci_low <= 0.5 <= handwritten.result.ci_high
+    assert fonts_entry.result.auc > 0.9 and fonts_entry.result.distinguishable
+    assert (handwritten.available, fonts_entry.available) == (150, 148)
+    assert tiny.result is None and tiny.skipped == (
+        "2 train-dev examples, fewer than analyze.mismatch.folds=5"
+    )
+    # The same function as the overall check, on the domain's rows alone.
+    alone = mismatch_check(real, dev, rows, 5, 1000, seed=0)
+    assert handwritten.result.auc == alone.auc
+
+    records = json.loads(json.dumps([entry.as_dict() for entry in found]))
+    assert records[2] == {
+        "domain": "fonts", "synthetic": True, "train_dev_examples": 148, "dev_examples": 200,
+        "auc": pytest.approx(fonts_entry.result.auc), "ci_low": fonts_entry.result.ci_low,
+        "ci_high": fonts_entry.result.ci_high, "distinguishable": True, "skipped": None,
+    }  # fmt: skip
+    assert records[1]["auc"] is None and records[1]["skipped"].startswith("2 train-dev")
+    assert records[1]["train_dev_examples"] == 2
+
+
+def test_per_domain_check_splits_real_from_synthetic_rows_of_one_domain():
+    train_dev = np.concatenate([gaussian(40, 0.0, seed=13), gaussian(40, 2.0, seed=14)])
+    synthetic = [False] * 40 + [True] * 40
+    dev, rows = gaussian(40, 0.0, seed=15), np.arange(40)
+    found = mismatch_by_domain(train_dev, ["digits"] * 80, synthetic, dev, rows, 3, 1000, 0)
+    assert [(entry.domain, entry.synthetic, entry.available) for entry in found] == [
+        ("digits", False, 40), ("digits", True, 40),
+    ]  # fmt: skip
+    assert found[1].result.auc > found[0].result.auc
+    with pytest.raises(ValueError, match="79 domains and 80 origins for 80 train_dev"):
+        mismatch_by_domain(train_dev, ["digits"] * 79, synthetic, dev, rows, 3, 1000, 0)
 
 
 def test_rank_auc_matches_sklearn_with_ties():

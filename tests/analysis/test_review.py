@@ -245,3 +245,30 @@ def test_a_sheet_saved_with_semicolons_reads_the_same(tmp_path):
     notes_example().to_csv(path, index=False, sep=";")
     review = read_review(path, CATEGORIES)
     assert int(review["great_cat"].sum()) == 43 and len(review) == 100
+
+
+def test_meta_columns_are_values_never_categories_and_meta_path_is_ignored(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "id": [f"e{number}" for number in range(4)],
+            "domain": "phone",
+            "label": ["1", "7", "4", "9"],
+            "prediction": ["7", "1", "9", "4"],
+            "confidence": 0.5,
+            "tags": [[]] * 4,
+            "meta.path": [f"img/{number}.png" for number in range(4)],
+            "meta.flash": [1.0, 0.0, 1.0, np.nan],  # looks like ticks, but is manifest data
+            "meta.notes": ["", "", "", ""],  # an all-empty column would read as a category
+        }
+    )
+    flags = pd.DataFrame({"dark": [False] * 4})
+    sheet = build_sheet(frame, flags, [], {})
+    files = write_sheet(sheet, np.zeros((4, 8, 8, 1), np.uint8), 16, tmp_path, "errors", "e")
+    review = read_review(files.csv, sheet_categories([], flags=["dark"]))
+    assert review["meta.flash"].dtype == object and review["meta.notes"].dtype == object
+    ids = set(review["id"])
+    table = category_table(review, 0.1, misclassified_ids=ids, known_ids=ids)
+    counts = {row.name: row.count for row in table.rows}
+    assert counts["meta.flash = 1"] == 2 and counts["meta.flash = 0"] == 1
+    assert not any(row.column in ("meta.path", "meta.notes") for row in table.rows)
+    assert "meta.path" not in dict(table.skipped_columns)

@@ -18,6 +18,8 @@ from traindev.analysis.sheet import (
     write_sheet,
 )
 from traindev.analysis.thumbnails import thumbnail_data_uri, write_thumbnails
+from traindev.data.store import ImageStore
+from traindev.stages.analyze import _with_manifest_columns
 
 
 def example_frame() -> pd.DataFrame:
@@ -172,3 +174,68 @@ def test_thumbnail_files_are_named_by_id_and_ids_must_be_file_names(tmp_path):
         assert image.size == (48, 64) and image.mode == "RGB"
     with pytest.raises(ValueError, match="cannot name a thumbnail file"):
         write_thumbnails(photos[:1], ["../escape"], 255, tmp_path)
+
+
+def meta_store() -> ImageStore:
+    """Four examples: three ingested from a CSV manifest with extra columns, one synthesized
+    (no manifest metadata, so NaN after the split stage concatenates the stores)."""
+    manifest = pd.DataFrame(
+        {
+            "id": ["m0", "m1", "m2", "s3"],
+            "source": ["manifest:labels.csv"] * 3 + ["fonts"],
+            "domain": ["phone"] * 3 + ["fonts"],
+            "label": ["1", "7", "4", "9"],
+            "origin": ["real"] * 3 + ["synthetic"],
+            "tags": [["blur"], [], [], []],
+            "split": "dev",
+            "meta.path": ["img/a.png", "img/b.png", "img/c.png", np.nan],
+            "meta.camera": ["pixel", np.nan, "iphone", np.nan],
+            "meta.flash": [1.0, 0.0, np.nan, np.nan],  # an int column with gaps reads as float
+        }
+    )
+    return ImageStore(manifest, np.zeros((4, 8, 8, 1), np.uint8), ["1", "4", "7", "9"], 16)
+
+
+def test_manifest_meta_columns_reach_the_sheet_between_tags_and_ticks(tmp_path):
+    store = meta_store()
+    predictions = pd.DataFrame(
+        {
+            "id": ["s3", "m2", "m0"],  # store rows 3, 2, 0: not in store order
+            "split": "dev",
+            "domain": ["fonts", "phone", "phone"],
+            "label": ["9", "4", "1"],
+            "prediction": ["4", "9", "7"],
+            "confidence": [0.6, 0.7, 0.8],
+            "row": [3, 2, 0],
+        }
+    )
+    frame = _with_manifest_columns(predictions, store)
+    flags = pd.DataFrame({"dark": [False, True, False]})
+    sheet = build_sheet(frame, flags, [], {})
+    columns = list(sheet.columns)
+    assert columns[columns.index("tag.blur") + 1 : columns.index("tick:dark")] == [
+        "meta.path",
+        "meta.camera",
+        "meta.flash",
+    ]
+    by_id = sheet.set_index("id")
+    assert by_id.loc["m0", ["meta.path", "meta.camera", "meta.flash"]].tolist() == [
+        "img/a.png", "pixel", "1",
+    ]  # fmt: skip
+    assert by_id.loc["m2", ["meta.path", "meta.camera", "meta.flash"]].tolist() == [
+        "img/c.png", "iphone", "",
+    ]  # fmt: skip
+    assert by_id.loc["s3", ["meta.path", "meta.camera", "meta.flash"]].tolist() == ["", "", ""]
+    assert by_id.loc["m0", "tag.blur"] and by_id.loc["m2", "tick:dark"] == "1"
+
+    files = write_sheet(sheet, np.zeros((3, 8, 8, 1), np.uint8), 16, tmp_path, "errors", "t")
+    read_back = pd.read_csv(files.csv, dtype=str, keep_default_na=False)
+    assert read_back["meta.path"].tolist() == ["img/a.png", "img/c.png", ""]
+    assert read_back["meta.flash"].tolist() == ["1", "", ""]
+    page = files.html.read_text()
+    assert "<th>meta.path</th>" in page and "<td>img/c.png</td>" in page
+
+
+def test_a_user_category_named_like_a_meta_column_is_refused():
+    with pytest.raises(ValueError, match="clashes"):
+        build_sheet(example_frame(), example_flags(), ["meta.camera"], {})

@@ -35,12 +35,13 @@ from report_fixtures import (
 from traindev.config import AugmentParams
 from traindev.reporting import plots
 from traindev.reporting.inputs import (
+    DomainMismatch,
     MissingReportInputError,
     ReportInputError,
     load_diagnosis,
     load_metrics,
 )
-from traindev.reporting.render import md_escape
+from traindev.reporting.render import domain_mismatch_sentence, md_escape
 from traindev.reporting.report import ReportPaths, write_report
 from traindev.stages import report as report_stage
 
@@ -268,6 +269,77 @@ def test_mismatch_auc_interval_and_gallery(report: tuple[ReportPaths, str, str])
         markdown
     )
     assert "This analysis did not compare train-dev with dev." in section(html_text, "small_cnn")
+
+
+BY_DOMAIN = [
+    {"domain": "handwritten", "synthetic": False, "train_dev_examples": 90, "dev_examples": 30,
+     "auc": 0.52, "ci_low": 0.44, "ci_high": 0.6, "distinguishable": False, "skipped": None},
+    {"domain": "scans", "synthetic": False, "train_dev_examples": 2, "dev_examples": None,
+     "auc": None, "ci_low": None, "ci_high": None, "distinguishable": None,
+     "skipped": "2 train-dev examples, fewer than analyze.mismatch.folds=5"},
+    {"domain": "fonts", "synthetic": True, "train_dev_examples": 600, "dev_examples": 30,
+     "auc": 0.97, "ci_low": 0.95, "ci_high": 0.99, "distinguishable": True, "skipped": None},
+]  # fmt: skip
+
+
+def test_mismatch_by_domain_round_trips_into_a_table_and_a_sentence(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    _edit_analysis(dirs, lambda data: data["mismatch"].update(by_domain=BY_DOMAIN))
+    inputs = load(dirs)
+    mlp = next(arch for arch in inputs.architectures if arch.name == "mlp")
+    handwritten, scans, fonts = mlp.analysis.mismatch.by_domain
+    assert (fonts.domain, fonts.synthetic, fonts.auc, fonts.interval) == (
+        "fonts", True, 0.97, (0.95, 0.99),
+    )  # fmt: skip
+    assert not handwritten.synthetic and handwritten.train_dev_examples == 90
+    assert math.isnan(scans.auc) and scans.interval is None and scans.skipped.startswith("2 ")
+
+    paths = write_report(inputs, tmp_path / "out", "t", generated_at=WHEN)
+    html_text, markdown = paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")
+    [rows] = tables(html_text, "mismatch-by-domain")
+    assert rows == [
+        {"Train-dev domain": "handwritten", "Origin": "real", "Train-dev examples": "90",
+         "AUC vs dev": "0.520", "Interval": "0.440 to 0.600"},
+        {"Train-dev domain": "scans", "Origin": "real", "Train-dev examples": "2",
+         "AUC vs dev": "—",
+         "Interval": "skipped: 2 train-dev examples, fewer than analyze.mismatch.folds=5"},
+        {"Train-dev domain": "fonts", "Origin": "synthetic", "Train-dev examples": "600",
+         "AUC vs dev": "0.970", "Interval": "0.950 to 0.990"},
+    ]  # fmt: skip
+    sentence = (
+        "Of synthesized train-dev (fonts, AUC 0.97) and real train-dev (handwritten, AUC 0.52), "
+        "the synthetic data sits further from dev"
+    )
+    for text in (html_text, markdown):
+        assert sentence in text
+    assert "| fonts | synthetic | 600 | 0.970 | 0.950 to 0.990 |" in markdown
+
+
+def test_mismatch_without_by_domain_renders_no_domain_table(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    """Files written before the per-domain breakdown still load and render as before."""
+    _, html_text, markdown = report
+    assert tables(html_text, "mismatch-by-domain") == []
+    for text in (html_text, markdown):
+        assert "reaches AUC 0.810" in text and "Train-dev domain" not in text
+
+
+def test_mismatch_sentence_overlapping_and_without_synthesis() -> None:
+    def entry(domain: str, synthetic: bool, auc: float, interval: tuple) -> DomainMismatch:
+        return DomainMismatch(domain, synthetic, 50, auc, interval, "")
+
+    real = entry("handwritten", False, 0.6, (0.5, 0.7))
+    assert "sit about as far from dev" in domain_mismatch_sentence(
+        [real, entry("fonts", True, 0.65, (0.55, 0.75))]
+    )
+    assert "the synthetic data sits closer to dev" in domain_mismatch_sentence(
+        [entry("web", False, 0.9, (0.85, 0.95)), entry("fonts", True, 0.6, (0.5, 0.7))]
+    )
+    assert "No train-dev example is synthesized" in domain_mismatch_sentence([real])
+    skipped = DomainMismatch("fonts", True, 1, math.nan, None, "1 train-dev example")
+    assert "synthesized train-dev examples are too few" in domain_mismatch_sentence([real, skipped])
+    assert "No training domain had enough" in domain_mismatch_sentence([skipped])
 
 
 # ---------------------------------------------------------------------------------------------

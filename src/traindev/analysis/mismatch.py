@@ -6,10 +6,16 @@ examples (label 0, same distribution as train) from dev examples (label 1). Its
 out-of-fold AUC measures how separable the two are to the model, and the dev examples it
 is surest about are the ones to look at first: the notes' "carry out manual error analysis
 to understand the difference between training and dev/test sets".
+
+`mismatch_by_domain` runs the same check once per training domain of train-dev (real and
+synthesized rows apart). With synthesis on, "synthesized train-dev vs dev" next to "real
+train-dev vs dev" is the before / after-synthesis comparison from one run: how far the
+synthetic data sits from dev, against how far the real training data does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,6 +145,72 @@ def mismatch_check(
         dev_rows=dev_rows[keep_dev],
         dev_scores=scores[y == 1],
     )
+
+
+@dataclass(frozen=True, eq=False)
+class DomainMismatch:
+    """The train-dev examples of one training domain (real or synthesized) against dev."""
+
+    domain: str
+    synthetic: bool  # the rows are synthesized (manifest origin "synthetic")
+    available: int  # train-dev examples of the domain, before subsampling
+    result: MismatchResult | None  # None when skipped
+    skipped: str = ""  # why no AUC, when result is None
+
+    def as_dict(self) -> dict:
+        """The JSON record: AUC and CI are null for a skipped domain."""
+        result = self.result
+        return {
+            "domain": self.domain,
+            "synthetic": self.synthetic,
+            "train_dev_examples": self.available if result is None else result.train_dev_examples,
+            "dev_examples": None if result is None else result.dev_examples,
+            "auc": None if result is None else float(result.auc),
+            "ci_low": None if result is None else float(result.ci_low),
+            "ci_high": None if result is None else float(result.ci_high),
+            "distinguishable": None if result is None else bool(result.distinguishable),
+            "skipped": self.skipped or None,
+        }
+
+
+def mismatch_by_domain(
+    train_dev_features: np.ndarray,
+    train_dev_domains: Sequence[str],
+    train_dev_synthetic: Sequence[bool],
+    dev_features: np.ndarray,
+    dev_rows: np.ndarray,
+    folds: int,
+    max_per_split: int,
+    seed: int,
+) -> list[DomainMismatch]:
+    """`mismatch_check` of each (domain, synthetic) group of train-dev against all of dev.
+
+    Row i of `train_dev_features` is from domain `train_dev_domains[i]`, synthesized when
+    `train_dev_synthetic[i]`. Each group is subsampled like the whole check, so the cost is
+    at most one more check per group. A group with fewer examples than `folds` is skipped
+    with the reason, not an error: the overall check already covers it. Real groups come
+    first, then synthesized ones, each by domain name.
+    """
+    features = np.asarray(train_dev_features)
+    domains = np.asarray([str(domain) for domain in train_dev_domains], dtype=object)
+    synthetic = np.asarray(train_dev_synthetic, dtype=bool)
+    if not (len(domains) == len(synthetic) == len(features)):
+        raise ValueError(
+            f"mismatch: {len(domains)} domains and {len(synthetic)} origins for "
+            f"{len(features)} train_dev feature rows; pass one of each per row"
+        )
+    groups = sorted({(bool(s), str(d)) for d, s in zip(domains, synthetic, strict=True)})
+    found = []
+    for is_synthetic, domain in groups:
+        mask = (domains == domain) & (synthetic == is_synthetic)
+        available = int(mask.sum())
+        if available < folds:
+            reason = f"{available} train-dev examples, fewer than analyze.mismatch.folds={folds}"
+            found.append(DomainMismatch(domain, is_synthetic, available, None, reason))
+            continue
+        result = mismatch_check(features[mask], dev_features, dev_rows, folds, max_per_split, seed)
+        found.append(DomainMismatch(domain, is_synthetic, available, result))
+    return found
 
 
 def _checked(

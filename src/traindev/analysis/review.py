@@ -14,11 +14,13 @@ How columns are read:
 - a column the reviewer added is a category when its header starts with `tick:`, or when
   every one of its cells reads as a tick (so an all-empty "dog" column is a category with no
   dogs). Otherwise it holds values, like the `tag.*` columns;
-- value columns (label, prediction, domain, `tag.*`, the reviewer's value columns) add one
-  "column = value" category per value when they have at most MAX_VALUE_LEVELS values among
-  the counted errors and not the same value on all of them (ErrorTable.skipped_columns says
-  which were left out and why); id, confidence, thumbnail, label_issue_rank and notes never
-  make categories.
+- value columns (label, prediction, domain, `tag.*`, `meta.*`, the reviewer's value columns)
+  add one "column = value" category per value when they have at most MAX_VALUE_LEVELS values
+  among the counted errors and not the same value on all of them (ErrorTable.skipped_columns
+  says which were left out and why); id, confidence, thumbnail, `meta.path` (one file per
+  example), label_issue_rank and notes never make categories. `tag.*` and `meta.*` columns
+  hold values even when every cell looks like a tick (a `meta.flash` of 0 / 1 is data from
+  the manifest, not the reviewer's category).
 
 Line numbers are as a spreadsheet shows them: the header is line 1, the first example line 2.
 """
@@ -38,6 +40,7 @@ from traindev.analysis.sheet import (
     CSV_ENCODING,
     INCORRECTLY_LABELED,
     LABEL_ISSUE_RANK,
+    META_PREFIX,
     NOTES,
     TAG_PREFIX,
     TICK_PREFIX,
@@ -45,7 +48,8 @@ from traindev.analysis.sheet import (
 )
 
 REQUIRED_COLUMNS = ("id", "label", "prediction")
-NEVER_CATEGORIES = frozenset(("id", "confidence", "thumbnail", LABEL_ISSUE_RANK, NOTES))
+META_PATH = f"{META_PREFIX}path"  # ingest writes the source file of every image here
+NEVER_CATEGORIES = frozenset(("id", "confidence", "thumbnail", META_PATH, LABEL_ISSUE_RANK, NOTES))
 SHEET_VALUE_COLUMNS = frozenset(("id", "label", "prediction", "confidence", "thumbnail", "domain"))
 MAX_VALUE_LEVELS = 20
 TICKED_VALUES = ("1", "x", "yes", "y", "true", "✓", "✔")
@@ -333,7 +337,7 @@ def _extra_categories(path: Path, table: pd.DataFrame, taken: dict[str, str]) ->
     for column in table.columns:
         if column in taken or column in SHEET_VALUE_COLUMNS or column in NEVER_CATEGORIES:
             continue
-        if column.startswith(TAG_PREFIX) or column == "split":
+        if column.startswith((TAG_PREFIX, META_PREFIX)) or column == "split":
             continue
         if column.startswith(TICK_PREFIX):
             category = column.removeprefix(TICK_PREFIX).strip()

@@ -5,7 +5,9 @@ the columns whose header starts with `tick:` and adds columns for categories the
 `traindev.analysis.review` reads the sheet back and counts the share of errors per category.
 
 Column order: id, label, prediction, confidence, thumbnail, domain, `tag.<key>` per tag key,
-then the tick columns (computed flags pre-ticked from pixel measures, the user's categories,
+the frame's `meta.<name>` columns (extra manifest columns that ingest carried in, e.g.
+`meta.path`, the file the image came from; empty where an example has none), then the tick
+columns (computed flags pre-ticked from pixel measures, the user's categories,
 `tick:incorrectly_labeled` pre-ticked where cleanlab suspects the label), label_issue_rank,
 notes. A tick is "1"; not ticked is an empty cell. Rows are ordered by id so a re-generated
 sheet diffs cleanly against the last one.
@@ -31,6 +33,7 @@ import pandas as pd
 from traindev.analysis.properties import FLAG_NAMES
 from traindev.analysis.thumbnails import thumbnail_path, write_thumbnails
 from traindev.atomic import atomic_file
+from traindev.data.sources.candidates import META_PREFIX
 
 TICK_PREFIX = "tick:"
 TAG_PREFIX = "tag."
@@ -110,6 +113,7 @@ def build_sheet(
         "thumbnail": [thumbnail_path(example_id) for example_id in ids],
         "domain": frame["domain"].astype(str).to_numpy(),
         **tag_columns(frame["tags"].tolist()),
+        **meta_columns(frame),
     }
     for name in flags.columns:
         columns[tick_column(name)] = np.where(flags[name].to_numpy(), TICKED, "")
@@ -140,6 +144,19 @@ def tag_columns(tags: Sequence[Any]) -> dict[str, list[Any]]:
         else:
             columns[f"{TAG_PREFIX}{key}"] = [key in row for row in parsed]
     return columns
+
+
+def meta_columns(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The frame's `meta.<name>` columns as text, in the frame's order, missing values empty.
+
+    They keep their prefix so they never clash with tick or tag columns; a synthesized
+    example has no manifest metadata, so its cells are empty.
+    """
+    return {
+        column: [_meta_text(value) for value in frame[column]]
+        for column in frame.columns
+        if str(column).startswith(META_PREFIX)
+    }
 
 
 def write_sheet(
@@ -231,6 +248,15 @@ def _cell_text(value: Any) -> str:
     return "" if value is None or value is pd.NA or value != value else str(value)
 
 
+def _meta_text(value: Any) -> str:
+    """A manifest cell as the user typed it: 3.0 (an int column with gaps) reads "3"."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -290,7 +316,7 @@ def _check_categories(flags: Sequence[str], user_categories: Sequence[str]) -> N
                 f"{where} is already a column of the sheet (pre-ticked from the images or from "
                 "cleanlab); remove it from the list"
             )
-        if name in RESERVED_NAMES or name.startswith((TAG_PREFIX, TICK_PREFIX)):
+        if name in RESERVED_NAMES or name.startswith((TAG_PREFIX, TICK_PREFIX, META_PREFIX)):
             raise ValueError(f"{where} clashes with the sheet's own columns; rename it")
         if name in seen:
             raise ValueError(f"{where} is listed twice")

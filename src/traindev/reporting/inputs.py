@@ -321,6 +321,18 @@ class GalleryItem:
 
 
 @dataclass(frozen=True)
+class DomainMismatch:
+    """One training domain's train-dev examples (real or synthesized) against dev."""
+
+    domain: str
+    synthetic: bool
+    train_dev_examples: int
+    auc: float  # NaN when skipped
+    interval: Interval | None  # None when skipped
+    skipped: str  # why there is no AUC; "" when there is one
+
+
+@dataclass(frozen=True)
 class Mismatch:
     auc: float
     interval: Interval | None
@@ -328,6 +340,7 @@ class Mismatch:
     dev_examples: int
     interpretation: str
     gallery: tuple[GalleryItem, ...]
+    by_domain: tuple[DomainMismatch, ...] = ()  # absent from files written before it
 
 
 @dataclass(frozen=True)
@@ -1025,8 +1038,23 @@ def _gallery_item(entry: Any, path: Path, where: str) -> GalleryItem:
     )
 
 
+def _domain_mismatch(entry: Any, path: Path, where: str) -> DomainMismatch:
+    skipped = _get_optional(entry, "skipped", path, where, _str) or ""
+    low = _get_nan_float(entry, "ci_low", path, where)
+    high = _get_nan_float(entry, "ci_high", path, where)
+    return DomainMismatch(
+        domain=_get_str(entry, "domain", path, where),
+        synthetic=_get_bool(entry, "synthetic", path, where),
+        train_dev_examples=_get_int(entry, "train_dev_examples", path, where),
+        auc=_get_nan_float(entry, "auc", path, where),
+        interval=None if skipped else (low, high),
+        skipped=skipped,
+    )
+
+
 def _mismatch(value: Any, path: Path, where: str) -> Mismatch:
     gallery = _get_list(value, "gallery", path, where)
+    by_domain = _get_optional(value, "by_domain", path, where, _list) or []
     return Mismatch(
         auc=_get_nan_float(value, "auc", path, where),
         interval=_get_interval(value, "interval", path, where),
@@ -1035,6 +1063,10 @@ def _mismatch(value: Any, path: Path, where: str) -> Mismatch:
         interpretation=_get_str(value, "interpretation", path, where),
         gallery=tuple(
             _gallery_item(entry, path, f"{where}.gallery[{i}]") for i, entry in enumerate(gallery)
+        ),
+        by_domain=tuple(
+            _domain_mismatch(entry, path, f"{where}.by_domain[{i}]")
+            for i, entry in enumerate(by_domain)
         ),
     )
 

@@ -30,6 +30,7 @@ from traindev.reporting.inputs import (
     Analysis,
     ArchitectureResult,
     Diagnosis,
+    DomainMismatch,
     Interval,
     ReportInputs,
     Selection,
@@ -778,6 +779,15 @@ def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
         ),
         Paragraph(mismatch.interpretation),
     ]
+    if mismatch.by_domain:
+        blocks += [
+            Paragraph(
+                "The same check for each training domain's train-dev examples alone "
+                "(synthesized rows apart from real ones):"
+            ),
+            domain_mismatch_table(mismatch.by_domain),
+            Paragraph(domain_mismatch_sentence(mismatch.by_domain)),
+        ]
     if mismatch.gallery:
         blocks += [
             Paragraph("Dev examples most unlike the training distribution:"),
@@ -795,6 +805,73 @@ def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
             ),
         ]
     return blocks
+
+
+def domain_mismatch_table(entries: Sequence[DomainMismatch]) -> Table:
+    rows = tuple(
+        (
+            entry.domain,
+            "synthetic" if entry.synthetic else "real",
+            number(entry.train_dev_examples),
+            MISSING if entry.skipped else number(entry.auc, 3),
+            f"skipped: {entry.skipped}" if entry.skipped else interval_text(entry.interval, 3),
+        )
+        for entry in entries
+    )
+    header = ("Train-dev domain", "Origin", "Train-dev examples", "AUC vs dev", "Interval")
+    return Table(header, rows, numeric=frozenset({2, 3}), css_class="mismatch-by-domain")
+
+
+def domain_mismatch_sentence(entries: Sequence[DomainMismatch]) -> str:
+    """Synthesized against real train-dev, each against dev: the before / after-synthesis
+    comparison one run can make. Intervals that overlap read as "about as far"."""
+    checked = [entry for entry in entries if not entry.skipped]
+    synthetic = [entry for entry in checked if entry.synthetic]
+    real = [entry for entry in checked if not entry.synthetic]
+    if not checked:
+        return "No training domain had enough train-dev examples for a check of its own."
+    if not synthetic:
+        why = (
+            "The synthesized train-dev examples are too few for a check of their own"
+            if any(entry.synthetic for entry in entries)
+            else "No train-dev example is synthesized"
+        )
+        return (
+            f"{why}, so this run has no synthetic-against-real comparison; a domain far above "
+            "0.5 is one the model can tell from dev."
+        )
+    if not real:
+        return (
+            "Only synthesized train-dev could be checked: an AUC near 0.5 would mean the model "
+            "cannot tell the synthetic data from dev."
+        )
+    fake = max(synthetic, key=lambda entry: entry.train_dev_examples)
+    true = max(real, key=lambda entry: entry.train_dev_examples)
+    names = (
+        f"synthesized train-dev ({fake.domain}, AUC {number(fake.auc, 2)}) and real "
+        f"train-dev ({true.domain}, AUC {number(true.auc, 2)})"
+    )
+    if _interval_above(fake, true):
+        return (
+            f"Of {names}, the synthetic data sits further from dev: the model still tells it "
+            "apart, so synthesis that looks more like dev should narrow the data-mismatch gap."
+        )
+    if _interval_above(true, fake):
+        return (
+            f"Of {names}, the synthetic data sits closer to dev: the real training data, not "
+            "the synthesis, is what differs most from dev."
+        )
+    return (
+        f"The {names} sit about as far from dev (overlapping intervals): to the model the "
+        "synthetic data is as close to dev as the real training data."
+    )
+
+
+def _interval_above(high: DomainMismatch, low: DomainMismatch) -> bool:
+    """True when `high`'s interval lies wholly above `low`'s (unknown ends: False)."""
+    if high.interval is None or low.interval is None:
+        return False
+    return high.interval[0] > low.interval[1]
 
 
 def confusion_blocks(figures: ArchitectureFigures) -> list[Block]:

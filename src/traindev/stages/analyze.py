@@ -9,6 +9,7 @@ read back into the notes' category table with its ceilings.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -23,7 +24,7 @@ from traindev.analysis.label_issues import (
     suspect_label_issues,
     train_label_issues,
 )
-from traindev.analysis.mismatch import mismatch_check
+from traindev.analysis.mismatch import mismatch_by_domain, mismatch_check
 from traindev.analysis.properties import measure_images, property_flags
 from traindev.analysis.review import (
     ReviewError,
@@ -31,7 +32,13 @@ from traindev.analysis.review import (
     correct_review_summary,
     read_review,
 )
-from traindev.analysis.sheet import build_sheet, sample_by_id, sheet_categories, write_sheet
+from traindev.analysis.sheet import (
+    META_PREFIX,
+    build_sheet,
+    sample_by_id,
+    sheet_categories,
+    write_sheet,
+)
 from traindev.analysis.thumbnails import write_thumbnails
 from traindev.atomic import atomic_directory, write_json
 from traindev.config import AnalyzeParams, Params
@@ -49,6 +56,7 @@ CORRECT_SHEET = "correct"
 LABEL_ISSUES_FILE = "label_issues.csv"
 TOP_SUSPECTS = 20
 MULTITASK_NOTE_FILE = "README.txt"
+SYNTHETIC_ORIGIN = "synthetic"  # the manifest's origin of synthesize-stage rows
 
 
 def run(params: Params, architecture: str) -> str:
@@ -66,7 +74,7 @@ def run(params: Params, architecture: str) -> str:
             f"{evaluation}: {PREDICTIONS_FILE} has {len(predictions)} rows but "
             f"{PROBABILITIES_FILE} has {len(probabilities)}; re-run `dvc repro`"
         )
-    predictions["tags"] = store.manifest["tags"].to_numpy()[predictions["row"].to_numpy()]
+    predictions = _with_manifest_columns(predictions, store)
     dev = predictions[predictions["split"] == "dev"]
     if dev.empty:
         raise ValueError(f"{paths.SPLIT}: the dev split is empty; check the split params")
@@ -197,6 +205,15 @@ def run_multitask(architecture: str, tasks: list[str], predictions: pd.DataFrame
     return f"analyzed {architecture}: {wrong} of {labels} dev task labels wrong. {note}"
 
 
+def _with_manifest_columns(predictions: pd.DataFrame, store: ImageStore) -> pd.DataFrame:
+    """Each example's tags and `meta.*` manifest columns (ingest's extra columns, e.g. the
+    source file), which the sheets show as error-analysis columns."""
+    rows = predictions["row"].to_numpy()
+    wanted = ["tags", *(c for c in store.manifest.columns if str(c).startswith(META_PREFIX))]
+    carried = {column: store.manifest[column].to_numpy()[rows] for column in wanted}
+    return predictions.drop(columns=wanted, errors="ignore").assign(**carried)
+
+
 def _label_issues(
     store: ImageStore,
     predictions: pd.DataFrame,
@@ -258,6 +275,17 @@ def _mismatch(
         settings.max_per_split,
         params.analyze.errors.seed,
     )
+    train_dev_rows = rows["train_dev"]
+    by_domain = mismatch_by_domain(
+        features["train_dev"],
+        store.manifest["domain"].to_numpy()[train_dev_rows],
+        store.manifest["origin"].to_numpy()[train_dev_rows] == SYNTHETIC_ORIGIN,
+        features["dev"],
+        rows["dev"],
+        settings.folds,
+        settings.max_per_split,
+        params.analyze.errors.seed,
+    )
     by_row = predictions.set_index("row")
     top_rows = result.most_unlike(settings.gallery_size)
     scores = result.most_unlike_scores(settings.gallery_size)
@@ -268,6 +296,7 @@ def _mismatch(
         "train_dev_examples": int(result.train_dev_examples),
         "dev_examples": int(result.dev_examples),
         "interpretation": result.interpretation,
+        "by_domain": [entry.as_dict() for entry in by_domain],
     }
     record["gallery"] = [
         {
@@ -401,6 +430,11 @@ def _log_to_mlflow(architecture: str, summary: dict) -> None:
         }
     if summary["mismatch"] is not None:
         metrics["analysis.mismatch_auc"] = summary["mismatch"]["auc"]
+        for entry in summary["mismatch"].get("by_domain", []):
+            if entry["auc"] is not None:
+                origin = "synthetic" if entry["synthetic"] else "real"
+                name = re.sub(r"[^\w.\-/ ]", "_", f"{entry['domain']}.{origin}")
+                metrics[f"analysis.mismatch_auc.{name}"] = entry["auc"]
     with open_run(training.get("run_id"), run_name=architecture):
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(paths.analysis_dir(architecture)), "analysis")
