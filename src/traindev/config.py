@@ -335,7 +335,8 @@ class CheckpointParams(Section):
 
 
 class AugmentParams(Section):
-    """Data augmentation of the train split, in DataLoader workers (traindev.data.augmentation).
+    """Data augmentation of the train split (traindev.data.augmentation): batched on the
+    training device, or per image in DataLoader workers (backend).
 
     Off by default: on the embedded digits it did not lower dev error (README, Augmentation).
     """
@@ -347,6 +348,9 @@ class AugmentParams(Section):
     transforms: list[dict[str, Any]] = Field(default_factory=list)
     # Mirrors, transposes and right-angle turns change a digit's class: refused unless true.
     allow_label_changing: bool = False
+    # auto: batched (whole batches in torch, on the device) when every declared transform has
+    # a batched translation, else albumentations per image in DataLoader workers.
+    backend: Literal["auto", "batched", "albumentations"] = "auto"
 
 
 class TrainParams(Section):

@@ -22,7 +22,7 @@ from traindev.stages.train import SplitBatches
 from traindev.training.distributed import DistributedContext
 
 CPU = torch.device("cpu")
-ON = AugmentParams(enabled=True)
+ON = AugmentParams(enabled=True, backend="albumentations")  # the per-image worker path
 
 
 def tiny_store(n: int = 48, side: int = 8, channels: int = 1, pixel_max: int = 16) -> ImageStore:
@@ -183,7 +183,11 @@ def test_worker_count_and_batch_size_do_not_change_the_augmented_images():
 
 def test_only_the_training_batches_are_augmented_never_a_measured_split():
     store = tiny_store(48)
-    params = TrainParams(architectures=["deep_nn"], batch_size=8, augment={"enabled": True})
+    params = TrainParams(
+        architectures=["deep_nn"],
+        batch_size=8,
+        augment={"enabled": True, "backend": "albumentations"},
+    )
     augmenter = make_augmenter(params.augment, store, params.seed)
     batches = SplitBatches(store, params, CPU, DistributedContext(), augmenter=augmenter)
     training = batches.training()
@@ -202,9 +206,10 @@ def test_augmentation_off_builds_nothing():
     assert not preview(AugmentParams(), tiny_store(), seed=0).enabled
 
 
-def test_the_preview_has_a_row_per_transform_and_the_whole_pipeline():
+@pytest.mark.parametrize("backend", ["albumentations", "batched"])
+def test_the_preview_has_a_row_per_transform_and_the_whole_pipeline(backend):
     store = tiny_store(24)
-    shown = preview(ON, store, seed=0, examples=3)
+    shown = preview(AugmentParams(enabled=True, backend=backend), store, seed=0, examples=3)
     labels = [label for label, _ in shown.rows]
     assert len(labels) == len(preset_specs("notes", (1, 8, 8))) + 1
     assert labels[0].startswith("RandomResizedCrop(size=(8, 8)") and "p=" not in labels[0]

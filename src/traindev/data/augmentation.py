@@ -6,6 +6,12 @@ albumentations transform with its arguments. Everything is validated against alb
 itself, because albumentations 2.x only *warns* about an unknown or renamed (1.x) argument and
 then silently uses its default: here that is a ParamsError naming the key.
 
+Two backends run the same declared pipeline (`train.augment.backend`): albumentations itself,
+one image at a time in DataLoader workers (`Augmenter`), or a batched torch translation of the
+transforms on the training device (`traindev.data.batch_augmentation`), which `auto` picks
+whenever every transform has one: on small images albumentations' per-image Python overhead
+makes training input-bound.
+
 Pixels stay in the store's contract (uint8 in [0, pixel_max], 16 for the digits) until a batch
 is augmented: it is scaled to float32 in [0, 1] (albumentations' float range), augmented, and
 handed on as float32 in [0, 1], which is what the model consumes anyway. It is not rounded back
@@ -37,6 +43,7 @@ import numpy as np
 from traindev.config import AugmentParams, ParamsError
 
 if TYPE_CHECKING:
+    from traindev.data.batch_augmentation import BatchAugmenter
     from traindev.data.store import ImageStore
 
 WHERE = "train.augment"
@@ -347,9 +354,14 @@ def validate_augment(params: AugmentParams) -> None:
     """The params check (`traindev check`): every declared transform builds, with nothing
     ignored, including preset transforms it tunes. The image is not known yet, so presets are
     resolved for a nominal one; checks needing the real images run when training starts."""
-    for spec in resolve_specs(params, NOMINAL_SHAPE):
+    specs = resolve_specs(params, NOMINAL_SHAPE)
+    for spec in specs:
         if spec.where.startswith(f"{WHERE}.transforms"):
             build_transform(spec, params.allow_label_changing)
+    if params.backend == "batched" and specs:
+        from traindev.data.batch_augmentation import BatchAugmenter
+
+        BatchAugmenter(specs, 1, 0, params.allow_label_changing)  # names what cannot run batched
 
 
 def alone(transform: Any) -> Any:
@@ -389,7 +401,8 @@ def check_on_image(
 
 
 class Augmenter:
-    """Augments a batch of store images, each image from its own seed (seed, epoch, row).
+    """Augments a batch of store images, each image from its own seed (seed, epoch, row),
+    one image at a time through albumentations (backend `albumentations`).
 
     Called in DataLoader worker processes. Picklable: it carries only the specs, and each
     process builds its albumentations pipeline on first use.
@@ -408,6 +421,8 @@ class Augmenter:
         self.allow_label_changing = allow_label_changing
         self._pipeline: Any = None
         self._py_random = random.Random()
+
+    backend = "albumentations"
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_pipeline": None}
@@ -440,17 +455,32 @@ class Augmenter:
         return out
 
 
-def make_augmenter(params: AugmentParams, store: ImageStore, seed: int) -> Augmenter | None:
-    """The training split's augmenter, checked on a real training image; None when off."""
+def make_augmenter(
+    params: AugmentParams, store: ImageStore, seed: int
+) -> Augmenter | BatchAugmenter | None:
+    """The training split's augmenter, checked on a real training image; None when off.
+
+    Backend (`train.augment.backend`): `batched` runs the pipeline on whole batches in torch
+    (traindev.data.batch_augmentation), `albumentations` per image in DataLoader workers,
+    `auto` batched when every transform has a batched translation, else albumentations.
+    """
     if not params.enabled:
         return None
     specs = resolve_specs(params, store.image_shape)
     if not specs:
         return None
     augmenter = Augmenter(specs, store.pixel_max, seed, params.allow_label_changing)
-    sample = augmenter.to_float(store.pixels[0])
-    check_on_image(specs, augmenter.pipeline.transforms, sample)
-    return augmenter
+    transforms = augmenter.pipeline.transforms
+    check_on_image(specs, transforms, augmenter.to_float(store.pixels[0]))
+    if params.backend == "albumentations":
+        return augmenter
+    from traindev.data.batch_augmentation import BatchAugmenter, untranslatable
+
+    if params.backend == "auto" and untranslatable(specs, transforms) is not None:
+        return augmenter
+    return BatchAugmenter(
+        specs, store.pixel_max, seed, params.allow_label_changing, transforms=transforms
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,7 +520,41 @@ def preview(
         return AugmentationPreview(enabled=False)
     rows = preview_rows(store, examples, seed)
     pixels = np.asarray(store.pixels[rows])
-    originals = augmenter.to_float(pixels)
+    originals = np.asarray(pixels, dtype=np.float32) * np.float32(1.0 / store.pixel_max)
+    if augmenter.backend == "batched":
+        shown = _batched_rows(augmenter, originals, rows)
+    else:
+        shown = _albumentations_rows(augmenter, originals, pixels, rows)
+    notes = tuple(
+        f"{spec.name}: {spec.purpose or 'from ' + spec.where}" for spec in augmenter.specs
+    )
+    return AugmentationPreview(True, originals, tuple(shown), notes)
+
+
+def _batched_rows(
+    augmenter: BatchAugmenter, originals: np.ndarray, rows: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
+    """The preview as the batched backend trains: each step alone (epoch 0), then epoch 1."""
+    import torch
+
+    x = torch.from_numpy(originals).permute(0, 3, 1, 2)
+    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+
+    def nhwc(images: torch.Tensor) -> np.ndarray:
+        return images.permute(0, 2, 3, 1).contiguous().numpy()
+
+    shown = [
+        (spec.label(with_p=False), nhwc(augmenter.alone(i)(x, index, epoch=0)))
+        for i, spec in enumerate(augmenter.specs)
+    ]
+    shown.append(("all together, as in epoch 1", nhwc(augmenter(x, index, epoch=1))))
+    return shown
+
+
+def _albumentations_rows(
+    augmenter: Augmenter, originals: np.ndarray, pixels: np.ndarray, rows: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
+    """The preview as the albumentations workers train: each transform alone, then epoch 1."""
     shown: list[tuple[str, np.ndarray]] = []
     for spec, transform in zip(augmenter.specs, augmenter.pipeline.transforms, strict=True):
         single = alone(transform)
@@ -502,7 +566,4 @@ def preview(
             images[index] = np.clip(np.reshape(out, originals.shape[1:]), 0.0, 1.0)
         shown.append((spec.label(with_p=False), images))
     shown.append(("all together, as in epoch 1", augmenter(pixels, rows, epoch=1)))
-    notes = tuple(
-        f"{spec.name}: {spec.purpose or 'from ' + spec.where}" for spec in augmenter.specs
-    )
-    return AugmentationPreview(True, originals, tuple(shown), notes)
+    return shown

@@ -6,9 +6,11 @@ Two sources with one interface (iterate -> (x float NCHW in [0, 1], y int64)):
 - `StoreBatches`: the split streams from the memory-mapped pixel store through a
   DataLoader whose dataset returns whole batches (one fancy-index read per batch),
   with worker processes and pinned memory where asked.
-The trainer picks between them by size (`train.in_memory_max_mb`). An augmented split
-(`train.augment`) always streams, so its augmentation runs in the worker processes while
-the model trains.
+The trainer picks between them by size (`train.in_memory_max_mb`). Augmentation of the
+training split (`train.augment`) runs where its backend wants it: the batched backend
+(`BatchAugmenter`) on the device after a batch is gathered (in memory: a chunk of whole
+batches at a time, so torch's per-op overhead is paid per chunk), albumentations per image in
+worker processes, so a split it augments always streams through at least one worker.
 
 Both draw their batches from `GlobalBatchSampler`, which is also the distributed sampler:
 every process builds the same seeded permutation for the epoch and takes its share of each
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from traindev.data.batch_augmentation import BatchAugmenter, chunk_rows
 from traindev.data.store import ImageStore
 from traindev.machine import usable_cores
 
@@ -120,7 +123,11 @@ class GlobalBatchSampler(Sampler[np.ndarray]):
 
 
 class TensorBatches:
-    """A split held on the device; a batch is an index into it."""
+    """A split held on the device; a batch is an index into it.
+
+    With `augment` (the batched backend, needing each example's store row in `rows`), the
+    epoch's batches are augmented on the device a chunk of consecutive batches at a time.
+    """
 
     def __init__(
         self,
@@ -130,10 +137,19 @@ class TensorBatches:
         shuffle: bool = False,
         seed: int = 0,
         shard: Shard = Shard(),
+        augment: BatchAugmenter | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.sampler = GlobalBatchSampler(len(y), batch_size, shuffle, seed, shard)
+        self.augment = augment
+        if augment is not None and rows is None:
+            raise ValueError("augmented TensorBatches need the examples' store rows")
+        self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.int64)
+        if self.rows is not None:
+            self.rows = self.rows.to(x.device)
+        self.chunk = chunk_rows(batch_size, tuple(x.shape[1:]))
 
     @classmethod
     def from_store(
@@ -146,12 +162,15 @@ class TensorBatches:
         seed: int = 0,
         targets: np.ndarray | None = None,
         shard: Shard = Shard(),
+        augment: BatchAugmenter | None = None,
     ) -> TensorBatches:
         pixels = torch.from_numpy(np.ascontiguousarray(store.pixels[rows]))
         x = to_model_input(pixels, store.pixel_max).to(device)
         labels = store.label_indices(rows) if targets is None else targets
         y = torch.from_numpy(np.ascontiguousarray(labels)).to(device)
-        return cls(x, y, batch_size, shuffle, seed, shard)
+        return cls(
+            x, y, batch_size, shuffle, seed, shard, augment, None if augment is None else rows
+        )
 
     def __len__(self) -> int:
         return len(self.y)
@@ -164,7 +183,8 @@ class TensorBatches:
         self.sampler.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[Batch]:
-        if not self.sampler.shuffle and self.sampler.shard.world == 1:
+        plain = self.augment is None
+        if plain and not self.sampler.shuffle and self.sampler.shard.world == 1:
             for start in range(0, len(self), self.batch_size):  # slices: no gather at all
                 yield (
                     self.x[start : start + self.batch_size],
@@ -177,14 +197,40 @@ class TensorBatches:
         # One host-to-device copy of the epoch's order: a copy per batch would block on CUDA
         # until the GPU drained, so the next step could not be queued ahead.
         flat = torch.from_numpy(np.concatenate(parts)).to(self.x.device)
-        for index in torch.split(flat, [len(part) for part in parts]):
-            yield self.x[index], self.y[index]
+        sizes = [len(part) for part in parts]
+        if plain:
+            for index in torch.split(flat, sizes):
+                yield self.x[index], self.y[index]
+            return
+        yield from self._augmented(flat, sizes)
+
+    def _augmented(self, flat: torch.Tensor, sizes: list[int]) -> Iterator[Batch]:
+        """Consecutive batches gathered into chunks of at least `self.chunk` examples, each
+        augmented in one call, then split back into the batches."""
+        epoch, start = self.sampler.epoch, 0
+        for group in chunk_groups(sizes, self.chunk):
+            index = flat[start : start + sum(group)]
+            x = self.augment(self.x[index], self.rows[index], epoch)
+            yield from zip(torch.split(x, group), torch.split(self.y[index], group), strict=True)
+            start += sum(group)
+
+
+def chunk_groups(sizes: list[int], chunk: int) -> list[list[int]]:
+    """Consecutive batch sizes grouped until each group holds at least `chunk` examples."""
+    groups: list[list[int]] = [[]]
+    for size in sizes:
+        if sum(groups[-1]) >= chunk:
+            groups.append([])
+        groups[-1].append(size)
+    return groups if groups[0] else []
 
 
 class _StoreBatchDataset(Dataset):
     """Indexing with an array of positions returns a whole batch from the memmap.
 
-    With `augment`, the index is (epoch, positions) and the batch comes back augmented.
+    With `augment`, the index is (epoch, positions) and the batch comes back augmented. With
+    `with_rows`, the batch's store rows come too (the batched backend augments after
+    collation, keyed by row).
     """
 
     def __init__(
@@ -193,26 +239,58 @@ class _StoreBatchDataset(Dataset):
         rows: np.ndarray,
         targets: np.ndarray | None,
         augment: Augment | None = None,
+        with_rows: bool = False,
     ) -> None:
         self.pixels = store.pixels
         self.rows = rows
         self.labels = store.label_indices(rows) if targets is None else targets
         self.augment = augment
+        self.with_rows = with_rows
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, key) -> Batch:
         epoch, positions = key if self.augment is not None else (0, key)
+        sizes = None
+        if self.with_rows:  # a chunk of whole batches: (sizes, positions)
+            sizes, positions = key
         order = np.argsort(positions, kind="stable")  # sorted reads are sequential on disk
         positions = np.asarray(positions)[order]
         rows = self.rows[positions]
         batch = np.ascontiguousarray(self.pixels[rows])
         if self.augment is not None:
             batch = self.augment(batch, rows, epoch)
-        return torch.from_numpy(batch), torch.from_numpy(
-            np.ascontiguousarray(self.labels[positions])
+        labels = np.ascontiguousarray(self.labels[positions])
+        if not self.with_rows:
+            return torch.from_numpy(batch), torch.from_numpy(labels)
+        # A chunk of several batches: back in the sampler's order, so that splitting it by
+        # `sizes` gives back each batch's own examples.
+        back = np.argsort(order, kind="stable")
+        return (
+            torch.from_numpy(np.ascontiguousarray(batch[back])),
+            torch.from_numpy(labels[back]),
+            torch.from_numpy(rows[back].astype(np.int64)),
+            torch.as_tensor(sizes),
         )
+
+
+class _Chunks(Sampler):
+    """The sampler's consecutive batches grouped into chunks of at least `rows` examples,
+    as (sizes, positions): the batched backend augments a whole chunk per call."""
+
+    def __init__(self, sampler: GlobalBatchSampler, rows: int) -> None:
+        self.sampler, self.rows = sampler, rows
+
+    def __iter__(self) -> Iterator[tuple[list[int], np.ndarray]]:
+        batches = list(self.sampler)
+        start = 0
+        for group in chunk_groups([len(batch) for batch in batches], self.rows):
+            yield group, np.concatenate(batches[start : start + len(group)])
+            start += len(group)
+
+    def __len__(self) -> int:
+        return len(chunk_groups([len(batch) for batch in self.sampler], self.rows))
 
 
 class _WithEpoch(Sampler):
@@ -262,7 +340,12 @@ def cpu_threads_beside(workers: int, world: int = 1) -> int:
 
 
 class StoreBatches:
-    """A split streamed from the memory-mapped store, for splits too large for the device."""
+    """A split streamed from the memory-mapped store, for splits too large for the device.
+
+    `augment`: albumentations' `Augmenter` runs in the workers; a `BatchAugmenter` runs in
+    this process on the device, on chunks of whole batches that the workers read as one
+    (`chunk_rows`: torch's per-op overhead is paid per chunk, not per small batch).
+    """
 
     def __init__(
         self,
@@ -275,17 +358,27 @@ class StoreBatches:
         num_workers: int = 0,
         targets: np.ndarray | None = None,
         shard: Shard = Shard(),
-        augment: Augment | None = None,
+        augment: Augment | BatchAugmenter | None = None,
     ) -> None:
-        self.dataset = _StoreBatchDataset(store, rows, targets, augment)
+        self.batch_augment = augment if isinstance(augment, BatchAugmenter) else None
+        if self.batch_augment is not None:
+            augment = None  # not in the workers
+        self.dataset = _StoreBatchDataset(
+            store, rows, targets, augment, with_rows=self.batch_augment is not None
+        )
         self.pixel_max = store.pixel_max if augment is None else 1  # augmented: already [0, 1]
         self.device = device
         self.batch_size = batch_size
         self.sampler = GlobalBatchSampler(len(rows), batch_size, shuffle, seed, shard)
         on_cuda = device.type == "cuda"
+        if self.batch_augment is not None:
+            rows_per_chunk = chunk_rows(batch_size, tuple(store.image_shape))
+            loader_sampler: Sampler = _Chunks(self.sampler, rows_per_chunk)
+        else:
+            loader_sampler = self.sampler if augment is None else _WithEpoch(self.sampler)
         self.loader = DataLoader(
             self.dataset,
-            sampler=self.sampler if augment is None else _WithEpoch(self.sampler),
+            sampler=loader_sampler,
             batch_size=None,
             num_workers=num_workers,
             pin_memory=on_cuda,
@@ -307,9 +400,17 @@ class StoreBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         non_blocking = self.device.type == "cuda"
-        for pixels, labels in self.loader:
+        epoch = self.sampler.epoch
+        for pixels, labels, *chunk in self.loader:
             x = to_model_input(pixels.to(self.device, non_blocking=non_blocking), self.pixel_max)
-            yield x, labels.to(self.device, non_blocking=non_blocking)
+            y = labels.to(self.device, non_blocking=non_blocking)
+            if self.batch_augment is None:
+                yield x, y
+                continue
+            rows, sizes = chunk
+            x = self.batch_augment(x, rows.to(self.device, non_blocking=non_blocking), epoch)
+            split = sizes.tolist()
+            yield from zip(torch.split(x, split), torch.split(y, split), strict=True)
 
 
 def make_batches(
@@ -324,16 +425,17 @@ def make_batches(
     rows: np.ndarray | None = None,
     targets: np.ndarray | None = None,
     shard: Shard = Shard(),
-    augment: Augment | None = None,
+    augment: Augment | BatchAugmenter | None = None,
 ) -> TensorBatches | StoreBatches:
     """Batches of `split` (or of the given rows), held in memory when small enough.
 
     `targets` (aligned with the rows) replaces the class indices, e.g. multi-task labels.
-    `augment` streams the rows through at least one worker process, augmenting each batch
-    there, so augmentation overlaps training whatever the split's size.
+    `augment`: a `BatchAugmenter` augments on the device wherever the split lives; any other
+    (albumentations per image) streams the rows through at least one worker process,
+    augmenting each batch there, so augmentation overlaps training whatever the split's size.
     """
     rows = split_rows(store, split) if rows is None else rows
-    if augment is not None:
+    if augment is not None and not isinstance(augment, BatchAugmenter):
         workers = max(1, num_workers)
         return StoreBatches(
             store, rows, batch_size, device, shuffle, seed, workers, targets, shard, augment
@@ -341,6 +443,8 @@ def make_batches(
     float_bytes = len(rows) * int(np.prod(store.pixels.shape[1:])) * 4
     if float_bytes <= in_memory_max_mb * 1e6:
         return TensorBatches.from_store(
-            store, rows, batch_size, device, shuffle, seed, targets, shard
+            store, rows, batch_size, device, shuffle, seed, targets, shard, augment
         )
-    return StoreBatches(store, rows, batch_size, device, shuffle, seed, num_workers, targets, shard)
+    return StoreBatches(
+        store, rows, batch_size, device, shuffle, seed, num_workers, targets, shard, augment
+    )

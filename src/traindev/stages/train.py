@@ -16,6 +16,7 @@ from traindev import paths
 from traindev.atomic import atomic_directory
 from traindev.config import Params, TrainParams
 from traindev.data.augmentation import Augmenter, make_augmenter
+from traindev.data.batch_augmentation import BatchAugmenter
 from traindev.data.batches import (
     Shard,
     cpu_threads_beside,
@@ -91,7 +92,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
         trainable = "all"
     augmenter = make_augmenter(train_params.augment, store, train_params.seed)
     batches = SplitBatches(store, train_params, device, context, targets, augmenter)
-    if augmenter is not None and device.type == "cpu":
+    if batches.augment_workers and device.type == "cpu":
         torch.set_num_threads(cpu_threads_beside(batches.augment_workers, context.world))
     if len(batches.train_rows) == 0:
         raise ValueError(f"{paths.SPLIT}: the train split is empty; check the split params")
@@ -195,6 +196,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             "resumed_from_epoch": result.resumed_from,
             "tasks": list(tasks),
             "augmentation": [spec.label() for spec in augmenter.specs] if augmenter else [],
+            "augmentation_backend": augmenter.backend if augmenter else None,
             "history": [record.as_dict() for record in result.history],
             **measured,
         }
@@ -237,7 +239,7 @@ class SplitBatches:
         device: torch.device,
         context: DistributedContext,
         targets: np.ndarray | None = None,
-        augmenter: Augmenter | None = None,
+        augmenter: Augmenter | BatchAugmenter | None = None,
     ) -> None:
         self.store, self.params, self.device, self.context = store, params, device, context
         self.targets = targets
@@ -247,7 +249,9 @@ class SplitBatches:
             len(self.train_rows) if params.batch_size == "full" else int(params.batch_size)
         )
         self.workers = loader_workers(params.num_workers, context.world)
-        self.augment_workers = max(1, self.workers)  # augmentation always has a worker
+        # albumentations augments in workers (always at least one), each keeping a core busy;
+        # the batched backend runs in the training process and needs none.
+        self.augment_workers = max(1, self.workers) if isinstance(augmenter, Augmenter) else 0
 
     def of(
         self,
@@ -255,7 +259,7 @@ class SplitBatches:
         shuffle: bool = False,
         rows: np.ndarray | None = None,
         shard: bool = False,
-        augmenter: Augmenter | None = None,
+        augmenter: Augmenter | BatchAugmenter | None = None,
     ):
         rows = split_rows(self.store, split) if rows is None else rows
         context = self.context

@@ -1,0 +1,766 @@
+"""The declared augmentation pipeline run on whole batches in plain torch, where the batch lives.
+
+Why: on small images albumentations' cost is its per-image Python dispatch (about 270 us per
+8x8 digit for the `notes` preset), which no number of workers on a small machine hides; the
+same transforms on a (N, C, H, W) tensor cost a few torch ops per batch, on the GPU when there
+is one. `train.augment.backend` picks this path (`auto`: whenever every declared transform has
+a translation here) or albumentations' per-image workers.
+
+Semantics follow albumentations 2.0.8 (its source was read for each transform): the same
+argument parsing (each step is built from the validated albumentations transform's own
+attributes, so ranges, defaults and 1.x-style scalars mean the same), the same sampling
+distributions, the same per-transform probability `p`, the same pixel maps (cv2's half-pixel
+centres, bilinear sampling, constant / replicate / reflect borders with `fill`), clipping to
+[0, 1] after each colour transform as albumentations does for float images.
+
+Two deliberate differences:
+- Consecutive geometric transforms (RandomResizedCrop, Rotate, Affine, ElasticTransform,
+  flips) with the same interpolation and border are composed into one per-image coordinate
+  map and applied with ONE `grid_sample`: one interpolation instead of four (sharper), and
+  where an intermediate image would have been filled (a rotated crop's corners) the composed
+  map reads the real pixels instead; only points that leave the original image get `fill`.
+- The random numbers come from a counter-based hash of (train.seed, epoch, store row,
+  transform, draw), not from albumentations' generators: the same distributions, not the same
+  draws. Each image's augmentation therefore depends only on its own row, so it is identical
+  for any batch size, chunking, worker count or torchrun world size, on CPU and on CUDA
+  alike (up to floating-point rounding across devices).
+
+ElasticTransform blurs each displacement field on its own with replicated borders; cv2 blurs
+dx and dy stacked as one (2H, W) image, so near the seam (dx's last rows, dy's first) its
+fields bleed into each other a little. That cv2 artefact is not reproduced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from traindev.config import ParamsError
+from traindev.data.augmentation import WHERE, TransformSpec, build_pipeline
+
+# cv2 flag values (albumentations stores these ints), kept here so cv2 is not imported.
+INTER_NEAREST, INTER_LINEAR = 0, 1
+BORDER_CONSTANT, BORDER_REPLICATE, BORDER_REFLECT = 0, 1, 2
+INTERPOLATION = {INTER_NEAREST: "nearest", INTER_LINEAR: "bilinear"}
+# cv2 border -> grid_sample padding. BORDER_REFLECT ("fedcba|abcdef") is grid_sample's
+# reflection with align_corners=False; REFLECT_101 and WRAP have no grid_sample equivalent.
+PADDING = {BORDER_CONSTANT: "zeros", BORDER_REPLICATE: "border", BORDER_REFLECT: "reflection"}
+MAX_CHUNK_BYTES = 32 * 2**20  # float bytes of images augmented per call (chunk_rows)
+
+
+class Untranslatable(Exception):
+    """A declared transform, or one of its arguments, has no batched translation."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Counter-based random numbers: a hash of (seed, epoch, row, stream, draw), on any device
+
+
+_M32 = 0xFFFFFFFF
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (lowbias32's shape) on int64 tensors holding values < 2**32.
+
+    Both multipliers are below 2**31, so every product stays below 2**63: no int64 overflow
+    (undefined in C++), the same bits on every device. Two mixes (row key, then draw) give
+    each draw a well-spread value.
+    """
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _M32
+    x = x ^ (x >> 15)
+    x = (x * 0x5BD1E995) & _M32
+    return x ^ (x >> 16)
+
+
+def _mix32_int(x: int) -> int:
+    """_mix32 on a Python int (for per-call constants: no tiny tensor ops)."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _M32
+    x ^= x >> 15
+    x = (x * 0x5BD1E995) & _M32
+    return x ^ (x >> 16)
+
+
+def row_keys(seed: int, epoch: int, rows: torch.Tensor) -> torch.Tensor:
+    """One 32-bit key per image from (seed, epoch, store row): the root of all its draws."""
+    seed = int(seed) % 2**64
+    head = _mix32_int(_mix32_int(seed & _M32) ^ (seed >> 32))
+    head = _mix32_int(head ^ (int(epoch) & _M32))
+    rows = rows.to(torch.int64)
+    return _mix32(_mix32((rows & _M32) ^ head) ^ (rows >> 32))
+
+
+def _hashes(keys: torch.Tensor, stream: int, count: int) -> torch.Tensor:
+    """(N, count) 32-bit hashes (int64): draw j of `stream` for each image's key."""
+    salt = _mix32_int((stream * 0x9E3779B9 + 0x632BE5AB) & _M32)
+    draws = torch.arange(count, dtype=torch.int64, device=keys.device)
+    return _mix32(keys[:, None] ^ ((draws * 0x9E3779B9 + salt) & _M32))
+
+
+def uniforms(keys: torch.Tensor, stream: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """(N, *shape) float32 uniforms in (0, 1) (24 random bits each)."""
+    hashed = _hashes(keys, stream, math.prod(shape))
+    values = ((hashed >> 8).to(torch.float32) + 0.5) * (1.0 / 2**24)
+    return values.reshape(len(keys), *shape)
+
+
+def half_uniforms(keys: torch.Tensor, stream: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """(N, *shape) float32 uniforms in (0, 1) with 16 random bits each: two per hash, for
+    draws where 1/65536 of the range is resolution enough (half the hashing)."""
+    count = math.prod(shape)
+    hashed = _hashes(keys, stream, (count + 1) // 2)
+    values = torch.cat([hashed >> 16, hashed & 0xFFFF], dim=1).to(torch.float32)
+    return ((values[:, :count] + 0.5) * (1.0 / 2**16)).reshape(len(keys), *shape)
+
+
+def normals(keys: torch.Tensor, stream: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """(N, *shape) standard normals: Box-Muller, both outputs, on two 16-bit uniforms per hash
+    (tails cut at 4.8 sigma; a quarter of the hashing of one 24-bit uniform per number)."""
+    count = math.prod(shape)
+    hashed = _hashes(keys, stream, (count + 1) // 2)
+    first = ((hashed >> 16).to(torch.float32) + 0.5) * (1.0 / 2**16)
+    angle = ((hashed & 0xFFFF).to(torch.float32) + 0.5) * (2.0 * math.pi / 2**16)
+    radius = torch.sqrt(-2.0 * torch.log(first))
+    values = torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
+    return values[:, :count].reshape(len(keys), *shape)
+
+
+def between(u: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Uniform in [low, high] from uniforms in (0, 1) (random.uniform's `a + (b - a) * u`)."""
+    return low + (high - low) * u
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps: each samples its parameters for a batch from the images' keys
+
+
+@dataclass(frozen=True)
+class Draw:
+    """Where a step's random numbers come from, and whether it applies to each image."""
+
+    keys: torch.Tensor  # (N,) int64
+    stream: int  # this step's own stream: adding a transform leaves the others' draws alone
+    applied: torch.Tensor  # (N,) bool: uniform < p
+
+    def u(self, count: int) -> torch.Tensor:
+        """(N, count) uniforms of this step (its draw 0 decided `applied`)."""
+        return uniforms(self.keys, self.stream, (count + 1,))[:, 1:]
+
+    def subset(self) -> tuple[torch.Tensor, Draw]:
+        """The applied images' positions, and the draw of those images alone (each image's
+        numbers depend on its key only, so a subset draws exactly what the batch would)."""
+        index = torch.nonzero(self.applied).squeeze(1)
+        return index, Draw(self.keys[index], self.stream, self.applied[index])
+
+
+def _affine(rows: list[list[torch.Tensor | float]], n: int, ref: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 3) from a 2x3 nested list of per-image tensors or floats (one stack, not six
+    small copies: per-op overhead is what a batch of small images pays for)."""
+    entries = [
+        torch.as_tensor(value, dtype=torch.float32, device=ref.device).expand(n)
+        for row in rows
+        for value in row
+    ]
+    last = torch.tensor([0.0, 0.0, 1.0], device=ref.device).expand(n, 1, 3)
+    return torch.cat([torch.stack(entries, dim=1).view(n, 2, 3), last], dim=1)
+
+
+def _identity(n: int, device: torch.device) -> torch.Tensor:
+    return torch.eye(3, dtype=torch.float32, device=device).expand(n, 3, 3).clone()
+
+
+def _invert(m: torch.Tensor) -> torch.Tensor:
+    """Inverse of (N, 3, 3) affine matrices (last row 0 0 1), in closed form."""
+    a, b, c = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2]
+    d, e, f = m[:, 1, 0], m[:, 1, 1], m[:, 1, 2]
+    det = a * e - b * d
+    rows = [[e / det, -b / det, (b * f - e * c) / det], [-d / det, a / det, (d * c - a * f) / det]]
+    return _affine(rows, len(m), m)
+
+
+def forward_matrix(
+    translate: tuple[torch.Tensor, torch.Tensor],
+    shear: tuple[torch.Tensor, torch.Tensor],
+    scale: tuple[torch.Tensor, torch.Tensor],
+    rotate: torch.Tensor,
+    centre: tuple[float, float],
+) -> torch.Tensor:
+    """albumentations' create_affine_transformation_matrix (source -> output), batched.
+
+    m = shift_back @ translate @ shear @ rotate @ scale @ shift_to_origin, angles in degrees.
+    """
+    radians = torch.deg2rad(torch.remainder(rotate, 360.0))
+    cos, sin = torch.cos(radians), torch.sin(radians)
+    tan_x, tan_y = torch.tan(torch.deg2rad(shear[0])), torch.tan(torch.deg2rad(shear[1]))
+    sx, sy = scale
+    # shear @ rotate @ scale, the linear part
+    r00, r01, r10, r11 = cos * sx, sin * sy, -sin * sx, cos * sy
+    l00, l01 = r00 + tan_x * r10, r01 + tan_x * r11
+    l10, l11 = tan_y * r00 + r10, tan_y * r01 + r11
+    cx, cy = centre
+    tx = translate[0] + cx - (l00 * cx + l01 * cy)
+    ty = translate[1] + cy - (l10 * cx + l11 * cy)
+    return _affine([[l00, l01, tx], [l10, l11, ty]], len(rotate), rotate)
+
+
+class Step:
+    """One declared transform. `inverse_map` (geometric) maps output pixel coordinates to
+    input ones as a (N, 3, 3) matrix; `displacement` (elastic) is a (N, 2, H, W) field added
+    to them; `colour` transforms the pixels."""
+
+    kind: str = "affine"  # affine | elastic | colour
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        self.spec, self.p = spec, float(transform.p)
+        self.interpolation = getattr(transform, "interpolation", INTER_LINEAR)
+        self.border = getattr(transform, "border_mode", BORDER_CONSTANT)
+        self.fill = getattr(transform, "fill", 0)
+        if self.kind != "colour":
+            if self.interpolation not in INTERPOLATION:
+                raise Untranslatable(
+                    f"interpolation {self.interpolation} (only cv2.INTER_LINEAR = 1 and "
+                    "INTER_NEAREST = 0 are translated)"
+                )
+            if self.border not in PADDING:
+                raise Untranslatable(
+                    f"border_mode {self.border} (only constant 0, replicate 1, reflect 2)"
+                )
+
+    def warp_key(self) -> tuple:
+        """Consecutive geometric steps with equal keys share one grid_sample."""
+        fill = tuple(self.fill) if isinstance(self.fill, list | tuple) else (self.fill,)
+        return (self.interpolation, self.border, fill)
+
+    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def displacement(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class CropStep(Step):
+    """RandomResizedCrop: an integer box of random area and aspect ratio, resized back."""
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        super().__init__(spec, transform)
+        self.scale, self.ratio = tuple(transform.scale), tuple(transform.ratio)
+        self.size = tuple(transform.size)
+
+    def boxes(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        """(N, 4) x_min, y_min, crop width, crop height, as albumentations samples them:
+        the first of 10 tries that fits, else the central crop of the nearest ratio."""
+        height, width = shape
+        area = height * width
+        u = half_uniforms(draw.keys, draw.stream + 3_000_017, (10, 4)).double()
+        target = between(u[..., 0], self.scale[0] * area, self.scale[1] * area)
+        log_ratio = between(u[..., 1], math.log(self.ratio[0]), math.log(self.ratio[1]))
+        aspect = torch.exp(log_ratio)
+        crop_w = torch.round(torch.sqrt(target * aspect))  # round half to even, as Python
+        crop_h = torch.round(torch.sqrt(target / aspect))
+        fits = (crop_w > 0) & (crop_w <= width) & (crop_h > 0) & (crop_h <= height)
+        first = torch.argmax(fits.to(torch.int8), dim=1, keepdim=True)
+        any_fit = fits.any(dim=1)
+
+        def pick(values: torch.Tensor) -> torch.Tensor:
+            return values.gather(1, first).squeeze(1)
+
+        crop_w, crop_h = pick(crop_w), pick(crop_h)
+        y0 = torch.floor((height - crop_h + 1) * pick(u[..., 2]))
+        x0 = torch.floor((width - crop_w + 1) * pick(u[..., 3]))
+        fallback = torch.tensor(self._central(shape), dtype=torch.float64, device=u.device)
+        box = torch.stack([x0, y0, crop_w, crop_h], dim=1)
+        return torch.where(any_fit[:, None], box, fallback).float()
+
+    def _central(self, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+        height, width = shape
+        in_ratio = width / height
+        if in_ratio < self.ratio[0]:
+            crop_w, crop_h = width, round(width / self.ratio[0])
+        elif in_ratio > self.ratio[1]:
+            crop_w, crop_h = round(height * self.ratio[1]), height
+        else:
+            crop_w, crop_h = width, height
+        return ((width - crop_w) // 2, (height - crop_h) // 2, crop_w, crop_h)
+
+    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        out_h, out_w = self.size
+        x0, y0, crop_w, crop_h = self.boxes(draw, shape).unbind(1)
+        sx, sy = crop_w / out_w, crop_h / out_h  # cv2.resize: src = (dst + 0.5) * s - 0.5
+        return _affine(
+            [[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]], len(sx), sx
+        )
+
+
+def _centre(shape: tuple[int, int]) -> tuple[float, float]:
+    height, width = shape
+    return width / 2 - 0.5, height / 2 - 0.5  # albumentations' fgeometric.center
+
+
+class RotateStep(Step):
+    """Rotate: an angle uniform in `limit` degrees about the image centre."""
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        super().__init__(spec, transform)
+        if transform.crop_border:
+            raise Untranslatable("crop_border: true")
+        self.limit = tuple(transform.limit)
+
+    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        angle = between(draw.u(1)[:, 0], *self.limit)
+        zero, one = torch.zeros_like(angle), torch.ones_like(angle)
+        forward = forward_matrix((zero, zero), (zero, zero), (one, one), angle, _centre(shape))
+        return _invert(forward)
+
+
+class AffineStep(Step):
+    """Affine: scale, translate (px or percent), rotate and shear, albumentations' matrix."""
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        super().__init__(spec, transform)
+        if transform.fit_output:
+            raise Untranslatable("fit_output: true")
+        self.scale = {axis: tuple(transform.scale[axis]) for axis in "xy"}
+        self.keep_ratio, self.balanced = transform.keep_ratio, transform.balanced_scale
+        self.translate_px = transform.translate_px
+        self.translate_percent = transform.translate_percent
+        self.rotate = tuple(transform.rotate)
+        self.shear = {axis: tuple(transform.shear[axis]) for axis in "xy"}
+
+    def _scale(self, u: torch.Tensor, choose: torch.Tensor, axis: str) -> torch.Tensor:
+        low, high = self.scale[axis]
+        if not self.balanced:
+            return between(u, low, high)
+        below = between(u, low, 1.0) if low < 1 else None
+        above = between(u, 1.0, high) if high > 1 else None
+        if below is not None and above is not None:
+            return torch.where(choose < 0.5, below, above)
+        chosen = below if below is not None else above
+        return chosen if chosen is not None else torch.ones_like(u)
+
+    def _translate(self, u: torch.Tensor, axis: int, size: int) -> torch.Tensor:
+        name = "xy"[axis]
+        if self.translate_px is not None:  # random.randint: inclusive integers
+            low, high = (int(v) for v in self.translate_px[name])
+            return torch.floor(low + u * (high - low + 1)).clamp(max=high)
+        if self.translate_percent is not None:  # int() truncates toward zero
+            return torch.trunc(between(u, *self.translate_percent[name]) * size)
+        return torch.zeros_like(u)
+
+    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        height, width = shape
+        u = draw.u(9)
+        translate = (self._translate(u[:, 0], 0, width), self._translate(u[:, 1], 1, height))
+        shear = (-between(u[:, 2], *self.shear["x"]), -between(u[:, 3], *self.shear["y"]))
+        sx = self._scale(u[:, 4], u[:, 6], "x")
+        sy = sx if self.keep_ratio else self._scale(u[:, 5], u[:, 7], "y")
+        rotate = between(u[:, 8], *self.rotate)
+        return _invert(forward_matrix(translate, shear, (sx, sy), rotate, _centre(shape)))
+
+
+class FlipStep(Step):
+    """HorizontalFlip / VerticalFlip (label-changing: gated by allow_label_changing)."""
+
+    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        height, width = shape
+        n, device = len(draw.keys), draw.keys.device
+        m = _identity(n, device)
+        axis = 0 if self.spec.name == "HorizontalFlip" else 1
+        m[:, axis, axis] = -1.0
+        m[:, axis, 2] = (width if axis == 0 else height) - 1.0
+        return m
+
+
+def gaussian_kernel(sigma: float, size: int) -> np.ndarray:
+    """cv2.getGaussianKernel(size, sigma) for sigma > 0 (float64)."""
+    offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    kernel = np.exp(-(offsets**2) / (2 * sigma**2))
+    return kernel / kernel.sum()
+
+
+def cv2_kernel_size(sigma: float) -> int:
+    """cv2's automatic Gaussian kernel size for float images: round(sigma * 8 + 1) | 1."""
+    return round(sigma * 8 + 1) | 1
+
+
+@cache
+def _blur_matrix(length: int, sigma: float, size: int) -> np.ndarray:
+    kernel, radius = gaussian_kernel(sigma, size), size // 2
+    matrix = np.zeros((length, length))
+    for tap in range(size):  # replicated border: every source index clamped into the image
+        sources = np.clip(np.arange(length) + tap - radius, 0, length - 1)
+        np.add.at(matrix, (np.arange(length), sources), kernel[tap])
+    return matrix.astype(np.float32)
+
+
+def blur_matrix(length: int, sigma: float, size: int, device: torch.device) -> torch.Tensor:
+    """(length, length) matrix B with out = B @ signal: a Gaussian blur along one axis with
+    replicated borders (cv2.BORDER_REPLICATE), as a matmul (far faster than a thin conv)."""
+    return torch.from_numpy(_blur_matrix(length, sigma, size)).to(device)
+
+
+def blur(fields: torch.Tensor, sigma: float, size: int) -> torch.Tensor:
+    """Separable Gaussian blur of (N, K, H, W) fields with replicated borders, like cv2."""
+    height, width = fields.shape[-2:]
+    rows = blur_matrix(height, sigma, size, fields.device)
+    columns = blur_matrix(width, sigma, size, fields.device)
+    return rows @ fields @ columns.T
+
+
+class ElasticStep(Step):
+    """ElasticTransform: noise normalized to [-1, 1], blurred by sigma, scaled by alpha
+    (pixels), added to each output pixel's source coordinates."""
+
+    kind = "elastic"
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        super().__init__(spec, transform)
+        self.alpha, self.sigma = float(transform.alpha), float(transform.sigma)
+        self.kernel = 17 if transform.approximate else cv2_kernel_size(self.sigma)
+        self.same, self.distribution = transform.same_dxdy, transform.noise_distribution
+
+    def noise(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        fields = (draw.keys.shape[0], 1 if self.same else 2, *shape)
+        if self.distribution == "uniform":
+            return uniforms(draw.keys, draw.stream + 7_000_001, fields[1:]) * 2.0 - 1.0
+        noise = normals(draw.keys, draw.stream + 7_000_001, fields[1:])
+        peak = noise.abs().amax(dim=(1, 2, 3), keepdim=True)
+        return torch.where(peak > 1e-6, noise / peak.clamp_min(1e-6), noise)
+
+    def field(self, noise: torch.Tensor) -> torch.Tensor:
+        """(N, 2, H, W) displacements (dx, dy) from the normalized noise."""
+        fields = blur(noise, self.sigma, self.kernel) * self.alpha
+        return fields.expand(-1, 2, -1, -1) if self.same else fields
+
+    def displacement(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        """(N, 2, H, W), zero where the step is not applied (computed for applied rows only:
+        the noise and its blur are most of the pipeline's cost)."""
+        index, applied = draw.subset()
+        fields = torch.zeros(len(draw.keys), 2, *shape, device=draw.keys.device)
+        if len(index):
+            fields[index] = self.field(self.noise(applied, shape))
+        return fields
+
+
+class BrightnessContrastStep(Step):
+    """RandomBrightnessContrast: x * (1 + contrast) + brightness (times 1, the float maximum,
+    or the image's mean with brightness_by_max: false), clipped to [0, 1]."""
+
+    kind = "colour"
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        super().__init__(spec, transform)
+        self.brightness = tuple(transform.brightness_limit)
+        self.contrast = tuple(transform.contrast_limit)
+        self.by_max, self.safe = transform.brightness_by_max, transform.ensure_safe_range
+
+    def parameters(self, x: torch.Tensor, draw: Draw) -> tuple[torch.Tensor, torch.Tensor]:
+        u = draw.u(2)
+        alpha = 1.0 + between(u[:, 0], *self.contrast)
+        beta = between(u[:, 1], *self.brightness)
+        if not self.by_max:
+            beta = beta * x.mean(dim=(1, 2, 3))
+        if self.safe:  # fpixel.get_safe_brightness_contrast_params with max_value 1
+            safe_beta = torch.where(alpha > 0, beta.clamp(0.0, 1.0), beta.clamp(max=1.0))
+            safe_alpha = torch.where(
+                alpha > 0,
+                torch.minimum(alpha, 1.0 - safe_beta),
+                torch.maximum(alpha, -safe_beta),
+            )
+            alpha, beta = safe_alpha, safe_beta
+        return alpha, beta
+
+    def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
+        alpha, beta = self.parameters(x, draw)
+        return (x * alpha.view(-1, 1, 1, 1) + beta.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
+
+
+class ShiftStep(Step):
+    """RGBShift: a constant per channel from its range (in 0..255 units when beyond 1)."""
+
+    kind = "colour"
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        super().__init__(spec, transform)
+        self.ranges = [tuple(r) for r in transform.noise_params["ranges"]]
+
+    def shifts(self, draw: Draw, channels: int) -> torch.Tensor:
+        if channels > len(self.ranges):
+            raise Untranslatable(f"{channels} channels but {len(self.ranges)} ranges")
+        u = draw.u(channels)
+        ranges = self.ranges * channels if len(self.ranges) == 1 else self.ranges[:channels]
+        return torch.stack([between(u[:, c], *ranges[c]) for c in range(channels)], dim=1)
+
+    def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
+        shift = self.shifts(draw, x.shape[1])
+        return (x + shift[:, :, None, None]).clamp_(0.0, 1.0)
+
+
+class FancyPCAStep(Step):
+    """FancyPCA as albumentations computes it: from each pixel's deviation c from the image
+    mean and the image's colour covariance (eigenvalues lambda descending, eigenvectors V),
+    noise V diag(alpha * lambda) c, alpha ~ N(0, alpha) per channel; on one channel,
+    c * alpha * the image's standard deviation."""
+
+    kind = "colour"
+
+    def __init__(self, spec: TransformSpec, transform: Any) -> None:
+        super().__init__(spec, transform)
+        self.alpha = float(transform.alpha)
+
+    def alphas(self, draw: Draw, channels: int) -> torch.Tensor:
+        return normals(draw.keys, draw.stream + 5_000_011, (channels,)) * self.alpha
+
+    def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
+        n, channels = x.shape[:2]
+        alphas = self.alphas(draw, channels)
+        pixels = x.reshape(n, channels, -1)
+        centred = pixels - pixels.mean(dim=2, keepdim=True)
+        if channels == 1:
+            std = centred.square().mean(dim=(1, 2)).sqrt()
+            noise = (alphas[:, 0] * std).view(n, 1, 1) * centred
+        else:
+            cov = centred @ centred.transpose(1, 2) / max(pixels.shape[2] - 1, 1)
+            values, vectors = torch.linalg.eigh(cov.double())  # ascending
+            values, vectors = values.flip(-1).float(), vectors.flip(-1).float()  # descending
+            # albumentations 2.0.8's formula: V diag(alpha * lambda) c, the deviation c not
+            # first projected on the axes (V^T c). An eigenvector's sign is arbitrary (LAPACK's
+            # choice); alpha is symmetric about 0, so the distribution does not depend on it.
+            noise = vectors @ torch.diag_embed(alphas * values) @ centred
+        return (pixels + noise).reshape(x.shape).clamp_(0.0, 1.0)
+
+
+STEPS: dict[str, type[Step]] = {
+    "RandomResizedCrop": CropStep,
+    "Rotate": RotateStep,
+    "Affine": AffineStep,
+    "HorizontalFlip": FlipStep,
+    "VerticalFlip": FlipStep,
+    "ElasticTransform": ElasticStep,
+    "RandomBrightnessContrast": BrightnessContrastStep,
+    "RGBShift": ShiftStep,
+    "FancyPCA": FancyPCAStep,
+}
+
+
+def translate(spec: TransformSpec, transform: Any) -> Step:
+    """The batched step of one validated albumentations transform, or Untranslatable."""
+    if spec.name not in STEPS:
+        raise Untranslatable("no batched translation of this transform")
+    return STEPS[spec.name](spec, transform)
+
+
+def untranslatable(specs: Sequence[TransformSpec], transforms: Sequence[Any]) -> str | None:
+    """Why the pipeline cannot run batched (the first offending transform), or None."""
+    for spec, transform in zip(specs, transforms, strict=True):
+        try:
+            translate(spec, transform)
+        except Untranslatable as reason:
+            return f"{spec.where}: {spec.name}: {reason}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline on a batch
+
+
+def _to_normalized(coords: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Pixel coordinates (x, y) -> grid_sample's [-1, 1] with align_corners=False."""
+    height, width = shape
+    scale = coords.new_tensor([2.0 / width, 2.0 / height])
+    return (coords + 0.5) * scale - 1.0
+
+
+class BatchAugmenter:
+    """The declared pipeline on (N, C, H, W) float batches in [0, 1], on their device.
+
+    Each image is augmented from its own key (seed, epoch, store row). Built from the specs
+    through albumentations (validation, argument parsing); no albumentations call runs per
+    image.
+    """
+
+    backend = "batched"
+
+    def __init__(
+        self,
+        specs: Sequence[TransformSpec],
+        pixel_max: int,
+        seed: int,
+        allow_label_changing: bool = False,
+        transforms: Sequence[Any] | None = None,
+    ) -> None:
+        self.specs = tuple(specs)
+        self.pixel_max = pixel_max
+        self.seed = seed % 2**63
+        self.allow_label_changing = allow_label_changing
+        if transforms is None:
+            transforms = build_pipeline(self.specs, allow_label_changing).transforms
+        self.steps: list[Step] = []
+        for spec, transform in zip(self.specs, transforms, strict=True):
+            try:
+                self.steps.append(translate(spec, transform))
+            except Untranslatable as reason:
+                raise ParamsError(
+                    f"{spec.where}: {spec.name} has no batched translation ({reason}); set "
+                    f"{WHERE}.backend: albumentations (or auto) to run it per image"
+                ) from None
+        self._base: dict[tuple, torch.Tensor] = {}
+
+    def alone(self, index: int) -> BatchAugmenter:
+        """Transform `index` by itself, always applied: the report's preview rows."""
+        single = BatchAugmenter.__new__(BatchAugmenter)
+        single.__dict__.update(self.__dict__)
+        step = copy_step(self.steps[index])
+        step.p = 1.0
+        single.specs, single.steps, single._base = (self.specs[index],), [step], {}
+        return single
+
+    def groups(self) -> list[list[tuple[int, Step]]]:
+        """Runs of geometric steps sharing a warp, and colour steps alone, in order."""
+        groups: list[list[tuple[int, Step]]] = []
+        for index, step in enumerate(self.steps):
+            last = groups[-1] if groups else None
+            if (
+                step.kind != "colour"
+                and last is not None
+                and last[0][1].kind != "colour"
+                and last[0][1].warp_key() == step.warp_key()
+            ):
+                last.append((index, step))
+            else:
+                groups.append([(index, step)])
+        return groups
+
+    def draw(self, keys: torch.Tensor, index: int, step: Step) -> Draw:
+        stream = index * 16 + 1
+        applied = uniforms(keys, stream, (1,))[:, 0] < step.p
+        return Draw(keys, stream, applied)
+
+    def __call__(
+        self, x: torch.Tensor, rows: torch.Tensor | np.ndarray, epoch: int
+    ) -> torch.Tensor:
+        """float (N, C, H, W) in [0, 1] of store `rows` -> augmented, same shape and device."""
+        if len(x) == 0:
+            return x
+        rows = torch.as_tensor(np.asarray(rows) if not torch.is_tensor(rows) else rows)
+        keys = row_keys(self.seed, epoch, rows.to(x.device))
+        x = x.float()
+        for group in self.groups():
+            first = group[0][1]
+            if first.kind == "colour":
+                index, step = group[0]
+                draw = self.draw(keys, index, step)
+                x = torch.where(draw.applied.view(-1, 1, 1, 1), step.colour(x, draw), x)
+            else:
+                x = self.warp(x, keys, group)
+        return x.clamp_(0.0, 1.0)
+
+    def base_grid(self, shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+        """(H, W, 2) pixel centres (x, y), cached per shape and device."""
+        key = (shape, str(device))
+        if key not in self._base:
+            ys, xs = torch.meshgrid(
+                torch.arange(shape[0], dtype=torch.float32, device=device),
+                torch.arange(shape[1], dtype=torch.float32, device=device),
+                indexing="ij",
+            )
+            self._base[key] = torch.stack([xs, ys], dim=-1)
+        return self._base[key]
+
+    def source_coordinates(
+        self, keys: torch.Tensor, group: list[tuple[int, Step]], shape: tuple[int, int]
+    ) -> torch.Tensor:
+        """(N, H, W, 2) source pixel coordinates of every output pixel, the run composed.
+
+        The output of steps s1..sk reads pixel B1(B2(...Bk(p))) of the input: walking from the
+        last step, affine maps are multiplied into one pending matrix, applied to the grid only
+        when an elastic step needs the points it displaces (or at the end).
+        """
+        n, device = len(keys), keys.device
+        base = self.base_grid(shape, device)
+        grid: torch.Tensor | None = None  # None: still the base grid
+        pending: torch.Tensor | None = None  # None: identity
+        for index, step in reversed(group):
+            draw = self.draw(keys, index, step)
+            if step.kind == "affine":  # sampled for the applied images only (p of them)
+                index, applied = draw.subset()
+                matrix = _identity(n, device)
+                if len(index):
+                    matrix[index] = step.inverse_map(applied, shape)
+                pending = matrix if pending is None else matrix @ pending
+                continue
+            field = step.displacement(draw, shape)  # zero where not applied
+            if grid is None and pending is None:
+                grid = base + field.permute(0, 2, 3, 1)
+                continue
+            points = _apply(pending, base if grid is None else grid)
+            sampled = F.grid_sample(
+                field,
+                _to_normalized(points, shape),
+                mode="bilinear",
+                padding_mode="border",
+                align_corners=False,
+            )
+            grid, pending = points + sampled.permute(0, 2, 3, 1), None
+        if pending is not None:
+            return _apply(pending, base if grid is None else grid)
+        return base.expand(n, *base.shape) if grid is None else grid
+
+    def warp(
+        self, x: torch.Tensor, keys: torch.Tensor, group: list[tuple[int, Step]]
+    ) -> torch.Tensor:
+        """One grid_sample for the whole run, constant borders filled with `fill`."""
+        shape = (x.shape[2], x.shape[3])
+        coords = self.source_coordinates(keys, group, shape)
+        first = group[0][1]
+        fill = torch.as_tensor(first.warp_key()[2], dtype=x.dtype, device=x.device)
+        fill = (
+            fill.expand(x.shape[1]).view(1, -1, 1, 1) if fill.numel() in (1, x.shape[1]) else None
+        )
+        if fill is None:
+            raise ParamsError(f"{first.spec.where}: fill needs one value or one per channel")
+        constant = first.border == BORDER_CONSTANT and bool(fill.any())
+        source = x - fill if constant else x
+        out = F.grid_sample(
+            source,
+            _to_normalized(coords, shape),
+            mode=INTERPOLATION[first.interpolation],
+            padding_mode=PADDING[first.border],
+            align_corners=False,
+        )
+        return out + fill if constant else out
+
+
+def _apply(matrix: torch.Tensor | None, points: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 3) affine matrices applied to (H, W, 2) or (N, H, W, 2) points.
+
+    Elementwise multiply-adds: for a few dozen points per image they beat a batched matmul.
+    """
+    if matrix is None:
+        return points
+    m = matrix[:, :2, :].reshape(-1, 6, 1, 1).unbind(1)
+    x, y = points[..., 0], points[..., 1]
+    return torch.stack([m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]], dim=-1)
+
+
+def copy_step(step: Step) -> Step:
+    clone = step.__class__.__new__(step.__class__)
+    clone.__dict__.update(step.__dict__)
+    return clone
+
+
+def chunk_rows(batch_size: int, image_shape: tuple[int, ...]) -> int:
+    """Rows augmented at once in memory: whole batches, up to MAX_CHUNK_BYTES of floats
+    (torch's per-op overhead is then paid once per chunk, not once per small batch)."""
+    per_image = 4 * math.prod(image_shape)
+    return max(batch_size, min(8192, MAX_CHUNK_BYTES // max(per_image, 1)))
