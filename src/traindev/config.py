@@ -189,11 +189,35 @@ class DiversityParams(Section):
     min_effective_sources: float = Field(5.0, ge=1.0)
 
 
+class StrokesParams(Section):
+    """Pen-drawn digits: skeleton templates (README, Synthesis) drawn in a writer's style.
+
+    Each range is drawn per image and tagged. `share` of `synthesize.count` is drawn this way
+    when `synthesize.source` is fonts (the rest from fonts); `source: strokes` draws them all.
+    """
+
+    share: Fraction = 0.0  # with source: fonts, this share of the images is pen-drawn
+    height: PositiveRange = (31.0, 32.0)  # ink height, canvas pixels (the real digits fill 32)
+    aspect: PositiveRange = (0.5, 0.8)  # skeleton width / height before the slant
+    slant_degrees: Range = (-20.0, 15.0)  # shear; + leans the top right
+    rotation_degrees: Range = (-5.0, 5.0)
+    pen_width: PositiveRange = (2.5, 5.0)  # canvas pixels (the real bitmaps' strokes are thick)
+    # The pen is instead fitted per image so ink covers this share of the canvas (optdigits:
+    # 0.25..0.36 for 90% of the digits, whatever the class); [0, 0]: pen_width decides.
+    ink_share: FractionRange = (0.25, 0.36)
+    jitter: NonNegativeRange = (0.0, 0.08)  # control-point shift (std), share of the height
+    # spline tangent scale: 1 passes smoothly through the points, 0 draws straight segments
+    curvature: NonNegativeRange = (0.6, 1.0)
+    elastic_alpha: NonNegativeRange = (0.0, 2.0)  # elastic warp on top: largest shift, px
+    elastic_sigma: float = Field(3.0, gt=0.0)  # elastic field smoothness, canvas px
+    offset: IntRange = (-1, 1)  # x / y shift of the ink box's centre, canvas pixels
+
+
 class SynthesizeParams(Section):
     seed: int = 0
     count: int = Field(6000, ge=0)  # 0: no synthetic domain (your own data brings its own)
     domain: str = Field("fonts", min_length=1)
-    source: Literal["fonts", "overlay"] = "fonts"
+    source: Literal["fonts", "strokes", "overlay"] = "fonts"  # fonts may mix in strokes.share
     # File names in matplotlib's bundled font folder, or absolute paths to .ttf/.otf files.
     fonts: list[str] = Field(min_length=1)
     canvas: int = Field(32, ge=8, description="side of the high-resolution render, a multiple of 8")
@@ -211,6 +235,7 @@ class SynthesizeParams(Section):
     grid_cells: int = Field(4, ge=1)  # grid warp: cells per side
     ink_threshold_jitter: IntRange = (0, 0)  # added to ink_threshold per image
     width_scale: PositiveRange = (1.0, 1.0)  # horizontal stretch of the glyph; 1: the font's
+    strokes: StrokesParams = StrokesParams()
     overlay: OverlayParams = OverlayParams()
     diversity: DiversityParams = DiversityParams()
 

@@ -1,9 +1,11 @@
 """`traindev synthesize`: the larger source domain, and how diverse its sources are.
 
-`source: fonts` renders digits from fonts (with the handwriting knobs); `source: overlay`
-composites clean images onto noise-source backgrounds. Either way the stage also writes
-reports/synthesis/diversity.json: the sources used, their shares, and the narrow-pool
-warning, which is repeated in the stage's output line.
+`source: fonts` renders digits from fonts (with the handwriting knobs), mixing in
+`strokes.share` of pen-drawn digits; `source: strokes` draws them all with the pen;
+`source: overlay` composites clean images onto noise-source backgrounds. Either way the
+stage also writes reports/synthesis/diversity.json: the sources used (fonts, stroke
+templates, backgrounds), their shares, and the narrow-pool warning, which is repeated in
+the stage's output line.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from traindev.data.store import MANIFEST_COLUMNS, content_ids, write_store
 from traindev.data.synthesis.diversity import (
     FONT_POOLS,
     OVERLAY_POOLS,
+    STROKE_POOLS,
     diversity_line,
     diversity_report,
 )
@@ -41,16 +44,21 @@ def run(params: SynthesizeParams) -> str:
         classes, pixel_max, pools = made.classes, made.pixel_max, OVERLAY_POOLS
         metadata = {"backgrounds": params.overlay.backgrounds}
     else:
-        from traindev.data.synthesis.fonts import synthesize_font_digits
+        from traindev.data.synthesis.strokes import stroke_count, synthesize_digits
 
-        digits = synthesize_font_digits(params)
+        digits = synthesize_digits(params)
         pixels, labels, tags = digits.pixels, digits.labels, digits.tags
-        classes, pixel_max, pools = DIGIT_CLASSES, DIGITS_PIXEL_MAX, FONT_POOLS
-        metadata = {"fonts": list(params.fonts)}
+        classes, pixel_max = DIGIT_CLASSES, DIGITS_PIXEL_MAX
+        n_strokes = stroke_count(params)
+        pools = {**(FONT_POOLS if n_strokes < params.count else {}), **STROKE_POOLS}
+        metadata = {
+            "fonts": list(params.fonts) if n_strokes < params.count else [],
+            "strokes": n_strokes,
+        }
     manifest = pd.DataFrame(
         {
             "id": content_ids(pixels),
-            "source": params.source,
+            "source": [_row_source(row, params.source) for row in tags],
             "domain": params.domain,
             "label": labels,
             "origin": "synthetic",
@@ -65,12 +73,22 @@ def run(params: SynthesizeParams) -> str:
         pixel_max,
         extra_metadata={"domain": params.domain, **metadata},
     )
-    report = diversity_report(tags, pools, params.diversity.min_effective_sources, params.source)
+    recipe = params.source
+    if params.source == "fonts" and params.strokes.share > 0:
+        recipe = f"fonts + strokes ({params.strokes.share:.0%} pen-drawn)"
+    report = diversity_report(tags, pools, params.diversity.min_effective_sources, recipe)
     line = write_diversity(report)
     return (
         f"synthesized {len(manifest)} images of domain {params.domain!r} into "
         f"{paths.SYNTHESIZED}; {line}"
     )
+
+
+def _row_source(tags: list[str], source: str) -> str:
+    """`strokes` for a pen-drawn image, `fonts` for a font one (a fonts set mixes both)."""
+    if source == "overlay":
+        return source
+    return "strokes" if "source=strokes" in tags else "fonts"
 
 
 def write_diversity(report: dict) -> str:

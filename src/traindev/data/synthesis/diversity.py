@@ -16,6 +16,9 @@ from collections.abc import Iterable, Sequence
 
 # A pool is one kind of source: the tag key that names it -> what the report calls it.
 FONT_POOLS = {"font": "fonts"}
+# Pen-drawn digits: each skeleton template (7 with a bar, open 4, ...) is one source; the
+# writer styles are continuous draws, so the templates are what a network can overfit to.
+STROKE_POOLS = {"template": "stroke templates"}
 OVERLAY_POOLS = {"background": "backgrounds", "foreground": "foregrounds"}
 COVERAGE = 0.8  # "a few sources cover most": the fewest that cover this share of the set
 
