@@ -76,6 +76,7 @@ def make_project(root: Path, params: dict[str, Any]) -> Path:
     run(["git", "config", "user.email", "tests@traindev.invalid"], root)
     run(["git", "config", "user.name", "traindev tests"], root)
     run(["dvc", "init", "-q"], root)
+    shutil.copy2(PROJECT_ROOT / ".dvcignore", root / ".dvcignore")
     run(["dvc", "config", "core.analytics", "false"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-q", "-m", "tiny project"], root)

@@ -125,6 +125,16 @@ def test_second_repro_does_nothing(reproduced_project):
     assert "Data and pipelines are up to date" in second.stdout
 
 
+def test_python_bytecode_caches_are_not_dependencies(reproduced_project):
+    cache = reproduced_project.root / "src/traindev/models/__pycache__/probe.cpython-311.pyc"
+    cache.parent.mkdir(exist_ok=True)
+    cache.write_bytes(b"bytecode differs on every machine")
+    try:
+        assert json.loads(reproduced_project.dvc("status", "--json").stdout) == {}
+    finally:
+        cache.unlink()
+
+
 def test_a_file_added_below_data_raw_makes_ingest_stale(reproduced_project):
     added = reproduced_project.root / "data/raw/photos/phone/cat/0001.png"
     added.parent.mkdir(parents=True)
