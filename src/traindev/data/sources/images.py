@@ -65,7 +65,7 @@ def ingest_images(candidates: Candidates, params: IngestParams, target: Path) ->
         pixels = np.lib.format.open_memmap(
             staging / PIXELS_FILE, mode="w+", dtype=np.uint8, shape=(len(frame), *spec.shape)
         )
-        outcome = decode_into(frame["file"].tolist(), spec, staging / PIXELS_FILE, workers)
+        outcome = decode_into(frame["file"].tolist(), spec, pixels, workers)
         failed = [
             Problem(frame.at[i, "where"], frame.at[i, "file"], reason)
             for i, reason in outcome.errors

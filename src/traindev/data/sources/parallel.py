@@ -17,7 +17,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -56,9 +55,10 @@ def show_progress() -> bool:
 
 
 def decode_into(
-    files: Sequence[str], spec: DecodeSpec, pixels: Path, workers: int
+    files: Sequence[str], spec: DecodeSpec, pixels: np.memmap, workers: int
 ) -> DecodeOutcome:
-    """Decode `files[i]` into row i of the .npy file `pixels`; failures are returned.
+    """Decode `files[i]` into row i of `pixels`, a preallocated .npy opened with
+    `open_memmap`; failures are returned. Workers write to its file, not through the map.
 
     Rows of files that failed are left as they were (zeros): the caller drops them.
     """
@@ -66,7 +66,7 @@ def decode_into(
     with tqdm(
         total=len(files), desc="decoding", unit="img", disable=not show_progress(), leave=False
     ) as bar:
-        for result in _results(files, spec, str(pixels), workers):
+        for result in _results(files, spec, pixels, workers):
             for position, content in enumerate(result.ids):
                 if content is not None:
                     outcome.kept.append(result.start + position)
@@ -77,12 +77,12 @@ def decode_into(
 
 
 def _results(
-    files: Sequence[str], spec: DecodeSpec, pixels: str, workers: int
+    files: Sequence[str], spec: DecodeSpec, pixels: np.memmap, workers: int
 ) -> Iterator[ChunkResult]:
     size = chunk_size(len(files), workers)
-    data_offset = np.load(pixels, mmap_mode="r").offset
+    path, data_offset = str(pixels.filename), pixels.offset
     tasks = (
-        ChunkTask(start, list(files[start : start + size]), spec, pixels, data_offset)
+        ChunkTask(start, list(files[start : start + size]), spec, path, data_offset)
         for start in range(0, len(files), size)
     )
     if workers <= 1:
