@@ -250,11 +250,9 @@ def _cell_text(value: Any) -> str:
 
 def _meta_text(value: Any) -> str:
     """A manifest cell as the user typed it: 3.0 (an int column with gaps) reads "3"."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
-    return str(value)
+    return _cell_text(value)
 
 
 def _data_uri(path: Path) -> str:

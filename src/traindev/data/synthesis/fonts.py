@@ -365,7 +365,7 @@ class _Draws:
     width_scales: np.ndarray
 
 
-def _inclusive_ints(rng: np.random.Generator, bounds: tuple[int, int], n: int) -> np.ndarray:
+def inclusive_ints(rng: np.random.Generator, bounds: tuple[int, int], n: int) -> np.ndarray:
     return rng.integers(bounds[0], bounds[1], size=n, endpoint=True)
 
 
@@ -375,20 +375,20 @@ def _draw(params: SynthesizeParams, n_fonts: int) -> _Draws:
     # Balanced classes and fonts: counts differ by at most one, order shuffled.
     digits = rng.permutation(np.arange(n) % len(DIGITS))
     fonts = rng.permutation(np.arange(n) % n_fonts)
-    sizes = _inclusive_ints(rng, params.font_size, n)
-    dx = _inclusive_ints(rng, params.offset, n)
-    dy = _inclusive_ints(rng, params.offset, n)
+    sizes = inclusive_ints(rng, params.font_size, n)
+    dx = inclusive_ints(rng, params.offset, n)
+    dy = inclusive_ints(rng, params.offset, n)
     low, high = params.rotation_degrees
     # Rounded before rendering so the tag states exactly the rotation that was applied.
     rotations = np.round(rng.uniform(low, high, size=n), 1) + 0.0
-    strokes = _inclusive_ints(rng, params.stroke_width, n)
+    strokes = inclusive_ints(rng, params.stroke_width, n)
     # The handwriting knobs are drawn after the rest, so adding them changed no earlier draw.
-    slants = _rounded_uniform(rng, params.slant_degrees, n, 1)
-    stroke_variations = _rounded_uniform(rng, params.stroke_variation, n, 2)
-    elastic = _rounded_uniform(rng, params.elastic_alpha, n, 2)
-    grid = _rounded_uniform(rng, params.grid_distortion, n, 2)
-    jitter = _inclusive_ints(rng, params.ink_threshold_jitter, n)
-    width_scales = _rounded_uniform(rng, params.width_scale, n, 2)
+    slants = rounded_uniform(rng, params.slant_degrees, n, 1)
+    stroke_variations = rounded_uniform(rng, params.stroke_variation, n, 2)
+    elastic = rounded_uniform(rng, params.elastic_alpha, n, 2)
+    grid = rounded_uniform(rng, params.grid_distortion, n, 2)
+    jitter = inclusive_ints(rng, params.ink_threshold_jitter, n)
+    width_scales = rounded_uniform(rng, params.width_scale, n, 2)
     return _Draws(
         digits,
         fonts,
@@ -406,7 +406,7 @@ def _draw(params: SynthesizeParams, n_fonts: int) -> _Draws:
     )
 
 
-def _rounded_uniform(
+def rounded_uniform(
     rng: np.random.Generator, bounds: tuple[float, float], n: int, decimals: int
 ) -> np.ndarray:
     """Uniform draws rounded before use, so a tag states exactly the value applied."""

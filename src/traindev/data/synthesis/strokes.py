@@ -26,7 +26,9 @@ from traindev.data.synthesis.distortions import elastic_warp
 from traindev.data.synthesis.fonts import (
     DIGITS,
     SynthesizedDigits,
+    inclusive_ints,
     reduce_to_ink_counts,
+    rounded_uniform,
     synthesize_font_digits,
 )
 
@@ -330,11 +332,6 @@ def render_stroke_digit(digit: str, style: WriterStyle, canvas: int = 32) -> np.
 # --------------------------------------------------------------------------- dataset
 
 
-def _uniform(rng: np.random.Generator, bounds: tuple[float, float], n: int, decimals: int):
-    """Uniform draws rounded before use, so a tag states exactly the value applied."""
-    return np.round(rng.uniform(bounds[0], bounds[1], size=n), decimals) + 0.0
-
-
 def draw_styles(params: StrokesParams, digits: np.ndarray, seed: int) -> list[WriterStyle]:
     """One writer style per digit (indices 0-9), every value drawn up front.
 
@@ -344,17 +341,17 @@ def draw_styles(params: StrokesParams, digits: np.ndarray, seed: int) -> list[Wr
     rng = np.random.default_rng([seed, 1])  # its own stream: the font draws stay as they were
     n = len(digits)
     picks = rng.random(n)
-    heights = _uniform(rng, params.height, n, 1)
-    aspects = _uniform(rng, params.aspect, n, 2)
-    slants = _uniform(rng, params.slant_degrees, n, 1)
-    rotations = _uniform(rng, params.rotation_degrees, n, 1)
-    pens = _uniform(rng, params.pen_width, n, 1)
-    jitters = _uniform(rng, params.jitter, n, 3)
-    curvatures = _uniform(rng, params.curvature, n, 2)
-    elastic = _uniform(rng, params.elastic_alpha, n, 2)
-    inks = _uniform(rng, params.ink_share, n, 3)
-    dx = rng.integers(params.offset[0], params.offset[1], size=n, endpoint=True)
-    dy = rng.integers(params.offset[0], params.offset[1], size=n, endpoint=True)
+    heights = rounded_uniform(rng, params.height, n, 1)
+    aspects = rounded_uniform(rng, params.aspect, n, 2)
+    slants = rounded_uniform(rng, params.slant_degrees, n, 1)
+    rotations = rounded_uniform(rng, params.rotation_degrees, n, 1)
+    pens = rounded_uniform(rng, params.pen_width, n, 1)
+    jitters = rounded_uniform(rng, params.jitter, n, 3)
+    curvatures = rounded_uniform(rng, params.curvature, n, 2)
+    elastic = rounded_uniform(rng, params.elastic_alpha, n, 2)
+    inks = rounded_uniform(rng, params.ink_share, n, 3)
+    dx = inclusive_ints(rng, params.offset, n)
+    dy = inclusive_ints(rng, params.offset, n)
     styles = []
     for i, d in enumerate(digits):
         names = template_names(str(d))
