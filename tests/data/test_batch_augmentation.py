@@ -107,12 +107,15 @@ def test_a_fixed_crop_box_is_resized_as_albumentations_does(monkeypatch):
     assert_close(ours, theirs, 1e-4)
 
 
-def test_the_elastic_field_is_cv2s_blur_and_warps_as_albumentations_remaps():
-    field = np.random.default_rng(1).standard_normal((16, 16)).astype(np.float32)
+@pytest.mark.parametrize("shape", [(16, 16), (8, 40), (40, 36)])  # one matmul; separable
+def test_the_elastic_blur_is_cv2s_gaussian_blur_with_replicated_borders(shape):
+    field = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     expected = cv2.GaussianBlur(field, (0, 0), 3.0, borderType=cv2.BORDER_REPLICATE)
     ours = blur(torch.from_numpy(field)[None, None], 3.0, cv2_kernel_size(3.0))[0, 0]
     np.testing.assert_allclose(ours.numpy(), expected, atol=1e-5)
 
+
+def test_the_elastic_field_warps_as_albumentations_remaps():
     image = smooth_image()
     augmenter = batched(one("ElasticTransform", alpha=3.0, sigma=2.0, p=1.0), 1)
     keys = row_keys(augmenter.seed, 1, torch.tensor([3]))
@@ -170,6 +173,15 @@ def test_flips_match_albumentations_when_label_changes_are_allowed(name):
 
 # ---------------------------------------------------------------------------------------------
 # Probabilities and sampled ranges
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_augmented_batches_keep_the_input_memory_layout(channels):
+    """Store batches are channels-last views; NCHW output would switch training's kernels."""
+    specs = resolve_specs(AugmentParams(enabled=True), (channels, 8, 8))
+    x = torch.rand(16, 8, 8, channels).permute(0, 3, 1, 2)  # as to_model_input gives them
+    out = BatchAugmenter(specs, 255, 0)(x, torch.arange(16), 1)
+    assert out.stride() == x.stride()
 
 
 def test_p_zero_is_the_identity_and_p_one_changes_every_image():
