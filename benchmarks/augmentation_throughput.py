@@ -20,6 +20,9 @@ unless params.yaml names another).
    in the train stage. Reported: median examples per second of each and the median over
    neighbouring (off, on) epoch pairs of on / off (goal: at least 0.9: training must not
    become input-bound), with the pairs' quartiles (an epoch is a fifth of a second here).
+   A third run reads offline copies (`train.augment.offline_copies`, one per epoch, written
+   as the augment stage writes them, untimed): what training costs when nothing is
+   augmented on the fly.
 3. `--dev-error`: trains each model for `train.epochs` from the same seed with augmentation
    off and on, and prints the dev error of each (what decided `enabled: false`).
 
@@ -36,6 +39,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,8 +58,11 @@ from traindev.data.batches import (
     split_rows,
     to_model_input,
 )
+from traindev.data.materialize import materialize
 from traindev.data.store import ImageStore, read_store
 from traindev.models.registry import build_model
+from traindev.stages.train import SplitBatches
+from traindev.training.distributed import DistributedContext
 from traindev.training.runtime import seed_everything
 from traindev.training.trainer import Trainer
 
@@ -151,10 +158,20 @@ def on_threads(augmenter, workers: int) -> int:
     return torch.get_num_threads()
 
 
+def offline_batches(store: ImageStore, params: TrainParams, copies: int, scratch: Path):
+    """The train stage's batches over `copies` offline copies (the augment stage's store)."""
+    augment = params.augment.model_copy(update={"offline_copies": copies})
+    offline_params = params.model_copy(update={"augment": augment})
+    materialize(store, offline_params, scratch / "augmented")
+    offline = read_store(scratch / "augmented")
+    return SplitBatches(store, offline_params, CPU, DistributedContext(), offline=offline)
+
+
 def training_throughput(
     store: ImageStore, params: TrainParams, architecture: str, model_params, repeats: int
 ) -> dict:
     workers = loader_workers(params.num_workers)
+    scratch = tempfile.TemporaryDirectory()
     runs = {
         name: (
             trainer_for(store, architecture, params, model_params),
@@ -162,11 +179,18 @@ def training_throughput(
         )
         for name, on in (("off", False), ("on", True))
     }
+    offline = offline_batches(store, params, repeats + 1, Path(scratch.name))
+    runs["offline"] = (trainer_for(store, architecture, params, model_params), offline.training())
     augmenter = make_augmenter(params.augment, store, params.seed)
-    threads = {"off": torch.get_num_threads(), "on": on_threads(augmenter, workers)}
-    rates: dict[str, list[float]] = {"off": [], "on": []}
+    threads = {
+        "off": torch.get_num_threads(),
+        "on": on_threads(augmenter, workers),
+        "offline": torch.get_num_threads(),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
     for epoch in range(repeats + 1):
-        order = ("off", "on") if epoch % 2 == 0 else ("on", "off")
+        order = names[epoch % 3 :] + names[: epoch % 3]  # each in every position in turn
         for name in order:
             trainer, source = runs[name]
             torch.set_num_threads(threads[name])  # as the train stage sets them
@@ -175,11 +199,13 @@ def training_throughput(
             if epoch:  # the first epoch of each is the warm-up
                 rates[name].append(seen / (time.perf_counter() - start))
     torch.set_num_threads(threads["off"])
+    scratch.cleanup()
     off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
     # Each timed epoch on is paired with the epoch off next to it: the median of the pairs'
     # ratios follows the goal's definition and cancels slow drifts in what shares the cores.
     pairs = [a / b for a, b in zip(rates["on"], rates["off"], strict=True)]
     paired = statistics.median(pairs)
+    offline_pairs = [a / b for a, b in zip(rates["offline"], rates["off"], strict=True)]
     streams = not isinstance(runs["on"][1], type(runs["off"][1]))
     return {
         "backend": augmenter.backend,
@@ -191,6 +217,8 @@ def training_throughput(
         # An epoch of the default split is a fifth of a second: single pairs scatter by +-20%
         # on a shared 2-core VM, so the spread is printed beside the median.
         "pair_quartiles": statistics.quantiles(pairs, n=4)[::2] if len(pairs) > 1 else pairs,
+        "offline": statistics.median(rates["offline"]),
+        "offline_ratio": statistics.median(offline_pairs),
     }
 
 
@@ -274,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'off (split in memory)':48s} {speed['off']:9,.0f} examples/s")
         print(f"  {on_label:48s} {speed['on']:9,.0f} examples/s")
         verdict = "meets" if speed["ratio"] >= GOAL else "MISSES"
+        print(
+            f"  {f'offline ({repeats + 1} copies from the augment stage)':48s} "
+            f"{speed['offline']:9,.0f} examples/s (ratio {speed['offline_ratio']:.2f})"
+        )
         low, high = speed["pair_quartiles"][0], speed["pair_quartiles"][-1]
         print(
             f"  ratio on / off: {speed['ratio']:.2f} ({verdict} the goal of {GOAL}); "

@@ -21,6 +21,7 @@ ALL_STAGES = {
     "ingest",
     "synthesize",
     "split",
+    "augment",
     *(f"{stage}@{arch}" for stage in PER_ARCHITECTURE for arch in ARCHITECTURES),
     "select",
     "report",

@@ -19,6 +19,7 @@ STAGES: dict[str, tuple[str, str | None, bool]] = {
     "ingest": ("ingest", "ingest", False),
     "synthesize": ("synthesize", "synthesize", False),
     "split": ("split", "split", False),
+    "augment": ("augment", "train", False),
     "train": ("train", None, True),
     "evaluate": ("evaluate", None, True),
     "analyze": ("analyze", None, True),

@@ -363,7 +363,8 @@ class AugmentParams(Section):
     """Data augmentation of the train split (traindev.data.augmentation): batched on the
     training device, or per image in DataLoader workers (backend).
 
-    Off by default: on the embedded digits it did not lower dev error (README, Augmentation).
+    Off by default: on the embedded digits it does not lower the selected model's dev error
+    (README, Augmentation).
     """
 
     enabled: bool = False
@@ -376,6 +377,19 @@ class AugmentParams(Section):
     # auto: batched (whole batches in torch, on the device) when every declared transform has
     # a batched translation, else albumentations per image in DataLoader workers.
     backend: Literal["auto", "batched", "albumentations"] = "auto"
+    # Offline materialization (the `augment` stage): this many augmented copies of the train
+    # split written once to data/augmented; training epoch e reads copy (e - 1) mod N instead
+    # of augmenting on the fly. For transforms too slow for the fly. 0: on the fly.
+    offline_copies: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _offline_needs_augmentation(self) -> AugmentParams:
+        if self.offline_copies and not self.enabled:
+            raise ValueError(
+                f"offline_copies: {self.offline_copies} needs enabled: true (there is no "
+                "augmentation to materialize); set offline_copies: 0 or enable augmentation"
+            )
+        return self
 
 
 class TrainParams(Section):

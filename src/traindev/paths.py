@@ -9,6 +9,7 @@ DATA = Path("data")
 INGESTED = DATA / "ingested"
 SYNTHESIZED = DATA / "synthesized"
 SPLIT = DATA / "split"
+AUGMENTED = DATA / "augmented"  # train.augment.offline_copies augmented copies of the train split
 MODELS = DATA / "models"
 EVALUATION = DATA / "evaluation"
 

@@ -528,6 +528,12 @@ def preview(
     notes = tuple(
         f"{spec.name}: {spec.purpose or 'from ' + spec.where}" for spec in augmenter.specs
     )
+    if params.offline_copies:
+        notes += (
+            f"offline: the augment stage wrote {params.offline_copies} copies "
+            "(data/augmented); training epoch e reads copy (e - 1) mod "
+            f"{params.offline_copies}, the images epoch e would draw on the fly",
+        )
     return AugmentationPreview(True, originals, tuple(shown), notes)
 
 

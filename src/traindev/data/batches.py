@@ -413,6 +413,39 @@ class StoreBatches:
             yield from zip(torch.split(x, split), torch.split(y, split), strict=True)
 
 
+class EpochCopies:
+    """Training batches from offline augmented copies (the `augment` stage): epoch e reads
+    copy (e - 1) mod N, each copy batched exactly as the train split would be (same seeded
+    order), so only the images differ from augmenting on the fly."""
+
+    def __init__(self, copies: list[TensorBatches | StoreBatches]) -> None:
+        if not copies:
+            raise ValueError("EpochCopies needs at least one copy")
+        self.copies = copies
+        self.epoch = 1
+
+    def current(self) -> TensorBatches | StoreBatches:
+        return self.copies[(self.epoch - 1) % len(self.copies)]
+
+    @property
+    def sampler(self) -> GlobalBatchSampler:
+        return self.current().sampler
+
+    def __len__(self) -> int:
+        return len(self.copies[0])
+
+    @property
+    def num_batches(self) -> int:
+        return self.copies[0].num_batches
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.current().set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[Batch]:
+        return iter(self.current())
+
+
 def make_batches(
     store: ImageStore,
     split: str,

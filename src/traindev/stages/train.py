@@ -18,6 +18,7 @@ from traindev.config import Params, TrainParams
 from traindev.data.augmentation import Augmenter, make_augmenter
 from traindev.data.batch_augmentation import BatchAugmenter
 from traindev.data.batches import (
+    EpochCopies,
     Shard,
     cpu_threads_beside,
     loader_workers,
@@ -91,14 +92,17 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
         model = build_model(architecture, model_params, store.image_shape, outputs)
         trainable = "all"
     augmenter = make_augmenter(train_params.augment, store, train_params.seed)
-    batches = SplitBatches(store, train_params, device, context, targets, augmenter)
+    offline = offline_store(store, train_params)
+    batches = SplitBatches(
+        store, train_params, device, context, targets, None if offline else augmenter, offline
+    )
     if batches.augment_workers and device.type == "cpu":
         torch.set_num_threads(cpu_threads_beside(batches.augment_workers, context.world))
     if len(batches.train_rows) == 0:
         raise ValueError(f"{paths.SPLIT}: the train split is empty; check the split params")
     n_parameters = count_parameters(model)
     flops = flops_per_example(model, store.image_shape)
-    hashes = data_hashes(store)
+    hashes = data_hashes(store, offline)
     tags = {
         **git_state(),
         **hashes,
@@ -197,6 +201,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             "tasks": list(tasks),
             "augmentation": [spec.label() for spec in augmenter.specs] if augmenter else [],
             "augmentation_backend": augmenter.backend if augmenter else None,
+            "augmentation_offline_copies": train_params.augment.offline_copies,
             "history": [record.as_dict() for record in result.history],
             **measured,
         }
@@ -240,10 +245,12 @@ class SplitBatches:
         context: DistributedContext,
         targets: np.ndarray | None = None,
         augmenter: Augmenter | BatchAugmenter | None = None,
+        offline: ImageStore | None = None,
     ) -> None:
         self.store, self.params, self.device, self.context = store, params, device, context
         self.targets = targets
         self.augmenter = augmenter  # the training batches only, never a monitor
+        self.offline = offline  # augmented copies of the train split (the augment stage)
         self.train_rows = split_rows(store, "train")
         self.batch_size = (
             len(self.train_rows) if params.batch_size == "full" else int(params.batch_size)
@@ -281,7 +288,35 @@ class SplitBatches:
         )
 
     def training(self):
+        if self.offline is not None:
+            return self.offline_copies(self.offline)
         return self.of("train", shuffle=True, shard=True, augmenter=self.augmenter)
+
+    def offline_copies(self, offline: ImageStore) -> EpochCopies:
+        """One batch source per copy, in the train split's order: the same batches as on the
+        fly. The memory budget is shared: each copy gets its 1 / N of in_memory_max_mb."""
+        from traindev.data.materialize import copy_rows
+
+        copies = self.params.augment.offline_copies
+        targets = None if self.targets is None else self.targets[self.train_rows]
+        return EpochCopies(
+            [
+                make_batches(
+                    offline,
+                    "train",
+                    self.batch_size,
+                    self.device,
+                    self.params.in_memory_max_mb / copies,
+                    shuffle=True,
+                    seed=self.params.seed,
+                    num_workers=self.workers,
+                    rows=copy_rows(offline, copy),
+                    targets=targets,
+                    shard=self.context.shard,
+                )
+                for copy in range(copies)
+            ]
+        )
 
     def monitor(self) -> dict:
         """Train error on a fixed sample of the training split, train-dev and dev error."""
@@ -377,11 +412,26 @@ def _log_model(model: torch.nn.Module, store: ImageStore) -> None:
     )
 
 
-def data_hashes(store: ImageStore) -> dict[str, str]:
-    """MD5s of the split the model is trained on, and DVC's hash of it when dvc.lock has one."""
+def offline_store(store: ImageStore, params: TrainParams) -> ImageStore | None:
+    """data/augmented when `train.augment.offline_copies` > 0, checked against the split."""
+    copies = params.augment.offline_copies
+    if not copies:
+        return None
+    from traindev.data.materialize import check_offline
+
+    offline = read_store(paths.AUGMENTED)
+    check_offline(offline, store, copies)
+    return offline
+
+
+def data_hashes(store: ImageStore, offline: ImageStore | None = None) -> dict[str, str]:
+    """MD5s of the split the model is trained on (and of the offline augmented copies it
+    reads), and DVC's hash of the split when dvc.lock has one."""
     hashes = {
         split_hash_tag(name): file_md5(store.path / name) for name in (MANIFEST_FILE, PIXELS_FILE)
     }
+    if offline is not None:
+        hashes["data.augmented.pixels.npy.md5"] = file_md5(offline.path / PIXELS_FILE)
     lock = Path("dvc.lock")
     if lock.is_file():
         stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
