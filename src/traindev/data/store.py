@@ -130,18 +130,19 @@ def validate_store(
         raise DataContractError(
             f"{where}: manifest has {len(manifest)} rows but pixels hold {len(pixels)} images"
         )
-    unknown = sorted(set(manifest["label"]) - set(classes))
+    # Distinct values first: set() over a column of Arrow strings is 30x slower.
+    unknown = sorted(set(manifest["label"].unique()) - set(classes))
     if unknown:
         raise DataContractError(
             f"{where}: labels {unknown[:5]} are not in the class list {classes}"
         )
-    bad_origin = sorted(set(manifest["origin"]) - set(ORIGINS))
+    bad_origin = sorted(set(manifest["origin"].unique()) - set(ORIGINS))
     if bad_origin:
         raise DataContractError(f"{where}: origin must be one of {ORIGINS}, got {bad_origin}")
     if not 1 <= pixel_max <= 255:
         raise DataContractError(f"{where}: pixel_max must be in 1..255, got {pixel_max}")
     if "split" in manifest.columns:
-        bad_split = sorted(set(manifest["split"]) - set(SPLITS))
+        bad_split = sorted(set(manifest["split"].unique()) - set(SPLITS))
         if bad_split:
             raise DataContractError(f"{where}: split must be one of {SPLITS}, got {bad_split}")
 

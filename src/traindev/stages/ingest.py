@@ -8,6 +8,7 @@ reports/ingest/, go what was skipped (`skipped.csv`), the exact duplicates found
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from traindev.data.sources.duplicates import duplicate_counts, find_duplicates
 from traindev.data.sources.folder import scan_folder
 from traindev.data.sources.images import ingest_images
 from traindev.data.sources.manifest import read_manifest
+from traindev.data.sources.parallel import decoder_pool, planned_workers
 from traindev.data.sources.problems import problems_frame
 from traindev.data.store import write_store
 
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 
 
 def run(params: IngestParams, target: Path | None = None, report_dir: Path | None = None) -> str:
+    # What exists now (the imported libraries, ~80,000 objects) is never garbage: frozen, the
+    # cyclic GC stops re-walking it while the scan allocates rows (a 40 ms pause at random),
+    # and the forked decoders do not copy its pages by touching it (the CPython docs' advice
+    # before fork).
+    gc.freeze()
     target = Path(target or paths.INGESTED)
     report_dir = Path(report_dir or paths.REPORTS / "ingest")
     clear_interrupted(target)
@@ -50,16 +57,17 @@ def run(params: IngestParams, target: Path | None = None, report_dir: Path | Non
         )
         skipped, shape, workers = problems_frame([]), list(pixels.shape[1:]), 1
     else:
-        candidates = (
-            scan_folder(Path(params.root))
-            if params.source == "folder"
-            else read_manifest(
-                Path(params.manifest),
-                Path(params.root) if params.root else None,
-                params.domain,
+        with decoder_pool(planned_workers(params.workers)) as pool:  # starts while we scan
+            candidates = (
+                scan_folder(Path(params.root))
+                if params.source == "folder"
+                else read_manifest(
+                    Path(params.manifest),
+                    Path(params.root) if params.root else None,
+                    params.domain,
+                )
             )
-        )
-        result = ingest_images(candidates, params, target)
+            result = ingest_images(candidates, params, target, pool)
         manifest, skipped, workers = result.manifest, result.skipped, result.workers
         shape = [*params.image_size, params.channels]
 

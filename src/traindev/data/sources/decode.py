@@ -1,10 +1,11 @@
 """Decode image files once, at ingest, into uint8 HWC arrays of one size and channel count.
 
-PIL does the decoding; a file it cannot read becomes a `BadImage` with a reason the user
-can act on, never an exception that stops a worker. EXIF orientation is applied first,
-16-bit and float images are scaled to 0..255 (16-bit by 257, so the intensity scale is
-kept rather than stretched per image), palettes are expanded, and transparent pixels are
-composited onto black (the same colour letterbox pads with).
+PIL does the decoding (plain 8-bit grey and RGB PNGs go through OpenCV's libpng instead,
+the same pixels for less per image: `plain_png`); a file it cannot read becomes a
+`BadImage` with a reason the user can act on, never an exception that stops a worker.
+EXIF orientation is applied first, 16-bit and float images are scaled to 0..255 (16-bit by
+257, so the intensity scale is kept rather than stretched per image), palettes are
+expanded, and transparent pixels are composited onto black (the colour letterbox pads with).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from traindev.data.sources.plain_png import decode_plain_png
 from traindev.data.store import content_id
 
 # PIL format names accepted, and the file suffixes the folder scan takes as images.
 FORMATS = frozenset({"PNG", "JPEG", "MPO", "BMP", "TIFF", "WEBP"})  # MPO: many phone JPEGs
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 RESAMPLE = Image.Resampling.BILINEAR  # antialiased when reducing; fast
+WRITE_BLOCK_BYTES = 8 * 2**20  # decoded rows written to the pixel file per call
 
 Resize = Literal["stretch", "letterbox", "centre_crop"]
 
@@ -51,14 +54,16 @@ def decode_image(path: str, spec: DecodeSpec) -> np.ndarray:
     makes many small reads and Python-level chunk steps, about 10% of a small PNG's decode.
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_bytes(path)
     except FileNotFoundError:
         raise BadImage("file not found") from None
     except OSError as exc:
         raise BadImage(f"unreadable file: {exc.strerror or exc}") from None
     if not data:
         raise BadImage("empty file (0 bytes)")
+    plain = decode_plain_png(data, spec.channels)
+    if plain is not None:
+        return _fit_array(plain, spec)
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in FORMATS:
@@ -81,6 +86,22 @@ def decode_image(path: str, spec: DecodeSpec) -> np.ndarray:
     if array.ndim == 2:
         array = array[..., np.newaxis]
     return array
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole file, in one read of its size (no buffered file object: 20% cheaper per
+    small file than `open(...).read()`)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(descriptor).st_size
+        parts = []
+        while block := os.read(descriptor, max(size, 1 << 16)):
+            parts.append(block)
+            if len(block) == size:  # the usual case: all of it in one read
+                break
+        return b"".join(parts)  # one part: that bytes object itself, no copy
+    finally:
+        os.close(descriptor)
 
 
 def _to_mode(image: Image.Image, channels: int) -> Image.Image:
@@ -107,6 +128,13 @@ def _scale_to_uint8(array: np.ndarray, mode: str) -> np.ndarray:
     else:  # 16-bit (or 32-bit integer holding 16-bit data): 0..65535 -> 0..255
         values = array.astype(np.float32) / 257.0 if array.max(initial=0) > 255 else array
     return np.clip(np.nan_to_num(values), 0, 255).round().astype(np.uint8)
+
+
+def _fit_array(array: np.ndarray, spec: DecodeSpec) -> np.ndarray:
+    """A decoded L / RGB array fitted to `spec` exactly as `_fit` fits the PIL image."""
+    if array.shape[:2] != (spec.height, spec.width):
+        array = _fit(Image.fromarray(array), spec)
+    return array[..., np.newaxis] if array.ndim == 2 else array
 
 
 def _fit(image: Image.Image, spec: DecodeSpec) -> np.ndarray:
@@ -143,26 +171,40 @@ def decode_chunk(task: ChunkTask) -> ChunkResult:
     """Decode a chunk straight into its rows of the preallocated pixel file.
 
     Pixels never travel between processes: only ids and reasons come back, so the work
-    added to a plain decode loop is the content hash and one copy into the page cache
-    (`pwrite`, which costs less than first-touch faults through a mapping of the file).
+    added to a plain decode loop is the content hash and one copy into the page cache. The
+    rows go out in blocks of consecutive rows (`pwrite`, which costs less than first-touch
+    faults through a mapping of the file; one call per block, not per image: half the cost
+    per small image). Rows of files that fail are written as zeros.
     """
     row_bytes = math.prod(task.spec.shape)
+    per_block = max(1, min(len(task.files), WRITE_BLOCK_BYTES // row_bytes))
+    block = np.empty((per_block, *task.spec.shape), dtype=np.uint8)
     ids: list[str | None] = []
     errors: list[tuple[int, str]] = []
     descriptor = os.open(task.pixels, os.O_WRONLY)
     try:
-        for position, path in enumerate(task.files):
-            try:
-                image = decode_image(path, task.spec)
-            except BadImage as exc:
-                errors.append((position, str(exc)))
-                ids.append(None)
-                continue
-            image = np.ascontiguousarray(image)
-            offset = task.data_offset + (task.start + position) * row_bytes
-            if os.pwrite(descriptor, image, offset) != row_bytes:
-                raise OSError(f"short write to {task.pixels} (disk full?)")
-            ids.append(content_id(image))
+        for first in range(0, len(task.files), per_block):
+            files = task.files[first : first + per_block]
+            for slot, path in enumerate(files):
+                try:
+                    block[slot] = decode_image(path, task.spec)
+                except BadImage as exc:
+                    errors.append((first + slot, str(exc)))
+                    ids.append(None)
+                    block[slot] = 0
+                    continue
+                ids.append(content_id(block[slot]))
+            offset = task.data_offset + (task.start + first) * row_bytes
+            _write_all(descriptor, block[: len(files)], offset, task.pixels)
     finally:
         os.close(descriptor)
     return ChunkResult(task.start, ids, errors)
+
+
+def _write_all(descriptor: int, rows: np.ndarray, offset: int, name: str) -> None:
+    view = memoryview(rows).cast("B")
+    while len(view):
+        written = os.pwrite(descriptor, view, offset)
+        if written <= 0:
+            raise OSError(f"short write to {name} (disk full?)")
+        view, offset = view[written:], offset + written

@@ -40,12 +40,13 @@ def scan_folder(root: Path) -> Candidates:
                 problems.append(_outside(root, class_dir, f"{domain_dir.name}/<class>/"))
                 continue
             found = 0
+            domain, label = domain_dir.name, class_dir.name
             for file, where in _files_below(root, class_dir):
-                suffix = os.path.splitext(file)[1]
+                suffix = os.path.splitext(where)[1]
                 if suffix.lower() not in SUFFIXES:
                     problems.append(Problem(where, file, _unsupported_suffix(suffix)))
                     continue
-                rows.append((file, where, domain_dir.name, class_dir.name))
+                rows.append((file, where, domain, label))
                 found += 1
             if not found:
                 problems.append(
@@ -55,15 +56,23 @@ def scan_folder(root: Path) -> Candidates:
                         "empty class folder (no image files); add images or remove the folder",
                     )
                 )
-    frame = pd.DataFrame(rows, columns=["file", "where", "domain", "label"])
-    tags = np.empty(len(frame), dtype=object)  # pandas infers shapes from a list of lists
+    columns = zip(*rows, strict=True) if rows else [()] * 4
+    files, wheres, domains, labels = (list(column) for column in columns)
+    tags = np.empty(len(rows), dtype=object)  # pandas infers shapes from a list of lists
     for index in range(len(tags)):
         tags[index] = []
-    frame["tags"] = tags
-    frame[f"{META_PREFIX}path"] = frame["where"]
-    return Candidates(
-        frame[[*FRAME_COLUMNS, f"{META_PREFIX}path"]], f"folder:{root.name}", str(root), problems
+    # One constructor call: adding columns one by one to a frame of string columns costs a
+    # slow generic Index.insert each (25 ms for 16,000 files).
+    frame = pd.DataFrame(
+        dict(
+            zip(
+                [*FRAME_COLUMNS, f"{META_PREFIX}path"],
+                [files, wheres, domains, labels, tags, wheres],
+                strict=True,
+            )
+        )
     )
+    return Candidates(frame, f"folder:{root.name}", str(root), problems)
 
 
 def _visible(folder: Path) -> list[Path]:
@@ -80,10 +89,9 @@ def _files_below(root: Path, folder: Path) -> list[tuple[str, str]]:
     for parent, dirs, files in os.walk(folder):
         dirs[:] = sorted(name for name in dirs if not name.startswith("."))
         prefix = parent[skip:].replace(os.sep, "/")
+        head = parent + os.sep  # os.walk's parents never end with a separator
         found += [
-            (os.path.join(parent, name), f"{prefix}/{name}")
-            for name in sorted(files)
-            if not name.startswith(".")
+            (head + name, f"{prefix}/{name}") for name in sorted(files) if not name.startswith(".")
         ]
     return found
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +50,14 @@ class IngestResult:
     workers: int
 
 
-def ingest_images(candidates: Candidates, params: IngestParams, target: Path) -> IngestResult:
-    """Decode `candidates` into a store at `target`, applying `params.on_bad_input`."""
+def ingest_images(
+    candidates: Candidates,
+    params: IngestParams,
+    target: Path,
+    pool: ProcessPoolExecutor | None = None,
+) -> IngestResult:
+    """Decode `candidates` into a store at `target`, applying `params.on_bad_input`;
+    `pool`: decoding processes already started (`decoder_pool`), else started here."""
     spec = DecodeSpec(*params.image_size, params.channels, params.resize)
     skip = params.on_bad_input == "skip"
     frame, problems = _check_labels(candidates.frame, params.classes)
@@ -65,7 +72,7 @@ def ingest_images(candidates: Candidates, params: IngestParams, target: Path) ->
         pixels = np.lib.format.open_memmap(
             staging / PIXELS_FILE, mode="w+", dtype=np.uint8, shape=(len(frame), *spec.shape)
         )
-        outcome = decode_into(frame["file"].tolist(), spec, pixels, workers)
+        outcome = decode_into(frame["file"].tolist(), spec, pixels, workers, pool)
         failed = [
             Problem(frame.at[i, "where"], frame.at[i, "file"], reason)
             for i, reason in outcome.errors
@@ -73,7 +80,8 @@ def ingest_images(candidates: Candidates, params: IngestParams, target: Path) ->
         if not skip:
             raise_problems(failed, candidates.origin)
         problems += failed
-        kept = frame.iloc[outcome.kept].reset_index(drop=True)
+        everything = len(outcome.kept) == len(frame)  # the usual case: no copy of the frame
+        kept = frame if everything else frame.iloc[outcome.kept].reset_index(drop=True)
         check_structure(kept, params, candidates.origin)
         pixels = _compact(staging / PIXELS_FILE, pixels, outcome.kept)
         classes = list(params.classes) if params.classes else natural_sorted(kept["label"])
