@@ -161,7 +161,9 @@ def test_train_and_evaluate_log_params_metrics_and_artifacts_to_an_mlflow_server
 ):
     url, artifacts = mlflow_server
     clone = clone_with_remote(reproduced_project.root, dvc_remote, tmp_path / "clone")
-    clone.dvc("pull", "split")  # only the training data: train and evaluate remake the rest
+    # Only the training data (the split, and the offline augmented copies, empty by default):
+    # train and evaluate remake the rest.
+    clone.dvc("pull", "split", "augment")
 
     repro_tracked_at(clone, url, f"train@{ARCH}", f"evaluate@{ARCH}")
 
