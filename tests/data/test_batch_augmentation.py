@@ -20,7 +20,11 @@ from traindev.data.batch_augmentation import (
     CropStep,
     blur,
     cv2_kernel_size,
+    half_uniforms,
+    half_uniforms_host,
     row_keys,
+    uniforms,
+    uniforms_host,
 )
 from traindev.data.batches import (
     Shard,
@@ -345,6 +349,16 @@ def test_batched_augmentation_reaches_the_training_batches_only():
         rows = split_rows(store, "train" if name == "train" else name)
         stored = to_model_input(torch.from_numpy(np.asarray(store.pixels[rows])), 16)
         assert torch.equal(torch.cat([x for x, _ in monitor]), stored), name
+
+
+def test_host_draws_are_the_device_draws():
+    """Geometric parameters are computed in NumPy: from the very same numbers."""
+    keys = row_keys(7, 3, torch.arange(500))
+    host = keys.numpy().astype(np.uint64)
+    assert np.array_equal(uniforms_host(host, 17, 9), uniforms(keys, 17, (9,)).double().numpy())
+    assert np.array_equal(
+        half_uniforms_host(host, 5, 7), half_uniforms(keys, 5, (7,)).double().numpy()
+    )
 
 
 def test_row_keys_differ_for_neighbouring_rows_epochs_and_seeds():

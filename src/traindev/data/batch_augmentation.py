@@ -36,7 +36,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -143,7 +143,42 @@ def normals(keys: torch.Tensor, stream: int, shape: tuple[int, ...]) -> torch.Te
     return values[:, :count].reshape(len(keys), *shape)
 
 
-def between(u: torch.Tensor, low: float, high: float) -> torch.Tensor:
+# The same numbers on the host, in NumPy: the geometric steps' parameters are a few dozen
+# arithmetic ops on N-vectors, where torch's per-op dispatch (3-5 us) cost more than the work
+# (385 of a call's 640 ops on 8x8 digits). uint64 holds the 32-bit values as int64 does.
+
+
+Uniforms = TypeVar("Uniforms", torch.Tensor, np.ndarray)
+
+
+def _mix32_host(x: np.ndarray) -> np.ndarray:
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _M32
+    x = x ^ (x >> 15)
+    x = (x * 0x5BD1E995) & _M32
+    return x ^ (x >> 16)
+
+
+def _hashes_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
+    draws = np.arange(count, dtype=np.uint64)
+    return _mix32_host(keys[:, None] ^ ((draws * 0x9E3779B9 + _salt(stream)) & _M32))
+
+
+def uniforms_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
+    """`uniforms(keys, stream, (count,))` on host keys: the same float32 values, as float64."""
+    hashed = _hashes_host(keys, stream, count)
+    values = ((hashed >> 8).astype(np.float32) + np.float32(0.5)) * np.float32(1.0 / 2**24)
+    return values.astype(np.float64)
+
+
+def half_uniforms_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
+    """`half_uniforms(keys, stream, (count,))` on host keys, as float64."""
+    hashed = _hashes_host(keys, stream, (count + 1) // 2)
+    values = np.concatenate([hashed >> 16, hashed & 0xFFFF], axis=1).astype(np.float32)
+    return ((values[:, :count] + np.float32(0.5)) * np.float32(1.0 / 2**16)).astype(np.float64)
+
+
+def between(u: Uniforms, low: float, high: float) -> Uniforms:
     """Uniform in [low, high] from uniforms in (0, 1) (random.uniform's `a + (b - a) * u`)."""
     return low + (high - low) * u
 
@@ -164,6 +199,13 @@ class Draw:
         """(N, count) uniforms of this step (its draw 0 decided `applied`)."""
         return uniforms(self.keys, self.stream, (count + 1,))[:, 1:]
 
+    def host_keys(self) -> np.ndarray:
+        return self.keys.cpu().numpy().astype(np.uint64)
+
+    def u_host(self, count: int) -> np.ndarray:
+        """`u(count)` on the host, float64 (for parameter math in NumPy)."""
+        return uniforms_host(self.host_keys(), self.stream, count + 1)[:, 1:]
+
     def subset(self) -> tuple[torch.Tensor, Draw]:
         """The applied images' positions, and the draw of those images alone (each image's
         numbers depend on its key only, so a subset draws exactly what the batch would)."""
@@ -171,45 +213,52 @@ class Draw:
         return index, Draw(self.keys[index], self.stream, self.applied[index])
 
 
-def _affine(rows: list[list[torch.Tensor | float]], n: int, ref: torch.Tensor) -> torch.Tensor:
-    """(N, 3, 3) from a 2x3 nested list of per-image tensors or floats (one stack, not six
-    small copies: per-op overhead is what a batch of small images pays for)."""
-    entries = [
-        torch.as_tensor(value, dtype=torch.float32, device=ref.device).expand(n)
-        for row in rows
-        for value in row
-    ]
-    last = torch.tensor([0.0, 0.0, 1.0], device=ref.device).expand(n, 1, 3)
-    return torch.cat([torch.stack(entries, dim=1).view(n, 2, 3), last], dim=1)
+Number = np.ndarray | float
+
+
+def _affine(rows: list[list[Number]], n: int) -> np.ndarray:
+    """(N, 3, 3) float64 from a 2x3 nested list of per-image arrays or floats."""
+    m = np.zeros((n, 3, 3))
+    m[:, 2, 2] = 1.0
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            m[:, i, j] = value
+    return m
+
+
+def _on_device(m: np.ndarray, keys: torch.Tensor) -> torch.Tensor:
+    """Host matrices -> float32 on the images' device (one copy per step and call)."""
+    return torch.from_numpy(m.astype(np.float32)).to(keys.device)
 
 
 def _identity(n: int, device: torch.device) -> torch.Tensor:
     return torch.eye(3, dtype=torch.float32, device=device).expand(n, 3, 3).clone()
 
 
-def _invert(m: torch.Tensor) -> torch.Tensor:
+def _invert(m: np.ndarray) -> np.ndarray:
     """Inverse of (N, 3, 3) affine matrices (last row 0 0 1), in closed form."""
     a, b, c = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2]
     d, e, f = m[:, 1, 0], m[:, 1, 1], m[:, 1, 2]
     det = a * e - b * d
     rows = [[e / det, -b / det, (b * f - e * c) / det], [-d / det, a / det, (d * c - a * f) / det]]
-    return _affine(rows, len(m), m)
+    return _affine(rows, len(m))
 
 
 def forward_matrix(
-    translate: tuple[torch.Tensor, torch.Tensor],
-    shear: tuple[torch.Tensor, torch.Tensor],
-    scale: tuple[torch.Tensor, torch.Tensor],
-    rotate: torch.Tensor,
+    translate: tuple[Number, Number],
+    shear: tuple[Number, Number],
+    scale: tuple[Number, Number],
+    rotate: np.ndarray,
     centre: tuple[float, float],
-) -> torch.Tensor:
-    """albumentations' create_affine_transformation_matrix (source -> output), batched.
+) -> np.ndarray:
+    """albumentations' create_affine_transformation_matrix (source -> output), batched, in
+    float64 like albumentations' own.
 
     m = shift_back @ translate @ shear @ rotate @ scale @ shift_to_origin, angles in degrees.
     """
-    radians = torch.deg2rad(torch.remainder(rotate, 360.0))
-    cos, sin = torch.cos(radians), torch.sin(radians)
-    tan_x, tan_y = torch.tan(torch.deg2rad(shear[0])), torch.tan(torch.deg2rad(shear[1]))
+    radians = np.deg2rad(np.remainder(rotate, 360.0))
+    cos, sin = np.cos(radians), np.sin(radians)
+    tan_x, tan_y = np.tan(np.deg2rad(shear[0])), np.tan(np.deg2rad(shear[1]))
     sx, sy = scale
     # shear @ rotate @ scale, the linear part
     r00, r01, r10, r11 = cos * sx, sin * sy, -sin * sx, cos * sy
@@ -218,7 +267,7 @@ def forward_matrix(
     cx, cy = centre
     tx = translate[0] + cx - (l00 * cx + l01 * cy)
     ty = translate[1] + cy - (l10 * cx + l11 * cy)
-    return _affine([[l00, l01, tx], [l10, l11, ty]], len(rotate), rotate)
+    return _affine([[l00, l01, tx], [l10, l11, ty]], len(rotate))
 
 
 class Step:
@@ -272,25 +321,26 @@ class CropStep(Step):
         the first of 10 tries that fits, else the central crop of the nearest ratio."""
         height, width = shape
         area = height * width
-        u = half_uniforms(draw.keys, draw.stream + 3_000_017, (10, 4)).double()
+        n = len(draw.keys)
+        u = half_uniforms_host(draw.host_keys(), draw.stream + 3_000_017, 40).reshape(n, 10, 4)
         target = between(u[..., 0], self.scale[0] * area, self.scale[1] * area)
         log_ratio = between(u[..., 1], math.log(self.ratio[0]), math.log(self.ratio[1]))
-        aspect = torch.exp(log_ratio)
-        crop_w = torch.round(torch.sqrt(target * aspect))  # round half to even, as Python
-        crop_h = torch.round(torch.sqrt(target / aspect))
+        aspect = np.exp(log_ratio)
+        crop_w = np.round(np.sqrt(target * aspect))  # round half to even, as Python
+        crop_h = np.round(np.sqrt(target / aspect))
         fits = (crop_w > 0) & (crop_w <= width) & (crop_h > 0) & (crop_h <= height)
-        first = torch.argmax(fits.to(torch.int8), dim=1, keepdim=True)
-        any_fit = fits.any(dim=1)
+        first = np.argmax(fits, axis=1)[:, None]
+        any_fit = fits.any(axis=1)
 
-        def pick(values: torch.Tensor) -> torch.Tensor:
-            return values.gather(1, first).squeeze(1)
+        def pick(values: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(values, first, axis=1)[:, 0]
 
         crop_w, crop_h = pick(crop_w), pick(crop_h)
-        y0 = torch.floor((height - crop_h + 1) * pick(u[..., 2]))
-        x0 = torch.floor((width - crop_w + 1) * pick(u[..., 3]))
-        fallback = torch.tensor(self._central(shape), dtype=torch.float64, device=u.device)
-        box = torch.stack([x0, y0, crop_w, crop_h], dim=1)
-        return torch.where(any_fit[:, None], box, fallback).float()
+        y0 = np.floor((height - crop_h + 1) * pick(u[..., 2]))
+        x0 = np.floor((width - crop_w + 1) * pick(u[..., 3]))
+        box = np.stack([x0, y0, crop_w, crop_h], axis=1)
+        box = np.where(any_fit[:, None], box, np.asarray(self._central(shape), dtype=np.float64))
+        return torch.from_numpy(box.astype(np.float32))
 
     def _central(self, shape: tuple[int, int]) -> tuple[float, float, float, float]:
         height, width = shape
@@ -305,11 +355,10 @@ class CropStep(Step):
 
     def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
         out_h, out_w = self.size
-        x0, y0, crop_w, crop_h = self.boxes(draw, shape).unbind(1)
+        x0, y0, crop_w, crop_h = self.boxes(draw, shape).cpu().numpy().astype(np.float64).T
         sx, sy = crop_w / out_w, crop_h / out_h  # cv2.resize: src = (dst + 0.5) * s - 0.5
-        return _affine(
-            [[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]], len(sx), sx
-        )
+        rows = [[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]]
+        return _on_device(_affine(rows, len(sx)), draw.keys)
 
 
 def _centre(shape: tuple[int, int]) -> tuple[float, float]:
@@ -327,10 +376,9 @@ class RotateStep(Step):
         self.limit = tuple(transform.limit)
 
     def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
-        angle = between(draw.u(1)[:, 0], *self.limit)
-        zero, one = torch.zeros_like(angle), torch.ones_like(angle)
-        forward = forward_matrix((zero, zero), (zero, zero), (one, one), angle, _centre(shape))
-        return _invert(forward)
+        angle = between(draw.u_host(1)[:, 0], *self.limit)
+        forward = forward_matrix((0.0, 0.0), (0.0, 0.0), (1.0, 1.0), angle, _centre(shape))
+        return _on_device(_invert(forward), draw.keys)
 
 
 class AffineStep(Step):
@@ -347,35 +395,36 @@ class AffineStep(Step):
         self.rotate = tuple(transform.rotate)
         self.shear = {axis: tuple(transform.shear[axis]) for axis in "xy"}
 
-    def _scale(self, u: torch.Tensor, choose: torch.Tensor, axis: str) -> torch.Tensor:
+    def _scale(self, u: np.ndarray, choose: np.ndarray, axis: str) -> np.ndarray:
         low, high = self.scale[axis]
         if not self.balanced:
             return between(u, low, high)
         below = between(u, low, 1.0) if low < 1 else None
         above = between(u, 1.0, high) if high > 1 else None
         if below is not None and above is not None:
-            return torch.where(choose < 0.5, below, above)
+            return np.where(choose < 0.5, below, above)
         chosen = below if below is not None else above
-        return chosen if chosen is not None else torch.ones_like(u)
+        return chosen if chosen is not None else np.ones_like(u)
 
-    def _translate(self, u: torch.Tensor, axis: int, size: int) -> torch.Tensor:
+    def _translate(self, u: np.ndarray, axis: int, size: int) -> np.ndarray:
         name = "xy"[axis]
         if self.translate_px is not None:  # random.randint: inclusive integers
             low, high = (int(v) for v in self.translate_px[name])
-            return torch.floor(low + u * (high - low + 1)).clamp(max=high)
+            return np.minimum(np.floor(low + u * (high - low + 1)), high)
         if self.translate_percent is not None:  # int() truncates toward zero
-            return torch.trunc(between(u, *self.translate_percent[name]) * size)
-        return torch.zeros_like(u)
+            return np.trunc(between(u, *self.translate_percent[name]) * size)
+        return np.zeros_like(u)
 
     def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
         height, width = shape
-        u = draw.u(9)
+        u = draw.u_host(9)
         translate = (self._translate(u[:, 0], 0, width), self._translate(u[:, 1], 1, height))
         shear = (-between(u[:, 2], *self.shear["x"]), -between(u[:, 3], *self.shear["y"]))
         sx = self._scale(u[:, 4], u[:, 6], "x")
         sy = sx if self.keep_ratio else self._scale(u[:, 5], u[:, 7], "y")
         rotate = between(u[:, 8], *self.rotate)
-        return _invert(forward_matrix(translate, shear, (sx, sy), rotate, _centre(shape)))
+        forward = forward_matrix(translate, shear, (sx, sy), rotate, _centre(shape))
+        return _on_device(_invert(forward), draw.keys)
 
 
 class FlipStep(Step):
