@@ -20,6 +20,7 @@ from traindev.data.batch_augmentation import (
     CropStep,
     blur,
     cv2_kernel_size,
+    first_uniforms_host,
     half_uniforms,
     half_uniforms_host,
     row_keys,
@@ -359,6 +360,9 @@ def test_host_draws_are_the_device_draws():
     assert np.array_equal(
         half_uniforms_host(host, 5, 7), half_uniforms(keys, 5, (7,)).double().numpy()
     )
+    firsts = first_uniforms_host(host, [1, 17, 33])
+    for column, stream in enumerate([1, 17, 33]):
+        assert np.array_equal(firsts[:, column], uniforms(keys, stream, (1,))[:, 0].numpy())
 
 
 def test_row_keys_differ_for_neighbouring_rows_epochs_and_seeds():

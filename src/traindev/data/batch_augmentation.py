@@ -108,13 +108,6 @@ def _hashes(keys: torch.Tensor, stream: int, count: int) -> torch.Tensor:
     return _mix32(keys[:, None] ^ ((draws * 0x9E3779B9 + _salt(stream)) & _M32))
 
 
-def first_uniforms(keys: torch.Tensor, streams: Sequence[int]) -> torch.Tensor:
-    """(N, len(streams)) uniforms: draw 0 of each stream, exactly `uniforms(keys, stream,
-    (1,))` of each, hashed in one pass (per-op overhead is most of a small image's cost)."""
-    salts = torch.tensor([_salt(stream) for stream in streams], device=keys.device)
-    return ((_mix32(keys[:, None] ^ salts) >> 8).to(torch.float32) + 0.5) * (1.0 / 2**24)
-
-
 def uniforms(keys: torch.Tensor, stream: int, shape: tuple[int, ...]) -> torch.Tensor:
     """(N, *shape) float32 uniforms in (0, 1) (24 random bits each)."""
     hashed = _hashes(keys, stream, math.prod(shape))
@@ -164,6 +157,14 @@ def _hashes_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
     return _mix32_host(keys[:, None] ^ ((draws * 0x9E3779B9 + _salt(stream)) & _M32))
 
 
+def first_uniforms_host(keys: np.ndarray, streams: Sequence[int]) -> np.ndarray:
+    """(N, len(streams)) float32: draw 0 of each stream, exactly `uniforms(keys, stream,
+    (1,))` of each, hashed in one pass (per-op overhead is most of a small image's cost)."""
+    salts = np.array([_salt(stream) for stream in streams], dtype=np.uint64)
+    hashed = _mix32_host(keys[:, None] ^ salts)
+    return ((hashed >> 8).astype(np.float32) + np.float32(0.5)) * np.float32(1.0 / 2**24)
+
+
 def uniforms_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
     """`uniforms(keys, stream, (count,))` on host keys: the same float32 values, as float64."""
     hashed = _hashes_host(keys, stream, count)
@@ -200,7 +201,7 @@ class Draw:
         return uniforms(self.keys, self.stream, (count + 1,))[:, 1:]
 
     def host_keys(self) -> np.ndarray:
-        return self.keys.cpu().numpy().astype(np.uint64)
+        return _host(self.keys)
 
     def u_host(self, count: int) -> np.ndarray:
         """`u(count)` on the host, float64 (for parameter math in NumPy)."""
@@ -211,6 +212,20 @@ class Draw:
         numbers depend on its key only, so a subset draws exactly what the batch would)."""
         index = torch.nonzero(self.applied).squeeze(1)
         return index, Draw(self.keys[index], self.stream, self.applied[index])
+
+
+@dataclass(frozen=True)
+class HostDraw:
+    """A step's draws for some images, on the host: what the geometric steps need."""
+
+    keys: np.ndarray  # (N,) uint64
+    stream: int
+
+    def host_keys(self) -> np.ndarray:
+        return self.keys
+
+    def u_host(self, count: int) -> np.ndarray:
+        return uniforms_host(self.keys, self.stream, count + 1)[:, 1:]
 
 
 Number = np.ndarray | float
@@ -226,13 +241,19 @@ def _affine(rows: list[list[Number]], n: int) -> np.ndarray:
     return m
 
 
+def _host(values: torch.Tensor) -> np.ndarray:
+    """Keys (as uint64) or masks, on the host (free on CPU; one copy from a GPU)."""
+    array = values.cpu().numpy()
+    return array.astype(np.uint64) if array.dtype == np.int64 else array
+
+
 def _on_device(m: np.ndarray, keys: torch.Tensor) -> torch.Tensor:
     """Host matrices -> float32 on the images' device (one copy per step and call)."""
     return torch.from_numpy(m.astype(np.float32)).to(keys.device)
 
 
-def _identity(n: int, device: torch.device) -> torch.Tensor:
-    return torch.eye(3, dtype=torch.float32, device=device).expand(n, 3, 3).clone()
+def _identities(n: int) -> np.ndarray:
+    return np.tile(np.eye(3), (n, 1, 1))
 
 
 def _invert(m: np.ndarray) -> np.ndarray:
@@ -299,6 +320,12 @@ class Step:
         return (self.interpolation, self.border, fill)
 
     def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+        """(N, 3, 3) float32 on the images' device."""
+        host = HostDraw(draw.host_keys(), draw.stream)
+        return _on_device(self.inverse_map_host(host, shape), draw.keys)
+
+    def inverse_map_host(self, draw: HostDraw, shape: tuple[int, int]) -> np.ndarray:
+        """(N, 3, 3) float64 on the host."""
         raise NotImplementedError
 
     def displacement(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
@@ -316,7 +343,7 @@ class CropStep(Step):
         self.scale, self.ratio = tuple(transform.scale), tuple(transform.ratio)
         self.size = tuple(transform.size)
 
-    def boxes(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+    def boxes(self, draw: Draw | HostDraw, shape: tuple[int, int]) -> torch.Tensor:
         """(N, 4) x_min, y_min, crop width, crop height, as albumentations samples them:
         the first of 10 tries that fits, else the central crop of the nearest ratio."""
         height, width = shape
@@ -353,12 +380,11 @@ class CropStep(Step):
             crop_w, crop_h = width, height
         return ((width - crop_w) // 2, (height - crop_h) // 2, crop_w, crop_h)
 
-    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+    def inverse_map_host(self, draw: HostDraw, shape: tuple[int, int]) -> np.ndarray:
         out_h, out_w = self.size
         x0, y0, crop_w, crop_h = self.boxes(draw, shape).cpu().numpy().astype(np.float64).T
         sx, sy = crop_w / out_w, crop_h / out_h  # cv2.resize: src = (dst + 0.5) * s - 0.5
-        rows = [[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]]
-        return _on_device(_affine(rows, len(sx)), draw.keys)
+        return _affine([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]], len(sx))
 
 
 def _centre(shape: tuple[int, int]) -> tuple[float, float]:
@@ -375,10 +401,9 @@ class RotateStep(Step):
             raise Untranslatable("crop_border: true")
         self.limit = tuple(transform.limit)
 
-    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+    def inverse_map_host(self, draw: HostDraw, shape: tuple[int, int]) -> np.ndarray:
         angle = between(draw.u_host(1)[:, 0], *self.limit)
-        forward = forward_matrix((0.0, 0.0), (0.0, 0.0), (1.0, 1.0), angle, _centre(shape))
-        return _on_device(_invert(forward), draw.keys)
+        return _invert(forward_matrix((0.0, 0.0), (0.0, 0.0), (1.0, 1.0), angle, _centre(shape)))
 
 
 class AffineStep(Step):
@@ -415,7 +440,7 @@ class AffineStep(Step):
             return np.trunc(between(u, *self.translate_percent[name]) * size)
         return np.zeros_like(u)
 
-    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+    def inverse_map_host(self, draw: HostDraw, shape: tuple[int, int]) -> np.ndarray:
         height, width = shape
         u = draw.u_host(9)
         translate = (self._translate(u[:, 0], 0, width), self._translate(u[:, 1], 1, height))
@@ -423,17 +448,15 @@ class AffineStep(Step):
         sx = self._scale(u[:, 4], u[:, 6], "x")
         sy = sx if self.keep_ratio else self._scale(u[:, 5], u[:, 7], "y")
         rotate = between(u[:, 8], *self.rotate)
-        forward = forward_matrix(translate, shear, (sx, sy), rotate, _centre(shape))
-        return _on_device(_invert(forward), draw.keys)
+        return _invert(forward_matrix(translate, shear, (sx, sy), rotate, _centre(shape)))
 
 
 class FlipStep(Step):
     """HorizontalFlip / VerticalFlip (label-changing: gated by allow_label_changing)."""
 
-    def inverse_map(self, draw: Draw, shape: tuple[int, int]) -> torch.Tensor:
+    def inverse_map_host(self, draw: HostDraw, shape: tuple[int, int]) -> np.ndarray:
         height, width = shape
-        n, device = len(draw.keys), draw.keys.device
-        m = _identity(n, device)
+        m = _identities(len(draw.keys))
         axis = 0 if self.spec.name == "HorizontalFlip" else 1
         m[:, axis, axis] = -1.0
         m[:, axis, 2] = (width if axis == 0 else height) - 1.0
@@ -562,7 +585,9 @@ class BrightnessContrastStep(Step):
 
     def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
         alpha, beta = self.parameters(x, draw)
-        return (x * alpha.view(-1, 1, 1, 1) + beta.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
+        alpha = torch.where(draw.applied, alpha, 1.0)  # not applied: x * 1 + 0
+        beta = torch.where(draw.applied, beta, 0.0)
+        return torch.addcmul(beta.view(-1, 1, 1, 1), x, alpha.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
 
 
 class ShiftStep(Step):
@@ -582,7 +607,7 @@ class ShiftStep(Step):
         return torch.stack([between(u[:, c], *ranges[c]) for c in range(channels)], dim=1)
 
     def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
-        shift = self.shifts(draw, x.shape[1])
+        shift = self.shifts(draw, x.shape[1]) * draw.applied[:, None]  # not applied: + 0
         return (x + shift[:, :, None, None]).clamp_(0.0, 1.0)
 
 
@@ -603,20 +628,20 @@ class FancyPCAStep(Step):
 
     def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
         n, channels = x.shape[:2]
-        alphas = self.alphas(draw, channels)
+        alphas = self.alphas(draw, channels) * draw.applied[:, None]  # not applied: no noise
         pixels = x.reshape(n, channels, -1)
+        if channels == 1:  # x + a std (x - mean) = x (1 + a std) - a std mean: two passes
+            variance, mean = torch.var_mean(pixels, dim=2, correction=0, keepdim=True)
+            gain = alphas[:, :, None] * variance.sqrt()
+            return torch.addcmul(-gain * mean, pixels, 1.0 + gain).reshape(x.shape).clamp_(0, 1)
         centred = pixels - pixels.mean(dim=2, keepdim=True)
-        if channels == 1:
-            std = centred.square().mean(dim=(1, 2)).sqrt()
-            noise = (alphas[:, 0] * std).view(n, 1, 1) * centred
-        else:
-            cov = centred @ centred.transpose(1, 2) / max(pixels.shape[2] - 1, 1)
-            values, vectors = torch.linalg.eigh(cov.double())  # ascending
-            values, vectors = values.flip(-1).float(), vectors.flip(-1).float()  # descending
-            # albumentations 2.0.8's formula: V diag(alpha * lambda) c, the deviation c not
-            # first projected on the axes (V^T c). An eigenvector's sign is arbitrary (LAPACK's
-            # choice); alpha is symmetric about 0, so the distribution does not depend on it.
-            noise = vectors @ torch.diag_embed(alphas * values) @ centred
+        cov = centred @ centred.transpose(1, 2) / max(pixels.shape[2] - 1, 1)
+        values, vectors = torch.linalg.eigh(cov.double())  # ascending
+        values, vectors = values.flip(-1).float(), vectors.flip(-1).float()  # descending
+        # albumentations 2.0.8's formula: V diag(alpha * lambda) c, the deviation c not first
+        # projected on the axes (V^T c). An eigenvector's sign is arbitrary (LAPACK's choice);
+        # alpha is symmetric about 0, so the distribution does not depend on it.
+        noise = vectors @ torch.diag_embed(alphas * values) @ centred
         return (pixels + noise).reshape(x.shape).clamp_(0.0, 1.0)
 
 
@@ -661,7 +686,7 @@ def _to_normalized(coords: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor
     return (coords + 0.5) * scale - 1.0
 
 
-def _normalizing(shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+def _normalizing(shape: tuple[int, int]) -> np.ndarray:
     """(3, 3) matrix of `_to_normalized`: (c + 0.5) * 2 / size - 1 on each axis."""
     height, width = shape
     rows = [
@@ -669,7 +694,7 @@ def _normalizing(shape: tuple[int, int], device: torch.device) -> torch.Tensor:
         [0.0, 2.0 / height, 1.0 / height - 1.0],
         [0.0, 0.0, 1.0],
     ]
-    return torch.tensor(rows, device=device)
+    return np.array(rows)
 
 
 class BatchAugmenter:
@@ -747,9 +772,12 @@ class BatchAugmenter:
 
     def applied_steps(self, keys: torch.Tensor) -> torch.Tensor:
         """(N, steps) bool: whether each step applies to each image (draw 0 of its stream)."""
+        return torch.from_numpy(self.applied_host(_host(keys))).to(keys.device)
+
+    def applied_host(self, keys: np.ndarray) -> np.ndarray:
         streams = [self.stream(index) for index in range(len(self.steps))]
-        p = torch.tensor([step.p for step in self.steps], device=keys.device)
-        return first_uniforms(keys, streams) < p
+        p = np.array([step.p for step in self.steps], dtype=np.float32)
+        return first_uniforms_host(keys, streams) < p
 
     def __call__(
         self, x: torch.Tensor, rows: torch.Tensor | np.ndarray, epoch: int
@@ -765,8 +793,9 @@ class BatchAugmenter:
             first = group[0][1]
             if first.kind == "colour":
                 index, step = group[0]
-                draw = self.draw(keys, index, step, applied[:, index])
-                x = torch.where(draw.applied.view(-1, 1, 1, 1), step.colour(x, draw), x)
+                # Images the step skips get its identity parameters (x * 1 + 0 is x exactly):
+                # no select over the pixels.
+                x = step.colour(x, self.draw(keys, index, step, applied[:, index]))
             else:
                 x = self.warp(x, keys, group, applied)
         return in_layout_of(x.clamp_(0.0, 1.0), layout)
@@ -799,23 +828,30 @@ class BatchAugmenter:
         pixel -> [-1, 1] map (one pass over the grid, not two).
         """
         n, device = len(keys), keys.device
+        host_keys = _host(keys)
+        host_applied = self.applied_host(host_keys) if applied is None else _host(applied)
         base = self.base_grid(shape, device)
         grid: torch.Tensor | None = None  # None: still the base grid
-        pending: torch.Tensor | None = None  # None: identity
+        pending: np.ndarray | None = None  # (N, 3, 3) float64 on the host; None: identity
         for index, step in reversed(group):
-            draw = self.draw(keys, index, step, None if applied is None else applied[:, index])
             if step.kind == "affine":  # sampled for the applied images only (p of them)
-                chosen, subset = draw.subset()
-                matrix = _identity(n, device)
+                chosen = np.flatnonzero(host_applied[:, index])
                 if len(chosen):
-                    matrix[chosen] = step.inverse_map(subset, shape)
-                pending = matrix if pending is None else matrix @ pending
+                    draw = HostDraw(host_keys[chosen], self.stream(index))
+                    matrix = step.inverse_map_host(draw, shape)
+                    if pending is None:
+                        pending = _identities(n)
+                        pending[chosen] = matrix
+                    else:
+                        pending[chosen] = matrix @ pending[chosen]
                 continue
+            draw = self.draw(keys, index, step, None if applied is None else applied[:, index])
             field = step.displacement(draw, shape)  # zero where not applied
             if grid is None and pending is None:
                 grid = base + field.permute(0, 2, 3, 1)
                 continue
-            points = _apply(pending, base if grid is None else grid)
+            on_device = None if pending is None else _on_device(pending, keys)
+            points = _apply(on_device, base if grid is None else grid)
             sampled = F.grid_sample(
                 field,
                 _to_normalized(points, shape),
@@ -825,7 +861,8 @@ class BatchAugmenter:
             )
             grid, pending = points + sampled.permute(0, 2, 3, 1), None
         if pending is not None:
-            return _apply(_normalizing(shape, device) @ pending, base if grid is None else grid)
+            to_unit = _on_device(_normalizing(shape) @ pending, keys)
+            return _apply(to_unit, base if grid is None else grid)
         if grid is None:
             return _to_normalized(base, shape).expand(n, *base.shape)
         return _to_normalized(grid, shape)
