@@ -631,7 +631,8 @@ class FancyPCAStep(Step):
         alphas = self.alphas(draw, channels) * draw.applied[:, None]  # not applied: no noise
         pixels = x.reshape(n, channels, -1)
         if channels == 1:  # x + a std (x - mean) = x (1 + a std) - a std mean: two passes
-            variance, mean = torch.var_mean(pixels, dim=2, correction=0, keepdim=True)
+            mean = pixels.mean(dim=2, keepdim=True)  # (torch.var_mean: 10x slower here)
+            variance = (pixels - mean).square().mean(dim=2, keepdim=True)
             gain = alphas[:, :, None] * variance.sqrt()
             return torch.addcmul(-gain * mean, pixels, 1.0 + gain).reshape(x.shape).clamp_(0, 1)
         centred = pixels - pixels.mean(dim=2, keepdim=True)
