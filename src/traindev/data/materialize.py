@@ -17,7 +17,6 @@ and the directory appears only when whole.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,14 +33,14 @@ from traindev.data.augmentation import Augmenter, make_augmenter
 from traindev.data.batch_augmentation import BatchAugmenter, chunk_rows
 from traindev.data.batches import split_rows, to_model_input
 from traindev.data.store import (
-    MANIFEST_COLUMNS,
-    MANIFEST_FILE,
-    METADATA_FILE,
     PIXELS_FILE,
     ImageStore,
     content_ids,
+    empty_manifest,
     read_metadata,
     validate_store,
+    write_manifest_and_metadata,
+    write_store,
 )
 from traindev.machine import usable_cores
 
@@ -134,30 +133,28 @@ def materialize(store: ImageStore, params: TrainParams, target: Path) -> Materia
             dtype=np.uint8,
             shape=(copies * len(rows), height, width, channels),
         )
-        written = 0
+        written, ids = 0, []
         for images in _chunks(dataset, workers):
             pixels[written : written + len(images)] = images
             written += len(images)
-        manifest = _manifest(store, rows, copies, pixels)
+            ids += content_ids(images)  # while the chunk is in memory: no second pass
+        manifest = _manifest(store, rows, copies, ids)
         validate_store(manifest, pixels, store.classes, AUGMENTED_PIXEL_MAX, where=str(target))
         pixels.flush()
-        manifest.to_parquet(staging / MANIFEST_FILE, index=False)
-        metadata = {
-            "classes": list(store.classes),
-            "pixel_max": AUGMENTED_PIXEL_MAX,
-            "shape": [height, width, channels],
-            "count": len(manifest),
+        extra = {
             "copies": copies,
             "train_rows": len(rows),
             "backend": augmenter.backend,
             "seed": params.seed,
         }
-        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        write_manifest_and_metadata(
+            staging, manifest, pixels, store.classes, AUGMENTED_PIXEL_MAX, extra
+        )
         del pixels  # unmap before the directory is renamed into place
     return Materialized(copies, len(rows), augmenter.backend, time.perf_counter() - start_time)
 
 
-def _manifest(store: ImageStore, rows: np.ndarray, copies: int, pixels: np.ndarray) -> pd.DataFrame:
+def _manifest(store: ImageStore, rows: np.ndarray, copies: int, ids: list[str]) -> pd.DataFrame:
     """The train rows' manifest once per copy, with the augmented images' own content ids."""
     train = store.manifest.iloc[rows].reset_index(drop=True)
     frame = pd.concat([train] * copies, ignore_index=True)
@@ -165,27 +162,22 @@ def _manifest(store: ImageStore, rows: np.ndarray, copies: int, pixels: np.ndarr
     frame[SPLIT_ROW_COLUMN] = np.tile(rows, copies)
     frame["split"] = "train"
     frame[SOURCE_ID_COLUMN] = frame["id"]
-    frame["id"] = content_ids(pixels)
+    frame["id"] = ids
     return frame
 
 
 def write_empty(target: Path, split: Path) -> None:
     """`offline_copies: 0`: an empty store, so the DVC graph is the same either way."""
     metadata = read_metadata(split)
-    manifest = pd.DataFrame({column: pd.Series(dtype=str) for column in MANIFEST_COLUMNS})
     pixels = np.zeros((0, *metadata["shape"]), dtype=np.uint8)
-    validate_store(manifest, pixels, metadata["classes"], AUGMENTED_PIXEL_MAX, where=str(target))
-    with atomic_directory(Path(target)) as staging:
-        manifest.to_parquet(staging / MANIFEST_FILE, index=False)
-        np.save(staging / PIXELS_FILE, pixels)
-        empty = {
-            "classes": metadata["classes"],
-            "pixel_max": AUGMENTED_PIXEL_MAX,
-            "shape": metadata["shape"],
-            "count": 0,
-            "copies": 0,
-        }
-        (staging / METADATA_FILE).write_text(json.dumps(empty, indent=2, sort_keys=True) + "\n")
+    write_store(
+        target,
+        empty_manifest(),
+        pixels,
+        metadata["classes"],
+        AUGMENTED_PIXEL_MAX,
+        extra_metadata={"copies": 0},
+    )
 
 
 def copy_rows(offline: ImageStore, copy: int) -> np.ndarray:

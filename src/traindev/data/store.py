@@ -83,16 +83,35 @@ def write_store(
     """Validate and write a store atomically (all three files or none)."""
     validate_store(manifest, pixels, classes, pixel_max, where=str(target))
     with atomic_directory(Path(target)) as staging:
-        manifest.reset_index(drop=True).to_parquet(staging / MANIFEST_FILE, index=False)
         np.save(staging / PIXELS_FILE, np.ascontiguousarray(pixels, dtype=np.uint8))
-        metadata = {
-            "classes": list(classes),
-            "pixel_max": int(pixel_max),
-            "shape": list(pixels.shape[1:]),
-            "count": len(manifest),
-            **(extra_metadata or {}),
-        }
-        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        write_manifest_and_metadata(staging, manifest, pixels, classes, pixel_max, extra_metadata)
+
+
+def write_manifest_and_metadata(
+    staging: Path,
+    manifest: pd.DataFrame,
+    pixels: np.ndarray,
+    classes: list[str],
+    pixel_max: int,
+    extra_metadata: dict | None = None,
+) -> None:
+    """The manifest and dataset.json beside a validated store's pixels, into the staging
+    directory of `atomic_directory` (stages that stream pixels into a memmap there write
+    pixels.npy themselves)."""
+    manifest.reset_index(drop=True).to_parquet(staging / MANIFEST_FILE, index=False)
+    metadata = {
+        "classes": list(classes),
+        "pixel_max": int(pixel_max),
+        "shape": list(pixels.shape[1:]),
+        "count": len(manifest),
+        **(extra_metadata or {}),
+    }
+    (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+
+
+def empty_manifest() -> pd.DataFrame:
+    """A manifest of no rows (an empty store keeps a stage's outputs, and the DVC graph)."""
+    return pd.DataFrame({column: pd.Series(dtype=str) for column in MANIFEST_COLUMNS})
 
 
 def read_store(source: Path, mmap: bool = True) -> ImageStore:

@@ -19,7 +19,7 @@ from traindev import paths
 from traindev.atomic import write_json
 from traindev.config import SynthesizeParams
 from traindev.data.sources.sklearn_digits import DIGIT_CLASSES, DIGITS_PIXEL_MAX
-from traindev.data.store import MANIFEST_COLUMNS, content_ids, write_store
+from traindev.data.store import content_ids, empty_manifest, write_store
 from traindev.data.synthesis.diversity import (
     FONT_POOLS,
     OVERLAY_POOLS,
@@ -101,11 +101,10 @@ def write_diversity(report: dict) -> str:
 
 def write_empty_store(params: SynthesizeParams) -> str:
     """`count: 0`: an empty store, so the DVC graph stays the same and `split` skips it."""
-    manifest = pd.DataFrame({column: pd.Series(dtype=str) for column in MANIFEST_COLUMNS})
     pixels = np.zeros((0, 8, 8, 1), dtype=np.uint8)
     write_store(
         paths.SYNTHESIZED,
-        manifest,
+        empty_manifest(),
         pixels,
         DIGIT_CLASSES,
         DIGITS_PIXEL_MAX,

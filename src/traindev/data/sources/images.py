@@ -9,7 +9,6 @@ or, after a hard kill, left hidden beside the output for the next run to clear).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -32,10 +31,9 @@ from traindev.data.sources.problems import (
 )
 from traindev.data.store import (
     MANIFEST_COLUMNS,
-    MANIFEST_FILE,
-    METADATA_FILE,
     PIXELS_FILE,
     validate_store,
+    write_manifest_and_metadata,
 )
 
 PIXEL_MAX = 255
@@ -87,16 +85,8 @@ def ingest_images(
         classes = list(params.classes) if params.classes else natural_sorted(kept["label"])
         manifest = _manifest(kept, outcome.ids, candidates)
         validate_store(manifest, pixels, classes, PIXEL_MAX, where=str(target))
-        manifest.to_parquet(staging / MANIFEST_FILE, index=False)
-        metadata = {
-            "classes": classes,
-            "pixel_max": PIXEL_MAX,
-            "shape": list(spec.shape),
-            "count": len(manifest),
-            "source": candidates.source,
-            "resize": params.resize,
-        }
-        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        extra = {"source": candidates.source, "resize": params.resize}
+        write_manifest_and_metadata(staging, manifest, pixels, classes, PIXEL_MAX, extra)
         del pixels  # unmap before the directory is renamed into place
     return IngestResult(manifest, classes, problems_frame(problems), workers)
 
