@@ -64,10 +64,13 @@ class Untranslatable(Exception):
 
 
 _M32 = 0xFFFFFFFF
+Hashable = TypeVar("Hashable", torch.Tensor, np.ndarray, int)
 
 
-def _mix32(x: torch.Tensor) -> torch.Tensor:
-    """A 32-bit integer hash (lowbias32's shape) on int64 tensors holding values < 2**32.
+def _mix32(x: Hashable) -> Hashable:
+    """A 32-bit integer hash (lowbias32's shape) of values < 2**32: int64 tensors on any
+    device, uint64 arrays on the host (the geometric steps' parameters), Python ints (per-call
+    constants, no tiny tensor ops). The same bits in all three.
 
     Both multipliers are below 2**31, so every product stays below 2**63: no int64 overflow
     (undefined in C++), the same bits on every device. Two mixes (row key, then draw) give
@@ -80,26 +83,17 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
-def _mix32_int(x: int) -> int:
-    """_mix32 on a Python int (for per-call constants: no tiny tensor ops)."""
-    x ^= x >> 16
-    x = (x * 0x7FEB352D) & _M32
-    x ^= x >> 15
-    x = (x * 0x5BD1E995) & _M32
-    return x ^ (x >> 16)
-
-
 def row_keys(seed: int, epoch: int, rows: torch.Tensor) -> torch.Tensor:
     """One 32-bit key per image from (seed, epoch, store row): the root of all its draws."""
     seed = int(seed) % 2**64
-    head = _mix32_int(_mix32_int(seed & _M32) ^ (seed >> 32))
-    head = _mix32_int(head ^ (int(epoch) & _M32))
+    head = _mix32(_mix32(seed & _M32) ^ (seed >> 32))
+    head = _mix32(head ^ (int(epoch) & _M32))
     rows = rows.to(torch.int64)
     return _mix32(_mix32((rows & _M32) ^ head) ^ (rows >> 32))
 
 
 def _salt(stream: int) -> int:
-    return _mix32_int((stream * 0x9E3779B9 + 0x632BE5AB) & _M32)
+    return _mix32((stream * 0x9E3779B9 + 0x632BE5AB) & _M32)
 
 
 def _hashes(keys: torch.Tensor, stream: int, count: int) -> torch.Tensor:
@@ -144,32 +138,26 @@ def normals(keys: torch.Tensor, stream: int, shape: tuple[int, ...]) -> torch.Te
 Uniforms = TypeVar("Uniforms", torch.Tensor, np.ndarray)
 
 
-def _mix32_host(x: np.ndarray) -> np.ndarray:
-    x = x ^ (x >> 16)
-    x = (x * 0x7FEB352D) & _M32
-    x = x ^ (x >> 15)
-    x = (x * 0x5BD1E995) & _M32
-    return x ^ (x >> 16)
-
-
 def _hashes_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
     draws = np.arange(count, dtype=np.uint64)
-    return _mix32_host(keys[:, None] ^ ((draws * 0x9E3779B9 + _salt(stream)) & _M32))
+    return _mix32(keys[:, None] ^ ((draws * 0x9E3779B9 + _salt(stream)) & _M32))
 
 
 def first_uniforms_host(keys: np.ndarray, streams: Sequence[int]) -> np.ndarray:
     """(N, len(streams)) float32: draw 0 of each stream, exactly `uniforms(keys, stream,
     (1,))` of each, hashed in one pass (per-op overhead is most of a small image's cost)."""
     salts = np.array([_salt(stream) for stream in streams], dtype=np.uint64)
-    hashed = _mix32_host(keys[:, None] ^ salts)
+    return _unit24(_mix32(keys[:, None] ^ salts))
+
+
+def _unit24(hashed: np.ndarray) -> np.ndarray:
+    """float32 uniforms in (0, 1) from 24 bits of each hash, as `uniforms` makes them."""
     return ((hashed >> 8).astype(np.float32) + np.float32(0.5)) * np.float32(1.0 / 2**24)
 
 
 def uniforms_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
     """`uniforms(keys, stream, (count,))` on host keys: the same float32 values, as float64."""
-    hashed = _hashes_host(keys, stream, count)
-    values = ((hashed >> 8).astype(np.float32) + np.float32(0.5)) * np.float32(1.0 / 2**24)
-    return values.astype(np.float64)
+    return _unit24(_hashes_host(keys, stream, count)).astype(np.float64)
 
 
 def half_uniforms_host(keys: np.ndarray, stream: int, count: int) -> np.ndarray:
@@ -203,10 +191,6 @@ class Draw:
     def host_keys(self) -> np.ndarray:
         return _host(self.keys)
 
-    def u_host(self, count: int) -> np.ndarray:
-        """`u(count)` on the host, float64 (for parameter math in NumPy)."""
-        return uniforms_host(self.host_keys(), self.stream, count + 1)[:, 1:]
-
     def subset(self) -> tuple[torch.Tensor, Draw]:
         """The applied images' positions, and the draw of those images alone (each image's
         numbers depend on its key only, so a subset draws exactly what the batch would)."""
@@ -225,6 +209,7 @@ class HostDraw:
         return self.keys
 
     def u_host(self, count: int) -> np.ndarray:
+        """(N, count) float64 uniforms: `Draw.u(count)`'s numbers, on the host."""
         return uniforms_host(self.keys, self.stream, count + 1)[:, 1:]
 
 
