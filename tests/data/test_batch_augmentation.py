@@ -18,11 +18,15 @@ from traindev.data.augmentation import Augmenter, make_augmenter, resolve_specs
 from traindev.data.batch_augmentation import (
     BatchAugmenter,
     CropStep,
+    HostDraw,
+    _apply,
     blur,
     cv2_kernel_size,
     first_uniforms_host,
     half_uniforms,
     half_uniforms_host,
+    normals,
+    normals_host,
     row_keys,
     uniforms,
     uniforms_host,
@@ -353,9 +357,13 @@ def test_batched_augmentation_reaches_the_training_batches_only():
 
 
 def test_host_draws_are_the_device_draws():
-    """Geometric parameters are computed in NumPy: from the very same numbers."""
+    """Per-image parameters are computed in NumPy: from the very same numbers."""
     keys = row_keys(7, 3, torch.arange(500))
-    host = keys.numpy().astype(np.uint64)
+    host = row_keys(7, 3, np.arange(500))
+    assert host.dtype == np.uint64 and np.array_equal(host, keys.numpy().astype(np.uint64))
+    np.testing.assert_allclose(
+        normals_host(host, 9, 3), normals(keys, 9, (3,)).double().numpy(), rtol=1e-5, atol=1e-6
+    )
     assert np.array_equal(uniforms_host(host, 17, 9), uniforms(keys, 17, (9,)).double().numpy())
     assert np.array_equal(
         half_uniforms_host(host, 5, 7), half_uniforms(keys, 5, (7,)).double().numpy()
@@ -371,3 +379,29 @@ def test_row_keys_differ_for_neighbouring_rows_epochs_and_seeds():
     assert len(keys) == 4
     assert len(set(row_keys(0, 1, rows).tolist())) == 1000
     assert math.isclose(float((row_keys(0, 1, rows) & 1).float().mean()), 0.5, abs_tol=0.06)
+
+
+def test_crop_boxes_draw_all_ten_tries_only_where_the_first_does_not_fit():
+    """A box is the first fitting try of the 10 albumentations makes, whichever rows needed
+    more than one: the same boxes as drawing every try for every row."""
+    augmenter = batched(one("RandomResizedCrop", size=(8, 8), scale=(0.8, 1.0), ratio=(0.5, 2)), 1)
+    crop = augmenter.steps[0]
+    keys = row_keys(augmenter.seed, 1, np.arange(2000))
+    draw = HostDraw(keys, augmenter.stream(0))
+    every_try = half_uniforms_host(keys, draw.stream + 3_000_017, 40).reshape(-1, 10, 4)
+    expected, fitted = crop._first_fit(every_try, (8, 8))
+    first_try = crop._first_fit(every_try[:, :1], (8, 8))[1]
+    assert 0.1 < first_try.mean() < 0.9  # many rows need a second try
+    assert not fitted.all()  # and some fit none: the central crop
+    assert np.array_equal(crop.boxes(draw, (8, 8)).numpy(), expected.astype(np.float32))
+
+
+def test_affine_maps_of_planar_points_are_the_matrix_product():
+    generator = torch.Generator().manual_seed(0)
+    matrices = torch.randn(5, 3, 3, generator=generator)
+    matrices[:, 2] = torch.tensor([0.0, 0.0, 1.0])
+    planar = torch.randn(5, 2, 12, generator=generator)
+    homogeneous = torch.cat([planar, torch.ones(5, 1, 12)], dim=1)
+    torch.testing.assert_close(_apply(matrices, planar), (matrices @ homogeneous)[:, :2])
+    base = homogeneous[0]  # a (3, HW) grid shared by every image
+    torch.testing.assert_close(_apply(matrices, base), (matrices @ base)[:, :2])
