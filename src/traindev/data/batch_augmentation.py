@@ -219,13 +219,12 @@ class Draw:
         per-op dispatch."""
         return HostDraw(self.host_keys(), self.stream).u_host(count)
 
-    def on_device(self, *parameters: np.ndarray) -> list[torch.Tensor]:
-        """Host parameter vectors, zeroed where the step is not applied, as float32 on the
-        images' device (one copy)."""
-        skipped = ~_host(self.applied)
-        stacked = np.stack(parameters).astype(np.float32)
-        stacked[:, skipped] = 0.0
-        return list(torch.from_numpy(stacked).to(self.keys.device))
+    def on_device(self, *parameters: np.ndarray) -> torch.Tensor:
+        """(len(parameters), N): host parameter vectors, zeroed where the step is not
+        applied, as float32 on the images' device (one copy)."""
+        stacked = np.stack(parameters)
+        stacked[:, ~_host(self.applied)] = 0.0
+        return _on_device(stacked, self.keys)
 
     def subset(self) -> tuple[torch.Tensor, Draw]:
         """The applied images' positions, and the draw of those images alone (each image's
@@ -269,7 +268,7 @@ def _host(values: torch.Tensor) -> np.ndarray:
 
 
 def _on_device(m: np.ndarray, keys: torch.Tensor) -> torch.Tensor:
-    """Host matrices -> float32 on the images' device (one copy per step and call)."""
+    """Host arrays (matrices, parameter vectors) -> float32 on the images' device, one copy."""
     return torch.from_numpy(m.astype(np.float32)).to(keys.device)
 
 
@@ -643,9 +642,7 @@ class ShiftStep(Step):
             raise Untranslatable(f"{channels} channels but {len(self.ranges)} ranges")
         u = draw.u_host(channels)
         ranges = self.ranges * channels if len(self.ranges) == 1 else self.ranges[:channels]
-        return torch.stack(
-            draw.on_device(*(between(u[:, c], *ranges[c]) for c in range(channels))), dim=1
-        )
+        return draw.on_device(*(between(u[:, c], *ranges[c]) for c in range(channels))).T
 
     def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
         shift = self.shifts(draw, x.shape[1])
@@ -667,7 +664,7 @@ class FancyPCAStep(Step):
     def alphas(self, draw: Draw, channels: int) -> torch.Tensor:
         """(N, channels), zero (no noise) where the step is not applied."""
         drawn = normals_host(draw.host_keys(), draw.stream + 5_000_011, channels) * self.alpha
-        return torch.stack(draw.on_device(*drawn.T), dim=1)
+        return draw.on_device(*drawn.T).T
 
     def colour(self, x: torch.Tensor, draw: Draw) -> torch.Tensor:
         n, channels = x.shape[:2]
@@ -813,17 +810,14 @@ class BatchAugmenter:
     def draw(
         self, keys: torch.Tensor, index: int, step: Step, applied: torch.Tensor | None = None
     ) -> Draw:
-        """Step `index`'s draws; `applied` (from `applied_steps`) saves hashing its draw 0."""
+        """Step `index`'s draws; `applied` (from `applied_host`) saves hashing its draw 0."""
         stream = self.stream(index)
         if applied is None:
             applied = uniforms(keys, stream, (1,))[:, 0] < step.p
         return Draw(keys, stream, applied)
 
-    def applied_steps(self, keys: torch.Tensor) -> torch.Tensor:
-        """(N, steps) bool: whether each step applies to each image (draw 0 of its stream)."""
-        return torch.from_numpy(self.applied_host(_host(keys))).to(keys.device)
-
     def applied_host(self, keys: np.ndarray) -> np.ndarray:
+        """(N, steps) bool: whether each step applies to each image (draw 0 of its stream)."""
         streams = [self.stream(index) for index in range(len(self.steps))]
         p = np.array([step.p for step in self.steps], dtype=np.float32)
         return first_uniforms_host(keys, streams) < p
@@ -835,9 +829,10 @@ class BatchAugmenter:
         if len(x) == 0:
             return x
         rows = rows.cpu().numpy() if torch.is_tensor(rows) else np.asarray(rows)
-        keys = torch.from_numpy(row_keys(self.seed, epoch, rows).astype(np.int64)).to(x.device)
+        host_keys = row_keys(self.seed, epoch, rows)
+        keys = torch.from_numpy(host_keys.astype(np.int64)).to(x.device)
         x = layout = x.float()
-        applied = self.applied_steps(keys)
+        applied = torch.from_numpy(self.applied_host(host_keys)).to(x.device)
         clamped = False  # every colour step clamps; a warp's fill may lie outside [0, 1]
         for group in self.groups():
             first = group[0][1]
