@@ -41,8 +41,9 @@ from traindev.reporting.inputs import (
     load_diagnosis,
     load_metrics,
 )
-from traindev.reporting.render import domain_mismatch_sentence, md_escape
+from traindev.reporting.render import domain_mismatch_sentence
 from traindev.reporting.report import ReportPaths, write_report
+from traindev.reporting.templating import md_escape
 from traindev.stages import report as report_stage
 
 WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)

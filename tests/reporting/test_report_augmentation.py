@@ -30,7 +30,7 @@ def test_the_preview_grid_is_in_both_reports_when_augmentation_is_on(tmp_path: P
 
     figure = paths.figures_dir / PREVIEW_FILE
     assert figure in paths.figures and figure.read_bytes().startswith(b"\x89PNG")
-    html = section(paths.html.read_text("utf-8"), '<h2 id="augmentation">', "<h2>")
+    html = section(paths.html.read_text("utf-8"), '<section id="augmentation">', "</section>")
     assert "train split only" in html and "FancyPCA: PCA colour augmentation" in html
     embedded = re.search(r'<img src="data:image/png;base64,([^"]+)" alt="Training images', html)
     assert embedded and base64.b64decode(embedded.group(1)) == figure.read_bytes()

@@ -1,21 +1,19 @@
-"""HTML and Markdown rendering of the report, from loaded inputs and already-drawn figures.
+"""The report's content, from loaded inputs and already-drawn figures, for both formats.
 
-Both renderers share one set of "view" helpers (rows of formatted cells), so the two formats
-always show the same numbers. The HTML is self-contained (inline CSS, images as base64 data
-URIs) so it opens offline and can be mailed as one file; the Markdown points at PNG files in a
-figures folder next to it. Every string that came from an input file is escaped.
-
-The sections added with the analysis stage are built as a list of blocks (heading, paragraph,
-table, links, figure, thumbnail gallery) that each format prints its own way, so a new section
-is written once. The exceptions are deliberate: the error-analysis sheets and the Markdown
-thumbnails are links into the analysis directory (relative to the report), because the sheets
-are meant to be opened and edited, and inlining every thumbnail would bloat report.md's folder.
+The builders below turn the inputs into "view" blocks (heading, paragraph, table, links,
+figure, thumbnail gallery) and rows of formatted cells; the Jinja2 templates in
+`reporting/templates/` lay the same blocks out as HTML and as Markdown, so the two formats
+always show the same numbers and a new section is written once. The HTML is self-contained
+(inline CSS, images as base64 data URIs) so it opens offline and can be mailed as one file; the
+Markdown points at PNG files in a figures folder next to it. Every string that came from an
+input file is escaped (autoescape in HTML, the `md` filter in Markdown). The exceptions are
+deliberate: the error-analysis sheets and the Markdown thumbnails are links into the analysis
+directory (relative to the report), because the sheets are meant to be opened and edited, and
+inlining every thumbnail would bloat report.md's folder.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 import re
 from collections.abc import Sequence
@@ -24,6 +22,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from traindev.data.augmentation import AugmentationPreview
+from traindev.reporting import templating
 from traindev.reporting.inputs import (
     GAP_NAMES,
     SPLITS,
@@ -69,29 +68,6 @@ BEST_MARK = "★"
 MISSING = "—"
 ID_LIST_LIMIT = 20  # stale / unknown review ids listed before "and N more"
 RUN_ID_CHARS = 8
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
-       max-width: 1100px; padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
-.meta { color: #666; margin-top: 0; }
-table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .92rem; }
-th, td { border: 1px solid #ccc; padding: .25rem .6rem; }
-th { background: #f3f3f3; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.best td { font-weight: bold; background: #fff8dc; }
-tr.matters td { background: #fdecea; }
-img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
-.note { color: #555; font-size: .92rem; }
-.hint { background: #f4f8fb; border-left: 3px solid #4c72b0; padding: .4rem .6rem; }
-.warning { color: #8a4b00; }
-.gallery { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0 1rem; }
-.tile { border: 1px solid #ddd; border-radius: 4px; padding: .3rem; margin: 0; width: 9rem;
-        font-size: .8rem; }
-.tile img { width: 64px; height: 64px; margin: 0 auto .2rem; image-rendering: pixelated; }
-.placeholder { width: 64px; height: 64px; margin: 0 auto .2rem; background: #eee; color: #888;
-               font-size: .7rem; display: flex; align-items: center; justify-content: center; }
-"""
 
 
 @dataclass(frozen=True)
@@ -1119,324 +1095,102 @@ def training_note(arch: ArchitectureResult) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# HTML
+# Pages: what the templates in reporting/templates/ lay out, the same for HTML and Markdown
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
+@dataclass(frozen=True)
+class ArchitectureSection:
+    """One architecture's part of the report, in reading order."""
+
+    name: str
+    anchor: str  # the HTML id is "arch-<anchor>"
+    note: str
+    bias_variance: tuple[Block, ...]
+    summary: str
+    gaps: tuple[tuple[str, str, list[str]], ...]  # (title, detail, knobs), see acting_gaps
+    details: tuple[Block, ...]
+    learning_curves: RenderedFigure
+    confusion: tuple[Block, ...]
+    missing_thumbnails: tuple[Block, ...]
 
 
-def _html_table(table: Table) -> str:
-    css = f' class="{table.css_class}"' if table.css_class else ""
-    head = "".join(f"<th>{_esc(cell)}</th>" for cell in table.header)
-    body = []
-    for index, row in enumerate(table.rows):
-        emphasis = table.emphasis[index] if index < len(table.emphasis) else ""
-        row_css = f' class="{emphasis}"' if emphasis else ""
-        cells = "".join(
-            f'<td class="num">{_esc(c)}</td>' if i in table.numeric else f"<td>{_esc(c)}</td>"
-            for i, c in enumerate(row)
-        )
-        body.append(f"<tr{row_css}>{cells}</tr>")
-    return (
-        f"<table{css}>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody>\n</table>"
-    )
+@dataclass(frozen=True)
+class ReportPage:
+    """Everything the report pages show, already formatted; the templates only lay it out."""
+
+    title: str
+    generated: str
+    how_to_read: str
+    split_totals: Table
+    split_domains: Table
+    split_classes: Table
+    split_note: str
+    split_confidence: tuple[Block, ...]
+    synthesis: tuple[Block, ...]
+    augmentation: tuple[Block, ...]
+    comparison: Table
+    comparison_figure: RenderedFigure
+    best_mark: str
+    selection: tuple[Block, ...]
+    architectures: tuple[ArchitectureSection, ...]
 
 
-def _html_image(figure: RenderedFigure) -> str:
-    data = base64.b64encode(figure.png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{_esc(figure.alt)}">'
-
-
-def _html_thumbnail(thumb: Thumbnail) -> str:
-    if thumb.png is None:
-        return f'<div class="placeholder" role="img" aria-label="{_esc(thumb.alt)}">missing</div>'
-    data = base64.b64encode(thumb.png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{_esc(thumb.alt)}">'
-
-
-def _html_gallery(gallery: Gallery) -> str:
-    tiles = []
-    for tile in gallery.tiles:
-        caption = "<br>".join(
-            f"{_esc(name)}: {_esc(cell)}"
-            for name, cell in zip(gallery.header, tile.cells, strict=True)
-        )
-        tiles.append(
-            f'<figure class="tile">{_html_thumbnail(tile.thumbnail)}'
-            f"<figcaption>{caption}</figcaption></figure>"
-        )
-    return '<div class="gallery">\n' + "\n".join(tiles) + "\n</div>"
-
-
-def _html_css(css_class: str) -> str:
-    return f' class="{_esc(css_class)}"' if css_class else ""
-
-
-def _html_block(block: Block) -> str:
-    match block:
-        case Heading(text, level):
-            return f"<h{level}>{_esc(text)}</h{level}>"
-        case Paragraph(text, css_class):
-            return f"<p{_html_css(css_class)}>{_esc(text)}</p>"
-        case Bullets(items, css_class):
-            lines = "".join(f"<li>{_esc(item)}</li>" for item in items)
-            return f"<ul{_html_css(css_class)}>{lines}</ul>"
-        case Links(lead, links):
-            anchors = " · ".join(f'<a href="{_esc(k.href)}">{_esc(k.text)}</a>' for k in links)
-            return f"<p>{_esc(lead)} {anchors}</p>"
-        case Table():
-            return _html_table(block)
-        case FigureBlock(figure):
-            return _html_image(figure)
-        case Gallery():
-            return _html_gallery(block)
-    raise TypeError(f"cannot render {type(block).__name__} as HTML")
-
-
-def _html_blocks(blocks: Sequence[Block]) -> str:
-    return "\n".join(_html_block(block) for block in blocks)
-
-
-def _html_architecture(
+def architecture_section(
     arch: ArchitectureResult, figures: ArchitectureFigures, analysis_href: str
-) -> str:
-    gaps = acting_gaps(arch)
-    if gaps:
-        items = "\n".join(
-            f"<li><strong>{_esc(title)}</strong> ({_esc(detail)})"
-            + ("<ul>" + "".join(f"<li>{_esc(k)}</li>" for k in knobs) + "</ul>" if knobs else "")
-            + "</li>"
-            for title, detail, knobs in gaps
-        )
-        acting = f"<p>Gaps that matter, with the knobs to turn:</p>\n<ul>\n{items}\n</ul>"
-    else:
-        acting = "<p>No gap is large enough to act on.</p>"
-    return f"""<section id="arch-{_esc(slug(arch.name))}" data-architecture="{_esc(arch.name)}">
-<h2>{_esc(arch.name)}</h2>
-<p class="note">{_esc(training_note(arch))}</p>
-{_html_blocks(bias_variance_blocks(arch))}
-<h3>Diagnosis</h3>
-<p class="diagnosis">{_esc(arch.diagnosis.summary)}</p>
-{acting}
-{_html_blocks(detail_blocks(arch, figures, relative_href(analysis_href, arch.name)))}
-<h3>Learning curves</h3>
-{_html_image(figures.learning_curves)}
-{_html_blocks(confusion_blocks(figures))}
-{_html_blocks(missing_thumbnail_blocks(arch))}
-</section>"""
+) -> ArchitectureSection:
+    return ArchitectureSection(
+        name=arch.name,
+        anchor=slug(arch.name),
+        note=training_note(arch),
+        bias_variance=tuple(bias_variance_blocks(arch)),
+        summary=arch.diagnosis.summary,
+        gaps=tuple(acting_gaps(arch)),
+        details=tuple(detail_blocks(arch, figures, relative_href(analysis_href, arch.name))),
+        learning_curves=figures.learning_curves,
+        confusion=tuple(confusion_blocks(figures)),
+        missing_thumbnails=tuple(missing_thumbnail_blocks(arch)),
+    )
 
 
-def render_html(
+def report_page(
     inputs: ReportInputs,
     figures: ReportFigures,
     title: str,
     generated_at: datetime,
     analysis_href: str = "analysis",
-) -> str:
-    """The whole report as one self-contained HTML page (thumbnails embedded); only the
-    error-analysis sheets are links, to `analysis_href`/<arch>/ relative to the page."""
+) -> ReportPage:
+    """The report's content; `analysis_href` (relative to the pages) is where the links to the
+    error-analysis sheets and thumbnails point, under `<analysis_href>/<arch>/`."""
     summary = inputs.split
-    nav = " · ".join(
-        f'<a href="#arch-{_esc(slug(a.name))}">{_esc(a.name)}</a>' for a in inputs.architectures
+    return ReportPage(
+        title=title,
+        generated=generated_at.isoformat(timespec="seconds"),
+        how_to_read=HOW_TO_READ,
+        split_totals=split_totals_table(summary),
+        split_domains=split_domain_table(summary),
+        split_classes=split_class_table(summary),
+        split_note=split_note(summary),
+        split_confidence=tuple(split_confidence_blocks(summary)),
+        synthesis=tuple(synthesis_blocks(inputs.synthesis)),
+        augmentation=tuple(augmentation_blocks(inputs.augmentation, figures.augmentation)),
+        comparison=comparison_table(inputs.architectures),
+        comparison_figure=figures.comparison,
+        best_mark=BEST_MARK,
+        selection=tuple(selection_blocks(inputs.selection)),
+        architectures=tuple(
+            architecture_section(arch, figures.per_architecture[arch.name], analysis_href)
+            for arch in inputs.architectures
+        ),
     )
-    sections = "\n".join(
-        _html_architecture(arch, figures.per_architecture[arch.name], analysis_href)
-        for arch in inputs.architectures
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_esc(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<h1>{_esc(title)}</h1>
-<p class="meta">Generated {_esc(generated_at.isoformat(timespec="seconds"))}</p>
-<p>{_esc(HOW_TO_READ)}</p>
-<h2>Data splits</h2>
-{_html_table(split_totals_table(summary))}
-<h3>Examples per split and domain</h3>
-{_html_table(split_domain_table(summary))}
-<h3>Examples per split and class</h3>
-{_html_table(split_class_table(summary))}
-<p class="note">{_esc(split_note(summary))}</p>
-{_html_blocks(split_confidence_blocks(summary))}
-{_html_blocks(synthesis_blocks(inputs.synthesis))}
-<h2 id="augmentation">Augmentation</h2>
-{_html_blocks(augmentation_blocks(inputs.augmentation, figures.augmentation))}
-<h2>Architecture comparison</h2>
-{_html_table(comparison_table(inputs.architectures))}
-<p class="note">{BEST_MARK} lowest dev error. Errors are on each whole split.</p>
-{_html_image(figures.comparison)}
-{_html_blocks(selection_blocks(inputs.selection))}
-<p>Per architecture: {nav}</p>
-{sections}
-</body>
-</html>
-"""
 
 
-# ---------------------------------------------------------------------------------------------
-# Markdown
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-
-
-def md_escape(text: str) -> str:
-    """Backslash-escape Markdown punctuation and fold newlines, so text stays literal."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+def html_report(page: ReportPage) -> str:
+    """One self-contained HTML page: inline CSS, figures and thumbnails as data URIs; only the
+    error-analysis sheets are links."""
+    return templating.render_html("report.html", page=page)
 
 
-def _md_table(table: Table) -> str:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(md_escape(c) if c else " " for c in cells) + " |"
-
-    align = ["---:" if i in table.numeric else "---" for i in range(len(table.header))]
-    rows = []
-    for index, row in enumerate(table.rows):
-        emphasised = index < len(table.emphasis) and table.emphasis[index] == "best"
-        cells = [f"**{md_escape(c)}**" if emphasised and c else md_escape(c) for c in row]
-        rows.append("| " + " | ".join(c or " " for c in cells) + " |")
-    return "\n".join([line(table.header), "| " + " | ".join(align) + " |", *rows])
-
-
-def _md_image(figure: RenderedFigure, figures_dir: str) -> str:
-    return f"![{md_escape(figure.alt)}]({figures_dir}/{figure.filename})"
-
-
-def _md_link(link: Link) -> str:
-    return f"[{md_escape(link.text)}]({link.href})"
-
-
-def _md_gallery(gallery: Gallery) -> str:
-    header = (*gallery.header, "Thumbnail")
-    lines = [
-        "| " + " | ".join(md_escape(cell) for cell in header) + " |",
-        "| " + " | ".join("---" for _ in header) + " |",
-    ]
-    for tile in gallery.tiles:
-        thumb = tile.thumbnail
-        image = _md_link(Link(thumb.alt, thumb.href)) if thumb.png is not None else "(missing)"
-        cells = [md_escape(cell) or " " for cell in tile.cells]
-        lines.append("| " + " | ".join([*cells, image]) + " |")
-    return "\n".join(lines)
-
-
-def _md_block(block: Block, figures_dir: str) -> str:
-    match block:
-        case Heading(text, level):
-            return f"{'#' * level} {md_escape(text)}"
-        case Paragraph(text, css_class):
-            return f"**{md_escape(text)}**" if css_class == "warning" else md_escape(text)
-        case Bullets(items, _):
-            return "\n".join(f"- {md_escape(item)}" for item in items)
-        case Links(lead, links):
-            return f"{md_escape(lead)} " + " · ".join(_md_link(link) for link in links)
-        case Table():
-            return _md_table(block)
-        case FigureBlock(figure):
-            return _md_image(figure, figures_dir)
-        case Gallery():
-            return _md_gallery(block)
-    raise TypeError(f"cannot render {type(block).__name__} as Markdown")
-
-
-def _md_blocks(blocks: Sequence[Block], figures_dir: str) -> str:
-    return "\n\n".join(_md_block(block, figures_dir) for block in blocks)
-
-
-def _md_architecture(
-    arch: ArchitectureResult, figures: ArchitectureFigures, fig_dir: str, analysis_href: str
-) -> str:
-    gaps = acting_gaps(arch)
-    if gaps:
-        lines = ["Gaps that matter, with the knobs to turn:", ""]
-        for title, detail, knobs in gaps:
-            lines.append(f"- **{md_escape(title)}** ({md_escape(detail)})")
-            lines += [f"  - {md_escape(knob)}" for knob in knobs]
-        acting = "\n".join(lines)
-    else:
-        acting = "No gap is large enough to act on."
-    return f"""## {md_escape(arch.name)}
-
-{md_escape(training_note(arch))}
-
-{_md_blocks(bias_variance_blocks(arch), fig_dir)}
-
-### Diagnosis
-
-{md_escape(arch.diagnosis.summary)}
-
-{acting}
-
-{_md_blocks(detail_blocks(arch, figures, relative_href(analysis_href, arch.name)), fig_dir)}
-
-### Learning curves
-
-{_md_image(figures.learning_curves, fig_dir)}
-
-{_md_blocks(confusion_blocks(figures), fig_dir)}
-
-{_md_blocks(missing_thumbnail_blocks(arch), fig_dir)}
-"""
-
-
-def render_markdown(
-    inputs: ReportInputs,
-    figures: ReportFigures,
-    title: str,
-    generated_at: datetime,
-    figures_dir: str = "figures",
-    analysis_href: str = "analysis",
-) -> str:
-    """The report as Markdown; figures are PNG files under `figures_dir`, thumbnails and sheets
-    are links under `analysis_href`/<arch>/ (both relative to the Markdown file)."""
-    summary = inputs.split
-    sections = "\n".join(
-        _md_architecture(arch, figures.per_architecture[arch.name], figures_dir, analysis_href)
-        for arch in inputs.architectures
-    )
-    return f"""# {md_escape(title)}
-
-_Generated {generated_at.isoformat(timespec="seconds")}_
-
-{HOW_TO_READ}
-
-## Data splits
-
-{_md_table(split_totals_table(summary))}
-
-### Examples per split and domain
-
-{_md_table(split_domain_table(summary))}
-
-### Examples per split and class
-
-{_md_table(split_class_table(summary))}
-
-{md_escape(split_note(summary))}
-
-{_md_blocks(split_confidence_blocks(summary), figures_dir)}
-
-{_md_blocks(synthesis_blocks(inputs.synthesis), figures_dir)}
-
-## Augmentation
-
-{_md_blocks(augmentation_blocks(inputs.augmentation, figures.augmentation), figures_dir)}
-
-## Architecture comparison
-
-{_md_table(comparison_table(inputs.architectures))}
-
-{BEST_MARK} lowest dev error. Errors are on each whole split.
-
-{_md_image(figures.comparison, figures_dir)}
-
-{_md_blocks(selection_blocks(inputs.selection), figures_dir)}
-
-{sections}"""
+def markdown_report(page: ReportPage, figures_dir: str = "figures") -> str:
+    """The same report as Markdown: figures are PNG files under `figures_dir` (relative to the
+    Markdown file), thumbnails and sheets are links."""
+    return templating.render_markdown("report.md", page=page, figures_dir=figures_dir)

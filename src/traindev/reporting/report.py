@@ -32,8 +32,9 @@ from traindev.reporting.render import (
     RenderedFigure,
     ReportFigures,
     class_key,
-    render_html,
-    render_markdown,
+    html_report,
+    markdown_report,
+    report_page,
     slug,
 )
 
@@ -281,9 +282,9 @@ def write_report(
     out_dir = Path(out_dir)
     when = generated_at or datetime.now(UTC)
     figures = build_figures(inputs)
-    analysis_href = _relative_to(inputs.analysis_dir, out_dir)
-    html = render_html(inputs, figures, title, when, analysis_href)
-    markdown = render_markdown(inputs, figures, title, when, FIGURES_DIR, analysis_href)
+    page = report_page(inputs, figures, title, when, _relative_to(inputs.analysis_dir, out_dir))
+    html = html_report(page)
+    markdown = markdown_report(page, FIGURES_DIR)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # mkdtemp makes a 0700 directory; the report itself goes in a subfolder made with the
