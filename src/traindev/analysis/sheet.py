@@ -19,9 +19,7 @@ files are additionally replaced atomically, which keeps standalone use safe too.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from traindev.analysis.properties import FLAG_NAMES
 from traindev.analysis.thumbnails import thumbnail_path, write_thumbnails
 from traindev.atomic import atomic_file
 from traindev.data.sources.candidates import META_PREFIX
+from traindev.reporting.templating import png_data_uri, render_html
 
 TICK_PREFIX = "tick:"
 TAG_PREFIX = "tag."
@@ -184,64 +183,55 @@ def write_sheet(
     csv_path = out_dir / f"{name}.csv"
     with atomic_file(csv_path, "wb") as handle:
         handle.write(sheet.to_csv(index=False, lineterminator="\n").encode(CSV_ENCODING))
-    images = [_data_uri(out_dir / relative) for relative in thumbnails]
+    images = [png_data_uri((out_dir / relative).read_bytes()) for relative in thumbnails]
     html_path = out_dir / f"{name}.html"
     with atomic_file(html_path, "wb") as handle:
         handle.write(render_sheet_html(sheet, images, title, f"{name}.csv", note).encode())
     return SheetFiles(csv_path, html_path, tuple(thumbnails))
 
 
+@dataclass(frozen=True)
+class SheetColumn:
+    name: str
+    tick: bool  # a tick column (a category the reviewer marks)
+
+
+@dataclass(frozen=True)
+class SheetCell:
+    text: str  # the cell's text; an image's alt text
+    css: str = ""  # "tick" for a tick cell
+    src: str = ""  # an image's data: URI
+
+
 def render_sheet_html(
     sheet: pd.DataFrame, images: Sequence[str], title: str, csv_name: str, note: str = ""
 ) -> str:
-    """A read-only view of the sheet with images; every text is escaped."""
-    ticks = [column for column in sheet.columns if column.startswith(TICK_PREFIX)]
-    header = "".join(
-        f'<th class="tick">{html.escape(column)}</th>'
-        if column in ticks
-        else f"<th>{html.escape(column)}</th>"
-        for column in sheet.columns
-    )
+    """A read-only view of the sheet with images (templates/sheet.html; text is autoescaped)."""
+    columns = [
+        SheetColumn(str(column), str(column).startswith(TICK_PREFIX)) for column in sheet.columns
+    ]
     rows = [
-        _html_row(record, image, ticks)
+        [_sheet_cell(column, record, image) for column in columns]
         for record, image in zip(sheet.to_dict("records"), images, strict=True)
     ]
-    guide = (
-        f"Review in <code>{html.escape(csv_name)}</code>: put any mark (1, x, yes, ✓) in the "
-        f"columns starting with <code>{TICK_PREFIX}</code> (pre-ticked ones are suggestions to "
-        "correct), add a column per new category you notice, and write free text in notes."
-    )
-    extra = f"<p>{html.escape(note)}</p>" if note else ""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{len(sheet)} examples. {guide}</p>{extra}"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        "</body></html>\n"
+    return render_html(
+        "sheet.html",
+        title=title,
+        csv_name=csv_name,
+        note=note,
+        tick_prefix=TICK_PREFIX,
+        columns=columns,
+        rows=rows,
     )
 
 
-_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}"
-    "table{border-collapse:collapse;font-size:.85rem}"
-    "th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:left}"
-    "th{background:#f3f3f3;position:sticky;top:0}th.tick{background:#e3f0ff}"
-    "td.tick{text-align:center;color:#0a5}img{image-rendering:pixelated;display:block}"
-)
-
-
-def _html_row(record: Mapping[str, Any], image: str, ticks: Sequence[str]) -> str:
-    cells = []
-    for column, value in record.items():
-        if column == "thumbnail":
-            cells.append(
-                f'<td><img src="{html.escape(image)}" alt="{html.escape(str(record["id"]))}"></td>'
-            )
-        elif column in ticks:
-            cells.append(f'<td class="tick">{"✓" if value == TICKED else ""}</td>')
-        else:
-            cells.append(f"<td>{html.escape(_cell_text(value))}</td>")
-    return f"<tr>{''.join(cells)}</tr>"
+def _sheet_cell(column: SheetColumn, record: Mapping[str, Any], image: str) -> SheetCell:
+    value = record[column.name]
+    if column.name == "thumbnail":
+        return SheetCell(str(record["id"]), src=image)
+    if column.tick:
+        return SheetCell("✓" if value == TICKED else "", css="tick")
+    return SheetCell(_cell_text(value))
 
 
 def _cell_text(value: Any) -> str:
@@ -253,10 +243,6 @@ def _meta_text(value: Any) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return _cell_text(value)
-
-
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def _rank(seed: int, example_id: str) -> int:
