@@ -22,10 +22,12 @@ DPI = 100
 _SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
 
 
-def _png(figure: Figure) -> bytes:
+def _png(figure: Figure, bbox_inches: str | None = None) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    figure.savefig(
+        buffer, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches=bbox_inches
+    )
     return buffer.getvalue()
 
 
@@ -209,7 +211,9 @@ def augmentation_grid_png(
         grid[row_index][0].set_ylabel(
             literal(_wrapped(label)), rotation=0, ha="right", va="center", fontsize=7
         )
-    return _png(figure)
+    # A long transform label can be wider than the room constrained layout leaves it: the
+    # saved image grows to hold it rather than cutting it off at the left edge.
+    return _png(figure, bbox_inches="tight")
 
 
 def _wrapped(label: str, width: int = 34) -> str:
