@@ -9,7 +9,6 @@ PNG output carries no timestamp, so the same pixels always give the same bytes (
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from collections.abc import Sequence
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from traindev.reporting.templating import png_data_uri
 
 THUMBNAIL_DIR = "thumbnails"
 THUMBNAIL_SIZE = 64  # pixels on the long side, roughly
@@ -56,8 +57,7 @@ def thumbnail_png(image: np.ndarray, pixel_max: int, size: int = THUMBNAIL_SIZE)
 
 def thumbnail_data_uri(image: np.ndarray, pixel_max: int, size: int = THUMBNAIL_SIZE) -> str:
     """A `data:` URI, so an HTML page can show the image without files beside it."""
-    encoded = base64.b64encode(thumbnail_png(image, pixel_max, size)).decode("ascii")
-    return f"data:image/png;base64,{encoded}"
+    return png_data_uri(thumbnail_png(image, pixel_max, size))
 
 
 def thumbnail_path(example_id: str) -> str:
