@@ -81,7 +81,9 @@ class Page:
 
     def open(self, url: str) -> None:
         """Navigate and wait for the load event (every image and style loaded or failed)."""
-        self.send("Page.navigate", url=url)
+        reply = self.send("Page.navigate", url=url)
+        if reply.get("errorText"):
+            raise RuntimeError(f"cannot open {url}: {reply['errorText']}")
         self.browser.wait_for("Page.loadEventFired", self.session)
 
     def evaluate(self, expression: str) -> Any:
