@@ -239,3 +239,14 @@ def test_manifest_meta_columns_reach_the_sheet_between_tags_and_ticks(tmp_path):
 def test_a_user_category_named_like_a_meta_column_is_refused():
     with pytest.raises(ValueError, match="clashes"):
         build_sheet(example_frame(), example_flags(), ["meta.camera"], {})
+
+
+def test_sheet_page_escapes_hostile_categories_and_cells(tmp_path):
+    frame = example_frame()
+    frame["tags"] = [["font=<b>bold</b>"], [], []]
+    sheet = build_sheet(frame, example_flags(), ["<img src=x onerror=alert(1)>"], {})
+    files = write_sheet(sheet, np.zeros((3, 8, 8, 1), np.uint8), 16, tmp_path, "errors", "t")
+    page = files.html.read_text()
+    assert "<img src=x" not in page and "<b>" not in page
+    assert '<th class="tick">tick:&lt;img src=x onerror=alert(1)&gt;</th>' in page
+    assert "<td>&lt;b&gt;bold&lt;/b&gt;</td>" in page
