@@ -48,7 +48,7 @@ import torch
 
 import traindev  # noqa: F401  (quiet tool settings)
 from traindev import paths
-from traindev.config import TrainParams, load_params
+from traindev.config import TrainParams
 from traindev.data.augmentation import Augmenter, alone, make_augmenter
 from traindev.data.batch_augmentation import chunk_rows
 from traindev.data.batches import (
@@ -61,6 +61,7 @@ from traindev.data.batches import (
 from traindev.data.materialize import materialize
 from traindev.data.store import ImageStore, read_store
 from traindev.models.registry import build_model
+from traindev.params_file import load_params
 from traindev.stages.train import SplitBatches
 from traindev.training.distributed import DistributedContext
 from traindev.training.runtime import seed_everything

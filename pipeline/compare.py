@@ -24,7 +24,8 @@ from ruamel.yaml.comments import CommentedSeq
 
 from pipeline.flows import reproduce
 from traindev.atomic import atomic_file
-from traindev.config import ParamsError, validate_params
+from traindev.config import ParamsError
+from traindev.params_file import validate_params
 
 
 def round_trip_yaml() -> YAML:

@@ -22,7 +22,8 @@ from prefect.states import Completed, State
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.dvc_graph import dvc, run_in_environment, stage_graph, stage_order
-from traindev.config import TorchrunParams, load_params
+from traindev.config import TorchrunParams
+from traindev.params_file import load_params
 
 SKIPPED_MARKERS = ("didn't change, skipping", "is cached - skipping")
 

@@ -34,8 +34,9 @@ from pipeline.dvc_graph import dvc
 from pipeline.flows import error_lines
 from pipeline.search_space import Knob, parse_space, refine_region, sample, to_dvc_overrides
 from traindev.atomic import write_json
-from traindev.config import ParamsError, SweepParams, validate_params
+from traindev.config import ParamsError, SweepParams
 from traindev.machine import usable_cores
+from traindev.params_file import validate_params
 from traindev.selection.candidates import candidate_from_run
 from traindev.selection.rules import Selection, select_from_params
 from traindev.tracking import EXPERIMENT, PARENT_RUN_ENV, TRIAL_ENV, TRIAL_TAG, flatten

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from traindev.cli import main
-from traindev.config import ParamsError, load_params, validate_params
+from traindev.config import ParamsError
+from traindev.params_file import load_params, validate_params
 
 
 def test_default_params_file_is_valid(default_params):
@@ -69,7 +70,11 @@ def test_unknown_architecture_lists_the_valid_ones(default_params):
 
 def test_architecture_without_a_models_section(default_params):
     del default_params["models"]["lenet5"]
-    with pytest.raises(ParamsError, match=r"models\.lenet5 is missing"):
+    with pytest.raises(
+        ParamsError,
+        match=r"models\.lenet5: missing; add `lenet5: \{activation: tanh, pooling: avg, "
+        r"dropout: 0\.0\}` under `models:`",
+    ):
         validate_params(default_params)
 
 
@@ -81,7 +86,7 @@ def test_eval_fractions_that_leave_no_room(default_params):
 
 def test_missing_section_is_reported(default_params):
     del default_params["split"]
-    with pytest.raises(ParamsError, match=r"split: required key is missing"):
+    with pytest.raises(ParamsError, match=r"split: missing; add `split: \{seed: 0, "):
         validate_params(default_params)
 
 
@@ -132,3 +137,37 @@ def test_new_training_knobs_are_validated_with_their_dotted_keys(default_params)
     default_params["train"]["schedule"]["name"] = "linear"
     with pytest.raises(ParamsError, match=r"train\.schedule\.name"):
         validate_params(default_params)
+
+
+def test_a_deleted_line_is_an_error_naming_the_key_and_the_line_to_add(
+    tmp_path: Path, default_params
+):
+    del default_params["train"]["epochs"]
+    del default_params["train"]["schedule"]["warmup_epochs"]
+    del default_params["models"]["deep_nn"]["batch_norm"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params))
+    with pytest.raises(ParamsError) as error:
+        load_params(tmp_path / "params.yaml")
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'params.yaml'}: invalid params")
+    assert "train.epochs: missing; add `epochs: 15` under `train:`" in message
+    assert "train.schedule.warmup_epochs: missing; add `warmup_epochs: 0.0` under" in message
+    assert "models.deep_nn.batch_norm: missing; add `batch_norm: true` under" in message
+    assert "docs/reference/params.md describes each" in message
+
+
+def test_a_missing_key_is_reported_with_the_other_mistakes(default_params):
+    del default_params["train"]["epochs"]
+    default_params["train"]["epoch"] = 3
+    with pytest.raises(ParamsError) as error:
+        validate_params(default_params)
+    assert "train.epoch: unknown key (did you mean 'epochs'?)" in str(error.value)
+    assert "train.epochs: missing; add `epochs: 15`" in str(error.value)
+
+
+def test_cli_check_refuses_an_incomplete_file(tmp_path: Path, default_params, monkeypatch, capsys):
+    del default_params["ingest"]["workers"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params))
+    monkeypatch.chdir(tmp_path)
+    assert main(["check"]) == 2
+    assert "ingest.workers: missing; add `workers: auto` under `ingest:`" in capsys.readouterr().err

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from traindev.config import DEFAULT_PARAMS_PATH, ParamsError, load_params
+from traindev.config import DEFAULT_PARAMS_PATH, ParamsError
+from traindev.params_file import load_params
 
 # stage -> (module under traindev.stages, params section it receives, whether it takes --arch)
 STAGES: dict[str, tuple[str, str | None, bool]] = {

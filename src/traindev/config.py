@@ -1,8 +1,10 @@
-"""Typed, validated params.yaml.
+"""The params schema: each key's type, allowed values, default and description, once.
 
-Every stage validates the whole file before doing any work, so a typo anywhere
-fails fast with the key's dotted path and the nearest valid key, but a stage
-only *uses* its own section (DVC tracks exactly that section for it).
+The defaults are the values the project runs (params.yaml lists them all, and a test keeps the
+two equal); docs/reference/params.md is generated from this module
+(`python -m traindev.params_reference`). Reading and checking the file itself is
+`traindev.params_file`. This module imports nothing from the data, training or model code
+beyond the architectures' own schemas, so every stage can validate params cheaply.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -20,12 +21,12 @@ from pydantic import (
     Field,
     NonNegativeFloat,
     PositiveFloat,
-    ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from traindev.models.params import ARCHITECTURE_PARAMS
+from traindev.models.params import ARCHITECTURE_PARAMS, ArchitectureParams
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
 
@@ -39,24 +40,66 @@ class ParamsError(ValueError):
 
 
 class Section(BaseModel):
+    """A params section: unknown keys are errors, values are read-only once validated."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class IngestParams(Section):
-    """Where the real examples come from; folder / manifest are the user's own images."""
+def did_you_mean(word: str, candidates: list[str]) -> str:
+    """` (did you mean 'x'?)` for the nearest candidate, or nothing."""
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
-    source: Literal["sklearn_digits", "folder", "manifest"] = "sklearn_digits"
-    # sklearn_digits: the domain written into the manifest; manifest: rows without a domain.
-    domain: str = Field("handwritten", min_length=1)
-    root: str | None = None  # folder: <root>/<domain>/<class>/<file>; manifest: base of paths
-    manifest: str | None = None  # a .csv or .parquet file: path, label, domain, tags, extras
-    image_size: tuple[int, int] = (32, 32)  # [height, width] every image is decoded to
-    channels: Literal[1, 3] = 3  # 1: grey (luma), 3: RGB
-    resize: Literal["stretch", "letterbox", "centre_crop"] = "letterbox"
-    on_bad_input: Literal["fail", "skip"] = "fail"  # skip: left out, listed in skipped.csv
-    classes: list[str] | None = None  # ordered class list; default: the sorted label names
-    domains: list[str] | None = None  # domains that must be present
-    workers: int | Literal["auto"] = "auto"  # decoding processes
+
+class IngestParams(Section):
+    """Where the real examples come from: the embedded digits, or your own images."""
+
+    source: Literal["sklearn_digits", "folder", "manifest"] = Field(
+        "sklearn_digits",
+        description="sklearn_digits: scikit-learn's 1,797 real 8x8 digits, embedded; folder: "
+        "an image folder `<root>/<domain>/<class>/<file>`; manifest: a .csv or .parquet file "
+        "of path, label, domain, tags (a;b) and extra columns (kept as meta.*).",
+    )
+    domain: str = Field(
+        "handwritten",
+        min_length=1,
+        description="The domain written into the manifest (sklearn_digits), or given to "
+        "manifest rows without one.",
+    )
+    root: str | None = Field(
+        None,
+        description="folder: the image folder; manifest: the base of relative paths. "
+        "Read only with source folder or manifest.",
+    )
+    manifest: str | None = Field(
+        None, description="source manifest: the .csv or .parquet file listing the images."
+    )
+    image_size: tuple[int, int] = Field(
+        (32, 32), description="[height, width] every image is decoded to, once, at ingest."
+    )
+    channels: Literal[1, 3] = Field(3, description="1: grey (luma); 3: RGB.")
+    resize: Literal["stretch", "letterbox", "centre_crop"] = Field(
+        "letterbox",
+        description="How an image of another shape reaches image_size: stretch, letterbox "
+        "(pad with black, keeping the aspect) or centre_crop.",
+    )
+    on_bad_input: Literal["fail", "skip"] = Field(
+        "fail",
+        description="An unreadable or unusable image stops ingest (fail), or is left out and "
+        "listed in reports/ingest/skipped.csv (skip).",
+    )
+    classes: list[str] | None = Field(
+        None,
+        description="The ordered class list (at least 2); null: the sorted label names found.",
+    )
+    domains: list[str] | None = Field(
+        None,
+        description="Domains that must be present; naming them lets params be checked against "
+        "split.target_domain before ingest runs.",
+    )
+    workers: int | Literal["auto"] = Field(
+        "auto", description="Image-decoding processes (>= 1); auto: sized to the machine."
+    )
 
     @field_validator("image_size")
     @classmethod
@@ -118,126 +161,247 @@ FractionRange = Annotated[tuple[Fraction, Fraction], AfterValidator(_ordered_pai
 IntRange = Annotated[tuple[int, int], AfterValidator(_ordered_pair)]
 Quality = Annotated[int, Field(ge=1, le=100)]
 
+PROBABILITY = "Probability that an image gets this effect; 0 turns it off."
+
 
 class BlurParams(Section):
     """Camera blur (focus, shake): a Gaussian of `sigma` output pixels, with probability p."""
 
-    p: Fraction = 0.0
-    sigma: NonNegativeRange = (0.5, 1.5)
+    p: Fraction = Field(0.0, description=PROBABILITY)
+    sigma: NonNegativeRange = Field(
+        (0.5, 1.5), description="Gaussian standard deviation, output pixels."
+    )
 
 
 class LowLightParams(Section):
     """A dim scene: intensity -> gain * intensity ** gamma (gamma > 1 darkens the mid-tones)."""
 
-    p: Fraction = 0.0
-    gain: FractionRange = (0.3, 0.9)
-    gamma: PositiveRange = (1.0, 2.2)
+    p: Fraction = Field(0.0, description=PROBABILITY)
+    gain: FractionRange = Field((0.3, 0.9), description="Brightness multiplier.")
+    gamma: PositiveRange = Field((1.0, 2.2), description="Exponent; above 1 darkens mid-tones.")
 
 
 class JpegParams(Section):
     """Re-encoding as JPEG at a quality drawn from the range (1 worst, 100 best)."""
 
-    p: Fraction = 0.0
-    quality: Annotated[tuple[Quality, Quality], AfterValidator(_ordered_pair)] = (20, 80)
+    p: Fraction = Field(0.0, description=PROBABILITY)
+    quality: Annotated[tuple[Quality, Quality], AfterValidator(_ordered_pair)] = Field(
+        (20, 80), description="JPEG quality, 1 (worst) to 100 (best)."
+    )
 
 
 class GaussianNoiseParams(Section):
     """Sensor read noise: additive Gaussian, sigma a share of full scale."""
 
-    p: Fraction = 0.0
-    sigma: FractionRange = (0.01, 0.05)
+    p: Fraction = Field(0.0, description=PROBABILITY)
+    sigma: FractionRange = Field(
+        (0.01, 0.05), description="Noise standard deviation, share of full scale."
+    )
 
 
 class ShotNoiseParams(Section):
     """Photon (Poisson) noise: `photons` expected at full intensity; fewer is noisier."""
 
-    p: Fraction = 0.0
-    photons: PositiveRange = (20.0, 200.0)
+    p: Fraction = Field(0.0, description=PROBABILITY)
+    photons: PositiveRange = Field(
+        (20.0, 200.0), description="Photons expected at full intensity; fewer is noisier."
+    )
 
 
 class OverlayParams(Section):
-    """`synthesize.source: overlay`: clean foregrounds composited on noise-source backgrounds.
+    """`synthesize.source: overlay`: clean foregrounds composited on noise-source backgrounds,
+    the image analogue of adding car noise to clean speech."""
 
-    The image analogue of adding car noise to clean speech (README, Synthesis).
-    """
-
-    # A store directory (e.g. data/ingested) or a folder <foregrounds>/<class>/<file>.
-    foregrounds: str = "data/ingested"
-    # With a store: the clean domain(s) to composite. Never the target domain: its dev and test
-    # images would leak into training as composites.
-    foreground_domains: list[str] = Field(default_factory=list)
-    backgrounds: str = "data/raw/backgrounds"  # any images, any size, any depth below
-    # folder foregrounds: decoded to this [height, width]
-    image_size: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (32, 32)
-    channels: Literal[1, 3] = 3  # folder foregrounds: 1 grey, 3 RGB
-    # mask: the foreground's brightness is its opacity (bright ink stays on top);
-    # mix: a plain weighted sum of the two images, like mixing two sounds.
-    blend: Literal["mask", "mix"] = "mask"
-    background_weight: FractionRange = (0.2, 0.6)  # 0: clean foreground, 1: only background
-    blur: BlurParams = BlurParams()
-    low_light: LowLightParams = LowLightParams()
-    jpeg: JpegParams = JpegParams()
-    gaussian_noise: GaussianNoiseParams = GaussianNoiseParams()
-    shot_noise: ShotNoiseParams = ShotNoiseParams()
+    foregrounds: str = Field(
+        "data/ingested",
+        description="A store directory (with foreground_domains), or a folder "
+        "`<foregrounds>/<class>/<file>` of clean images.",
+    )
+    foreground_domains: list[str] = Field(
+        default_factory=list,
+        description="With a store: the clean domain(s) to composite. Never the target domain: "
+        "its dev and test images would leak into training as composites.",
+    )
+    backgrounds: str = Field(
+        "data/raw/backgrounds",
+        description="The noise sources: a folder of any images, any size, any depth below.",
+    )
+    image_size: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = Field(
+        (32, 32), description="Folder foregrounds: the [height, width] they are decoded to."
+    )
+    channels: Literal[1, 3] = Field(3, description="Folder foregrounds: 1 grey, 3 RGB.")
+    blend: Literal["mask", "mix"] = Field(
+        "mask",
+        description="mask: the foreground's brightness is its opacity (bright ink stays on "
+        "top); mix: a plain weighted sum of the two images, like mixing two sounds.",
+    )
+    background_weight: FractionRange = Field(
+        (0.2, 0.6), description="0: the clean foreground; 1: only the background."
+    )
+    blur: BlurParams = Field(default_factory=BlurParams)
+    low_light: LowLightParams = Field(default_factory=LowLightParams)
+    jpeg: JpegParams = Field(default_factory=JpegParams)
+    gaussian_noise: GaussianNoiseParams = Field(default_factory=GaussianNoiseParams)
+    shot_noise: ShotNoiseParams = Field(default_factory=ShotNoiseParams)
 
 
 class DiversityParams(Section):
     """Synthesis from a narrow pool overfits to that pool; below this, the stage warns."""
 
-    # exp(entropy) of the fonts' / backgrounds' shares: the number of equally used sources
-    # the set is worth.
-    min_effective_sources: float = Field(5.0, ge=1.0)
+    min_effective_sources: float = Field(
+        5.0,
+        ge=1.0,
+        description="Warn below this many effective fonts / stroke templates / backgrounds: "
+        "exp(entropy) of their shares, the number of equally used sources the set is worth.",
+    )
 
 
 class StrokesParams(Section):
-    """Pen-drawn digits: skeleton templates (README, Synthesis) drawn in a writer's style.
+    """Pen-drawn digits: skeleton templates drawn in a random writer's style.
 
-    Each range is drawn per image and tagged. `share` of `synthesize.count` is drawn this way
-    when `synthesize.source` is fonts (the rest from fonts); `source: strokes` draws them all.
+    Each range is drawn per image and tagged. The ranges were tuned on dev error (never test)
+    with benchmarks/synthesis_gap.py: pen-drawn digits alone beat fonts and fonts + strokes.
     """
 
-    share: Fraction = 0.0  # with source: fonts, this share of the images is pen-drawn
-    height: PositiveRange = (31.0, 32.0)  # ink height, canvas pixels (the real digits fill 32)
-    aspect: PositiveRange = (0.5, 0.8)  # skeleton width / height before the slant
-    slant_degrees: Range = (-20.0, 15.0)  # shear; + leans the top right
-    rotation_degrees: Range = (-5.0, 5.0)
-    pen_width: PositiveRange = (2.5, 5.0)  # canvas pixels (the real bitmaps' strokes are thick)
-    # The pen is instead fitted per image so ink covers this share of the canvas (optdigits:
-    # 0.25..0.36 for 90% of the digits, whatever the class); [0, 0]: pen_width decides.
-    ink_share: FractionRange = (0.25, 0.36)
-    jitter: NonNegativeRange = (0.0, 0.08)  # control-point shift (std), share of the height
-    # spline tangent scale: 1 passes smoothly through the points, 0 draws straight segments
-    curvature: NonNegativeRange = (0.6, 1.0)
-    elastic_alpha: NonNegativeRange = (0.0, 2.0)  # elastic warp on top: largest shift, px
-    elastic_sigma: float = Field(3.0, gt=0.0)  # elastic field smoothness, canvas px
-    offset: IntRange = (-1, 1)  # x / y shift of the ink box's centre, canvas pixels
+    share: Fraction = Field(
+        0.0,
+        description="With synthesize.source fonts, this share of synthesize.count is "
+        "pen-drawn (0: fonts only); source strokes draws them all.",
+    )
+    height: PositiveRange = Field(
+        (31.0, 32.0),
+        description="Ink height, canvas pixels (the real digits fill the 32-pixel box).",
+    )
+    aspect: PositiveRange = Field(
+        (0.5, 0.8), description="Skeleton width / height, before the slant."
+    )
+    slant_degrees: Range = Field((-20.0, 15.0), description="Shear; + leans the top right.")
+    rotation_degrees: Range = Field((-5.0, 5.0), description="Rotation, degrees.")
+    pen_width: PositiveRange = Field(
+        (2.5, 5.0),
+        description="Pen width, canvas pixels (the real bitmaps' strokes are thick); with "
+        "ink_share on, only the first guess.",
+    )
+    ink_share: FractionRange = Field(
+        (0.25, 0.36),
+        description="The pen is fitted per image so ink covers this share of the canvas (the "
+        "real digits' 5th..95th percentile, whatever the class); [0, 0]: pen_width decides.",
+    )
+    jitter: NonNegativeRange = Field(
+        (0.0, 0.08), description="Control-point shift (standard deviation), share of the height."
+    )
+    curvature: NonNegativeRange = Field(
+        (0.6, 1.0),
+        description="Spline tangent scale: 1 passes smoothly through the points, 0 draws "
+        "straight segments.",
+    )
+    elastic_alpha: NonNegativeRange = Field(
+        (0.0, 2.0), description="Elastic warp on top: largest shift, canvas pixels."
+    )
+    elastic_sigma: float = Field(
+        3.0, gt=0.0, description="Elastic warp field smoothness, canvas pixels."
+    )
+    offset: IntRange = Field(
+        (-1, 1), description="x / y shift of the ink box's centre, canvas pixels."
+    )
+
+
+BUNDLED_FONTS = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "cmr10.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+)
 
 
 class SynthesizeParams(Section):
-    seed: int = 0
-    count: int = Field(6000, ge=0)  # 0: no synthetic domain (your own data brings its own)
-    domain: str = Field("fonts", min_length=1)
-    source: Literal["fonts", "strokes", "overlay"] = "fonts"  # fonts may mix in strokes.share
-    # File names in matplotlib's bundled font folder, or absolute paths to .ttf/.otf files.
-    fonts: list[str] = Field(min_length=1)
-    canvas: int = Field(32, ge=8, description="side of the high-resolution render, a multiple of 8")
-    font_size: IntRange = (28, 32)
-    offset: IntRange = (-2, 2)
-    rotation_degrees: Range = (-10.0, 10.0)
-    stroke_width: IntRange = (0, 2)  # extra pen width, px; negative: a finer pen
-    ink_threshold: int = Field(128, ge=1, le=255)
-    # The knobs that make printed digits look handwritten; all off by default (README, Synthesis).
-    slant_degrees: Range = (0.0, 0.0)  # horizontal shear; + leans right, like italics
-    stroke_variation: NonNegativeRange = (0.0, 0.0)  # pen pressure: +- canvas px along the stroke
-    elastic_alpha: NonNegativeRange = (0.0, 0.0)  # elastic warp: largest shift, canvas px
-    elastic_sigma: float = Field(4.0, gt=0.0)  # elastic field smoothness, canvas px
-    grid_distortion: NonNegativeRange = (0.0, 0.0)  # grid warp: largest node shift, canvas px
-    grid_cells: int = Field(4, ge=1)  # grid warp: cells per side
-    ink_threshold_jitter: IntRange = (0, 0)  # added to ink_threshold per image
-    width_scale: PositiveRange = (1.0, 1.0)  # horizontal stretch of the glyph; 1: the font's
-    strokes: StrokesParams = StrokesParams()
-    overlay: OverlayParams = OverlayParams()
-    diversity: DiversityParams = DiversityParams()
+    """The synthetic source domain: digits drawn with a pen, rendered from fonts, or
+    composited on backgrounds, then reduced the way the real set was made (4x4 ink counts).
+
+    The font ranges were tuned on dev error (never test) with benchmarks/synthesis_gap.py.
+    """
+
+    seed: int = Field(0, description="Seed of every per-image draw.")
+    count: int = Field(
+        1000,
+        ge=0,
+        description="Synthetic images, balanced over the classes; 0: no synthetic domain "
+        "(your own data brings its own). 1,000 beat 6,000 on dev error.",
+    )
+    domain: str = Field(
+        "synthetic",
+        min_length=1,
+        description="The synthetic domain's name in the manifest and the report; it must "
+        "differ from every real domain.",
+    )
+    source: Literal["fonts", "strokes", "overlay"] = Field(
+        "strokes",
+        description="strokes: pen-drawn digits (synthesize.strokes); fonts: rendered from "
+        "fonts, strokes.share of them pen-drawn; overlay: composites (synthesize.overlay).",
+    )
+    fonts: list[str] = Field(
+        default_factory=lambda: list(BUNDLED_FONTS),
+        min_length=1,
+        description="File names in matplotlib's bundled font folder, or absolute paths to "
+        ".ttf / .otf files.",
+    )
+    canvas: int = Field(
+        32,
+        ge=8,
+        description="Side of the high-resolution render, pixels; a multiple of 8, reduced by "
+        "blocks counting ink pixels to 8x8 (values 0..16).",
+    )
+    font_size: IntRange = Field(
+        (30, 32),
+        description="Larger ink side, canvas pixels (the real digits fill the 32-pixel box).",
+    )
+    offset: IntRange = Field((-2, 2), description="x / y shift, canvas pixels.")
+    rotation_degrees: Range = Field((-5.0, 5.0), description="Rotation, degrees.")
+    stroke_width: IntRange = Field(
+        (0, 0), description="Extra pen width, canvas pixels; negative: a finer pen."
+    )
+    ink_threshold: int = Field(
+        160, ge=1, le=255, description="Rendered grey level (1..255) that counts as ink."
+    )
+    slant_degrees: Range = Field(
+        (-20.0, 0.0),
+        description="Horizontal shear, degrees; + leans right (the italic fonts already do).",
+    )
+    stroke_variation: NonNegativeRange = Field(
+        (0.0, 1.5),
+        description="Pen pressure: the stroke's edge moves up to this many canvas pixels.",
+    )
+    elastic_alpha: NonNegativeRange = Field(
+        (0.0, 3.0), description="Elastic warp: largest shift, canvas pixels."
+    )
+    elastic_sigma: float = Field(
+        3.0, gt=0.0, description="Elastic warp field smoothness, canvas pixels."
+    )
+    grid_distortion: NonNegativeRange = Field(
+        (0.0, 0.0), description="Grid warp: largest node shift, canvas pixels; [0, 0]: off."
+    )
+    grid_cells: int = Field(4, ge=1, description="Grid warp: cells per side.")
+    ink_threshold_jitter: IntRange = Field(
+        (0, 0),
+        description="Added to ink_threshold per image; the sum must stay in 1..255.",
+    )
+    width_scale: PositiveRange = Field(
+        (0.7, 1.0), description="Horizontal stretch of the glyph; 1: the font's own width."
+    )
+    strokes: StrokesParams = Field(default_factory=StrokesParams)
+    overlay: OverlayParams = Field(default_factory=OverlayParams)
+    diversity: DiversityParams = Field(default_factory=DiversityParams)
 
     @field_validator("canvas")
     @classmethod
@@ -263,31 +427,65 @@ class SynthesizeParams(Section):
 class SourceDomainParams(Section):
     """How much of one source (non-target) domain joins the training pool."""
 
-    fraction: Fraction = 1.0  # share of the domain's examples, chosen by hash
-    cap: int | None = Field(None, ge=0)  # then at most this many (exact)
+    fraction: Fraction = Field(
+        1.0, description="Share of the domain's examples, chosen by content hash."
+    )
+    cap: int | None = Field(None, ge=0, description="Then at most this many (exact); null: all.")
 
 
 class NearDuplicateParams(Section):
     """Drop train images whose perceptual hash is within `max_distance` bits of a dev/test one."""
 
-    enabled: bool = False
-    max_distance: int = Field(4, ge=0, le=10)  # Hamming distance between 64-bit pHashes
+    enabled: bool = Field(False, description="Run the perceptual-hash check.")
+    max_distance: int = Field(
+        4, ge=0, le=10, description="Hamming distance between 64-bit pHashes, bits."
+    )
 
 
 class SplitParams(Section):
-    seed: int = 0
-    target_domain: str = Field("handwritten", min_length=1)
-    dev: SplitSize = 0.25
-    test: SplitSize = 0.25
-    target_to_train: Fraction = 1.0
-    train_dev: SplitSize = 0.1
-    # true: exact class shares per (domain, class); false: additions never move rows (fractions)
-    stratify: bool = True
-    sources: dict[str, SourceDomainParams] = Field(default_factory=dict)  # default: all of each
-    # The dev / test confidence check: an error rate near this, differences of at least that.
-    expected_error: float = Field(0.03, gt=0.0, lt=1.0)
-    min_resolvable_difference: float = Field(0.01, gt=0.0, lt=1.0)
-    near_duplicates: NearDuplicateParams = NearDuplicateParams()
+    """train / train-dev / dev / test: dev and test only from the target domain, part of the
+    target in training, train-dev carved from the training distribution."""
+
+    seed: int = Field(0, description="Seed of the split assignment.")
+    target_domain: str = Field(
+        "handwritten", min_length=1, description="Dev and test come only from this domain."
+    )
+    dev: SplitSize = Field(
+        0.25, description="Below 1: a fraction of the target domain; 1 or more: a count."
+    )
+    test: SplitSize = Field(
+        0.25, description="Below 1: a fraction of the target domain; 1 or more: a count."
+    )
+    target_to_train: Fraction = Field(
+        1.0, description="Share of the remaining target examples that joins the training pool."
+    )
+    train_dev: SplitSize = Field(
+        0.1,
+        description="Carved from the training pool: below 1 a fraction, 1 or more a count.",
+    )
+    stratify: bool = Field(
+        True,
+        description="true: each (domain, class) gets its exact share, and added rows can move "
+        "a few at the cuts; false: added rows never move earlier ones (fractions).",
+    )
+    sources: dict[str, SourceDomainParams] = Field(
+        default_factory=dict,
+        description="Per source domain, how much joins training, e.g. "
+        "{synthetic: {fraction: 0.5, cap: 5000}}; a domain not listed joins whole.",
+    )
+    expected_error: float = Field(
+        0.03,
+        gt=0.0,
+        lt=1.0,
+        description="An error rate near the current dev error, for the dev / test size check.",
+    )
+    min_resolvable_difference: float = Field(
+        0.01,
+        gt=0.0,
+        lt=1.0,
+        description="Smallest error difference dev must resolve (95%), else a warning.",
+    )
+    near_duplicates: NearDuplicateParams = Field(default_factory=NearDuplicateParams)
 
     @model_validator(mode="after")
     def _fractions_leave_room(self) -> SplitParams:
@@ -307,13 +505,22 @@ class SplitParams(Section):
 class TransferParams(Section):
     """Transfer learning: start an architecture from an earlier run's weights."""
 
-    # architecture -> a checkpoint file (data/models/<arch>/model.pt) or an MLflow run,
-    # "runs:/<run_id>" or "models:/<name>@<alias>"; others start from random initialization.
-    init_from: dict[str, str] = Field(default_factory=dict)
-    # Train only the last N parameterized layers (N=1: the new output layer); "all": fine-tune.
-    trainable_layers: int | Literal["all"] = "all"
-    # With only the output layer trainable, compute the frozen body's activations once.
-    cache_features: bool = False
+    init_from: dict[str, str] = Field(
+        default_factory=dict,
+        description="Architecture -> a checkpoint file (data/models/<arch>/model.pt) or an "
+        'MLflow model, "runs:/<run_id>" or "models:/<name>@<alias>"; the others start from '
+        "random initialization.",
+    )
+    trainable_layers: int | Literal["all"] = Field(
+        "all",
+        description='"all": fine-tune everything; N >= 1: train only the last N parameterized '
+        "layers (N = 1: the new output layer).",
+    )
+    cache_features: bool = Field(
+        False,
+        description="With only the output layer trainable, compute the frozen body's "
+        "activations once.",
+    )
 
     @field_validator("trainable_layers")
     @classmethod
@@ -324,63 +531,99 @@ class TransferParams(Section):
 
 
 class ScheduleParams(Section):
-    """Learning-rate decay as course 2, week 2 lists it, plus cosine, all after a warm-up.
+    """Learning-rate decay as course 2, week 2 lists it, plus cosine, all after a warm-up,
+    stepped per mini-batch.
 
     `epoch_num` counts from 1 in the notes' formulas, so the first epoch of
     `inverse_time` already runs at lr / (1 + decay_rate).
     """
 
     name: Literal["constant", "inverse_time", "exponential", "inverse_sqrt", "step", "cosine"] = (
-        "constant"
+        Field("constant", description="The decay formula.")
     )
-    decay_rate: float = Field(1.0, ge=0.0)  # inverse_time: lr / (1 + decay_rate * epoch_num)
-    base: float = Field(0.95, gt=0.0, le=1.0)  # exponential: lr * base ** epoch_num
-    k: float = Field(1.0, gt=0.0)  # inverse_sqrt: lr * k / sqrt(epoch_num)
-    step_epochs: int = Field(5, ge=1)  # step: multiply by `gamma` every step_epochs epochs
-    gamma: float = Field(0.5, gt=0.0, le=1.0)
-    min_lr: float = Field(0.0, ge=0.0)  # cosine: the floor it anneals to
-    warmup_epochs: float = Field(0.0, ge=0.0)  # linear ramp from ~0 to lr, per step
+    decay_rate: float = Field(
+        1.0, ge=0.0, description="inverse_time: lr / (1 + decay_rate * epoch_num)."
+    )
+    base: float = Field(0.95, gt=0.0, le=1.0, description="exponential: lr * base ** epoch_num.")
+    k: float = Field(1.0, gt=0.0, description="inverse_sqrt: lr * k / sqrt(epoch_num).")
+    step_epochs: int = Field(
+        5, ge=1, description="step: lr * gamma ** (epochs done // step_epochs)."
+    )
+    gamma: float = Field(0.5, gt=0.0, le=1.0, description="step: the factor per step.")
+    min_lr: float = Field(0.0, ge=0.0, description="cosine: the floor it anneals to.")
+    warmup_epochs: float = Field(
+        0.0,
+        ge=0.0,
+        description="Linear ramp from ~0 to lr before any decay, in epochs (fractions work).",
+    )
 
 
 class EarlyStoppingParams(Section):
-    """Stop when dev error has not improved for `patience` epochs (off: see the README)."""
+    """Stop when dev error has not improved for `patience` epochs. Off by default: the notes
+    call it non-orthogonal (it couples fitting the training set with doing well on dev)."""
 
-    enabled: bool = False
-    patience: int = Field(3, ge=1)
-    min_delta: float = Field(0.0, ge=0.0)  # an improvement smaller than this does not count
-    restore_best: bool = True  # keep the weights of the best dev epoch, not the last
+    enabled: bool = Field(False, description="Stop early on a dev-error plateau.")
+    patience: int = Field(
+        3, ge=1, description="Epochs without a dev-error improvement before stopping."
+    )
+    min_delta: float = Field(
+        0.0, ge=0.0, description="An improvement smaller than this does not count."
+    )
+    restore_best: bool = Field(
+        True, description="Keep the weights of the best dev epoch, not the last."
+    )
 
 
 class CheckpointParams(Section):
     """Per-epoch training state for resuming a killed run; not a DVC output."""
 
-    enabled: bool = True
-    directory: str = Field("checkpoints", min_length=1)  # checkpoints/<arch>/last.pt
-    resume: bool = True  # a matching checkpoint (same params, data, world size) is resumed
+    enabled: bool = Field(True, description="Save the training state after every epoch.")
+    directory: str = Field(
+        "checkpoints",
+        min_length=1,
+        description="checkpoints/<arch>/last.pt; removed when training finishes.",
+    )
+    resume: bool = Field(
+        True,
+        description="Resume from a matching checkpoint (same params, data and world size).",
+    )
 
 
 class AugmentParams(Section):
     """Data augmentation of the train split (traindev.data.augmentation): batched on the
     training device, or per image in DataLoader workers (backend).
 
-    Off by default: on the embedded digits it does not lower the selected model's dev error
-    (README, Augmentation).
+    Off by default: on the embedded digits it does not lower the selected model's dev error.
     """
 
-    enabled: bool = False
-    preset: Literal["notes", "none"] = "notes"  # notes: the notes' list, less mirroring
-    # albumentations transforms, each {name: <class>, p: <probability>, <its arguments>}; one
-    # named like a preset transform tunes that transform's arguments, the others come after.
-    transforms: list[dict[str, Any]] = Field(default_factory=list)
-    # Mirrors, transposes and right-angle turns change a digit's class: refused unless true.
-    allow_label_changing: bool = False
-    # auto: batched (whole batches in torch, on the device) when every declared transform has
-    # a batched translation, else albumentations per image in DataLoader workers.
-    backend: Literal["auto", "batched", "albumentations"] = "auto"
-    # Offline materialization (the `augment` stage): this many augmented copies of the train
-    # split written once to data/augmented; training epoch e reads copy (e - 1) mod N instead
-    # of augmenting on the fly. For transforms too slow for the fly. 0: on the fly.
-    offline_copies: int = Field(0, ge=0)
+    enabled: bool = Field(False, description="Augment the train split.")
+    preset: Literal["notes", "none"] = Field(
+        "notes",
+        description="notes: the notes' list less mirroring (crop, rotate, shear, elastic warp, "
+        "colour shift, FancyPCA); none: only `transforms`.",
+    )
+    transforms: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="albumentations transforms, each {name: <class>, p: <probability>, <its "
+        "arguments>}; one named like a preset transform tunes it, the others are appended.",
+    )
+    allow_label_changing: bool = Field(
+        False,
+        description="Mirrors, transposes and right-angle turns change a digit's class: refused "
+        "unless true.",
+    )
+    backend: Literal["auto", "batched", "albumentations"] = Field(
+        "auto",
+        description="batched: whole batches in torch, on the device; albumentations: per image "
+        "in DataLoader workers; auto: batched when every transform has a batched translation.",
+    )
+    offline_copies: int = Field(
+        0,
+        ge=0,
+        description="N > 0: the augment stage writes N augmented copies of the train split "
+        "(data/augmented) and epoch e trains on copy (e - 1) mod N, for transforms too slow "
+        "for the fly; 0: on the fly.",
+    )
 
     @model_validator(mode="after")
     def _offline_needs_augmentation(self) -> AugmentParams:
@@ -393,41 +636,84 @@ class AugmentParams(Section):
 
 
 class TrainParams(Section):
-    seed: int = 0
-    architectures: list[str] = Field(min_length=1)
-    epochs: int = Field(10, ge=1)
-    # The global mini-batch: 1 is stochastic gradient descent, "full" (or anything >= the
-    # training set) is batch gradient descent. Under torchrun it is split across processes.
-    batch_size: int | Literal["full"] = 64
-    optimizer: Literal["sgd", "momentum", "rmsprop", "adam", "adamw"] = "adam"
-    lr: float = Field(1e-3, gt=0.0, le=10.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    beta1: float = Field(0.9, ge=0.0, lt=1.0)
-    beta2: float = Field(0.999, ge=0.0, lt=1.0)
-    epsilon: float = Field(1e-8, gt=0.0)
-    l2: float = Field(0.0, ge=0.0)
-    schedule: ScheduleParams = ScheduleParams()
-    clip_grad_norm: float | None = Field(None, gt=0.0)  # None: no clipping
-    early_stopping: EarlyStoppingParams = EarlyStoppingParams()
-    # Multi-task learning: names of manifest columns `task.<name>` holding 1 / 0 / missing.
-    # Empty: one softmax over `label`. Set: a sigmoid per task, missing labels masked out.
-    tasks: list[str] = Field(default_factory=list)
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    deterministic: bool = True
-    # auto: bf16 autocast on CUDA (fp16 + gradient scaling where bf16 is unsupported), fp32
-    # elsewhere; fp32 / bf16 / fp16 force it.
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    channels_last: bool = True  # convolutional models on CUDA only
-    compile: bool = False  # torch.compile the model (first epoch pays the compilation)
-    # DataLoader workers for splits streamed from disk; auto sizes them to the machine.
-    num_workers: int | Literal["auto"] = Field(0)
-    checkpoint: CheckpointParams = CheckpointParams()
-    progress: Literal["auto", "always", "never"] = "auto"  # auto: only on a terminal, not in CI
-    # Splits up to this size are held as one tensor on the device; larger ones stream
-    # from the memory-mapped pixel store through a DataLoader.
-    in_memory_max_mb: float = Field(512.0, ge=0.0)
-    transfer: TransferParams = TransferParams()
-    augment: AugmentParams = AugmentParams()
+    """Training: one train@<arch> stage and one MLflow run per listed architecture."""
+
+    seed: int = Field(0, description="Seed of initialization, shuffling and augmentation.")
+    architectures: list[str] = Field(
+        default_factory=lambda: ["logistic_regression", "deep_nn", "lenet5"],
+        min_length=1,
+        description="Architectures to train and compare; each gets train@, evaluate@ and "
+        "analyze@ stages and its hyperparameters from models.<name>.",
+    )
+    epochs: int = Field(15, ge=1, description="Passes over the training set.")
+    batch_size: int | Literal["full"] = Field(
+        64,
+        description="The global mini-batch: 1 is stochastic gradient descent, full (or anything "
+        ">= the training set) batch gradient descent; under torchrun it is split across "
+        "processes.",
+    )
+    optimizer: Literal["sgd", "momentum", "rmsprop", "adam", "adamw"] = Field(
+        "adam", description="The update rule (course 2, week 2)."
+    )
+    lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate (alpha).")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="beta of momentum.")
+    beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam's first-moment decay.")
+    beta2: float = Field(
+        0.999,
+        ge=0.0,
+        lt=1.0,
+        description="Adam's second-moment decay, and RMSprop's averaging coefficient.",
+    )
+    epsilon: float = Field(1e-8, gt=0.0, description="Adam / RMSprop denominator guard.")
+    l2: float = Field(
+        1e-4, ge=0.0, description="Weight decay (the notes' lambda / m); 0: no L2 penalty."
+    )
+    schedule: ScheduleParams = Field(default_factory=ScheduleParams)
+    clip_grad_norm: float | None = Field(
+        None,
+        gt=0.0,
+        description="Rescale gradients whose global norm is larger (e.g. 1.0); null: no clipping.",
+    )
+    early_stopping: EarlyStoppingParams = Field(default_factory=EarlyStoppingParams)
+    tasks: list[str] = Field(
+        default_factory=list,
+        description="Multi-task learning: manifest columns task.<name> holding 1 / 0 / empty, "
+        "a sigmoid per task with missing labels masked out; empty: one softmax over label.",
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto: CUDA, else MPS, else CPU."
+    )
+    deterministic: bool = Field(
+        True, description="Bit-identical runs on CPU; deterministic kernels on GPU."
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="auto: bf16 autocast on CUDA (fp16 with loss scaling where bf16 is "
+        "unsupported), fp32 elsewhere; fp32 / bf16 / fp16 force it.",
+    )
+    channels_last: bool = Field(
+        True, description="channels_last memory format for convolutional models on CUDA."
+    )
+    compile: bool = Field(
+        False, description="torch.compile the model (the first epoch pays the compilation)."
+    )
+    num_workers: int | Literal["auto"] = Field(
+        "auto",
+        description="DataLoader workers (>= 0) for splits streamed from disk; auto: cores - 1, "
+        "at most 8.",
+    )
+    checkpoint: CheckpointParams = Field(default_factory=CheckpointParams)
+    progress: Literal["auto", "always", "never"] = Field(
+        "auto", description="The per-epoch progress bar; auto: on a terminal, never in CI or logs."
+    )
+    in_memory_max_mb: float = Field(
+        512.0,
+        ge=0.0,
+        description="Splits up to this size (MB) are held on the device as one tensor; larger "
+        "ones stream from the memory-mapped pixel store through a DataLoader.",
+    )
+    transfer: TransferParams = Field(default_factory=TransferParams)
+    augment: AugmentParams = Field(default_factory=AugmentParams)
 
     @model_validator(mode="after")
     def _transfer_targets_are_trained(self) -> TrainParams:
@@ -486,7 +772,7 @@ class TrainParams(Section):
         known = sorted(ARCHITECTURE_PARAMS)
         for name in names:
             if name not in ARCHITECTURE_PARAMS:
-                hint = _nearest(name, known)
+                hint = did_you_mean(name, known)
                 raise ValueError(
                     f"unknown architecture {name!r}{hint}; valid architectures: {', '.join(known)}"
                 )
@@ -495,15 +781,38 @@ class TrainParams(Section):
         return names
 
 
+def _architecture_field(schema: type[ArchitectureParams]) -> Any:
+    return Field(default_factory=schema)
+
+
+# models.<name> for every architecture in the registry, typed by its own schema, so each
+# architecture's defaults and descriptions live once, in traindev.models.params.
+ModelsParams = create_model(
+    "ModelsParams",
+    __base__=Section,
+    __doc__="Hyperparameters per architecture (models.<name>); list a name in "
+    "train.architectures to train it.",
+    **{name: (schema, _architecture_field(schema)) for name, schema in ARCHITECTURE_PARAMS.items()},
+)
+
+
 class DiagnosisParams(Section):
-    # A gap "matters" when it is at least this large in absolute error ...
-    min_gap: Fraction = 0.005
-    # ... and at least this share of the largest gap ...
-    relative_to_largest: Fraction = 0.25
-    # ... and its bootstrap interval at this confidence lies above zero (not noise).
-    confidence: float = Field(0.95, gt=0.0, lt=1.0)
-    bootstrap_replicates: int = Field(2000, ge=100)
-    seed: int = 0
+    """When a gap between two rows of the bias / variance table matters: all three hold."""
+
+    min_gap: Fraction = Field(0.005, description="A gap below this (absolute error) is noise.")
+    relative_to_largest: Fraction = Field(
+        0.25, description="... and so is one below this share of the largest gap."
+    )
+    confidence: float = Field(
+        0.95,
+        gt=0.0,
+        lt=1.0,
+        description="... and so is one whose bootstrap interval at this confidence reaches zero.",
+    )
+    bootstrap_replicates: int = Field(
+        2000, ge=100, description="Bootstrap resamples behind each interval."
+    )
+    seed: int = Field(0, description="Seed of the bootstrap.")
 
 
 class ErrorWeightsParams(Section):
@@ -513,8 +822,13 @@ class ErrorWeightsParams(Section):
     applies); the weighted error is sum(weight * wrong) / sum(weight).
     """
 
-    classes: dict[str, float] = Field(default_factory=dict)
-    tags: dict[str, float] = Field(default_factory=dict)
+    classes: dict[str, float] = Field(
+        default_factory=dict, description='Class name -> weight (> 0), e.g. {"8": 5.0}.'
+    )
+    tags: dict[str, float] = Field(
+        default_factory=dict,
+        description='Tag -> weight (> 0); {"font": 2.0} matches any font=... tag.',
+    )
 
     @field_validator("classes", "tags")
     @classmethod
@@ -526,61 +840,110 @@ class ErrorWeightsParams(Section):
 
 
 class EvaluateParams(Section):
-    human_level_error: Fraction = 0.01
-    batch_size: int = Field(1024, ge=1)
-    # Train error is measured in eval mode on at most this many training examples (seeded).
-    train_sample_size: int = Field(20000, ge=1)
-    seed: int = 0
-    error_weights: ErrorWeightsParams = ErrorWeightsParams()
-    diagnosis: DiagnosisParams = DiagnosisParams()
+    """evaluate@<arch>: every split's errors, the five-row table and its diagnosis."""
+
+    human_level_error: Fraction = Field(
+        0.01, description="Proxy for Bayes error on the target (a careful human)."
+    )
+    batch_size: int = Field(1024, ge=1, description="Inference batch size.")
+    train_sample_size: int = Field(
+        20000,
+        ge=1,
+        description="Train error is measured in eval mode on at most this many training "
+        "examples (seeded).",
+    )
+    seed: int = Field(0, description="Seed of the training sample.")
+    error_weights: ErrorWeightsParams = Field(default_factory=ErrorWeightsParams)
+    diagnosis: DiagnosisParams = Field(default_factory=DiagnosisParams)
 
 
 class ErrorSheetParams(Section):
-    sample_size: int = Field(100, ge=1)  # misclassified dev examples to review
-    correct_sample_size: int = Field(50, ge=0)  # correctly classified ones, for label errors
-    seed: int = 0
-    # Extra category columns to tick by hand (the notes' "great cats", "blurry", ...).
-    categories: list[str] = Field(default_factory=list)
-    # dark / low_contrast / blurry / off_centre / small_ink flag this share of dev images.
-    property_quantile: float = Field(0.1, gt=0.0, lt=0.5)
-    # Where reviewed sheets are read from: <review_dir>/<arch>/errors.csv and correct.csv.
-    review_dir: str = Field("reviews", min_length=1)
-    # true: a missing reviewed sheet is an error (e.g. a release gate), not a hint.
-    require_review: bool = False
+    """The error-analysis sheets: dev examples to review by hand, with tag and property
+    columns to tick."""
+
+    sample_size: int = Field(
+        100, ge=1, description="Misclassified dev examples per sheet (the notes: about 100)."
+    )
+    correct_sample_size: int = Field(
+        50, ge=0, description="Correctly classified ones, to see label errors both ways."
+    )
+    seed: int = Field(0, description="Seed of the samples.")
+    categories: list[str] = Field(
+        default_factory=list,
+        description="Your own columns to tick by hand, e.g. [smudged, cut_off, ambiguous].",
+    )
+    property_quantile: float = Field(
+        0.1,
+        gt=0.0,
+        lt=0.5,
+        description="dark / low_contrast / blurry / off_centre / small_ink flag this share of "
+        "dev images (the worst).",
+    )
+    review_dir: str = Field(
+        "reviews",
+        min_length=1,
+        description="Reviewed sheets are read from <review_dir>/<arch>/errors.csv and correct.csv.",
+    )
+    require_review: bool = Field(
+        False, description="true: a missing reviewed sheet is an error (a release gate)."
+    )
 
 
 class LabelIssueParams(Section):
-    enabled: bool = True
-    # Fixing labels is "worth it" when suspected label errors explain this share of dev errors.
-    worth_fixing_share: Fraction = 0.1
-    # Above this dev error the model is too weak for its disagreements to point at labels.
-    max_model_error: Fraction = 0.15
-    # K-fold out-of-sample predictions on train (logistic regression on the model's
-    # penultimate features) to find systematic training-label errors. Off: it costs a fit
-    # per fold and the features were learned from those very labels.
-    train_folds: int = Field(0, ge=0)
-    train_max_examples: int = Field(20000, ge=10)
+    """Suspected label errors (cleanlab, on out-of-sample predictions)."""
+
+    enabled: bool = Field(True, description="Look for label issues on dev and test.")
+    worth_fixing_share: Fraction = Field(
+        0.1,
+        description="Fixing labels is worth it when suspected label errors explain this share "
+        "of dev errors.",
+    )
+    max_model_error: Fraction = Field(
+        0.15,
+        description="Above this dev error, suspects are mostly the model's own mistakes.",
+    )
+    train_folds: int = Field(
+        0,
+        ge=0,
+        description="K > 1: K-fold out-of-sample check of the training labels (logistic "
+        "regression on penultimate features). Off: it costs a fit per fold, and the features "
+        "were learned from those very labels.",
+    )
+    train_max_examples: int = Field(
+        20000, ge=10, description="Training examples the K-fold check uses at most."
+    )
 
 
 class MismatchParams(Section):
-    enabled: bool = True
-    folds: int = Field(5, ge=2)
-    max_per_split: int = Field(5000, ge=10)  # train-dev and dev examples fed to the classifier
-    gallery_size: int = Field(16, ge=0)  # dev examples most unlike the training distribution
+    """A classifier telling train-dev from dev on penultimate features: how far apart the
+    training and target distributions are, and which dev images are most unlike training."""
+
+    enabled: bool = Field(True, description="Run the data-mismatch classifier.")
+    folds: int = Field(5, ge=2, description="Cross-validation folds.")
+    max_per_split: int = Field(
+        5000, ge=10, description="Train-dev and dev examples fed to the classifier, each."
+    )
+    gallery_size: int = Field(
+        16, ge=0, description="Dev examples most unlike the training distribution, shown."
+    )
 
 
 class AnalyzeParams(Section):
-    errors: ErrorSheetParams = ErrorSheetParams()
-    label_issues: LabelIssueParams = LabelIssueParams()
-    mismatch: MismatchParams = MismatchParams()
+    """analyze@<arch>: error-analysis sheets, label issues, data mismatch."""
+
+    errors: ErrorSheetParams = Field(default_factory=ErrorSheetParams)
+    label_issues: LabelIssueParams = Field(default_factory=LabelIssueParams)
+    mismatch: MismatchParams = Field(default_factory=MismatchParams)
 
 
 class ThresholdParams(Section):
     """A satisficing metric: `metric` must be at most `max` and/or at least `min`."""
 
-    metric: str = Field(min_length=1)
-    max: float | None = None
-    min: float | None = None
+    metric: str = Field(
+        min_length=1, description="A metric name, e.g. latency_ms, parameters, dev.error."
+    )
+    max: float | None = Field(None, description="Upper bound; null: none.")
+    min: float | None = Field(None, description="Lower bound; null: none.")
 
     @model_validator(mode="after")
     def _has_bound(self) -> ThresholdParams:
@@ -590,28 +953,66 @@ class ThresholdParams(Section):
 
 
 class SelectParams(Section):
-    # The one metric to optimize, e.g. dev.error, dev.f1, dev.weighted_error.
-    optimizing: str = Field("dev.error", min_length=1)
-    goal: Literal["minimize", "maximize"] = "minimize"
-    # Every threshold must hold, e.g. {metric: latency_ms, max: 100}.
-    satisficing: list[ThresholdParams] = Field(default_factory=list)
-    # Also consider earlier MLflow runs trained on the same split (same manifest hash).
-    include_earlier_runs: bool = True
-    registered_model: str = Field("traindev", min_length=1)
-    alias: str = Field("champion", min_length=1)
+    """The champion: one optimizing metric, every satisficing threshold must hold."""
+
+    optimizing: str = Field(
+        "dev.error",
+        min_length=1,
+        description="The one metric to optimize, e.g. dev.error, dev.f1 (goal maximize), "
+        "dev.weighted_error.",
+    )
+    goal: Literal["minimize", "maximize"] = Field(
+        "minimize", description="Whether the optimizing metric is better low or high."
+    )
+    satisficing: list[ThresholdParams] = Field(
+        default_factory=lambda: [
+            ThresholdParams(metric="latency_ms", max=100),
+            ThresholdParams(metric="parameters", max=50_000_000),
+        ],
+        description="Thresholds every candidate must meet; the defaults: batch-1 inference "
+        "under 100 ms on the evaluation device, at most 50 million parameters.",
+    )
+    include_earlier_runs: bool = Field(
+        True,
+        description="Earlier MLflow runs trained on the same split (same manifest hash) "
+        "compete too.",
+    )
+    registered_model: str = Field(
+        "traindev", min_length=1, description="MLflow registered model name."
+    )
+    alias: str = Field(
+        "champion",
+        min_length=1,
+        description="Alias the winner gets: models:/<registered_model>@<alias>.",
+    )
 
 
 class ReportParams(Section):
-    title: str = "traindev report"
-    augmentation_examples: int = Field(4, ge=1, le=16)  # training images in the preview grid
+    """The HTML and Markdown report (reports/report.html, reports/report.md)."""
+
+    title: str = Field(
+        "traindev report - handwritten digits, real target and synthetic source",
+        description="The report's heading.",
+    )
+    augmentation_examples: int = Field(
+        4,
+        ge=1,
+        le=16,
+        description="Training images in the augmentation preview (with train.augment on).",
+    )
 
 
 class TorchrunParams(Section):
-    """How the `reproduce` flow launches training stages; 1 x 1 is a plain `dvc repro`."""
+    """How the `reproduce` flow launches training stages (DDP); 1 x 1 is a plain
+    `dvc repro`."""
 
-    nnodes: int = Field(1, ge=1)
-    nproc_per_node: int | Literal["gpu"] = 1  # "gpu": one process per visible GPU
-    rdzv_endpoint: str | None = None  # host:port of node 0 when nnodes > 1
+    nnodes: int = Field(1, ge=1, description="Machines.")
+    nproc_per_node: int | Literal["gpu"] = Field(
+        1, description="Processes per machine; gpu: one per visible GPU."
+    )
+    rdzv_endpoint: str | None = Field(
+        None, description="host:port of node 0, needed when nnodes > 1."
+    )
 
     @property
     def distributed(self) -> bool:
@@ -625,40 +1026,69 @@ class TorchrunParams(Section):
 
 
 class OrchestrationParams(Section):
-    retries: int = Field(1, ge=0)
-    retry_delay_seconds: float = Field(5.0, ge=0.0)
-    stage_timeout_seconds: float = Field(3600.0, gt=0.0)
-    torchrun: TorchrunParams = TorchrunParams()
+    """Prefect (pipeline/): retries and time limits per stage; never read by a DVC stage."""
+
+    retries: int = Field(1, ge=0, description="Retries of a failed stage.")
+    retry_delay_seconds: float = Field(5.0, ge=0.0, description="Wait before a retry.")
+    stage_timeout_seconds: float = Field(
+        3600.0, gt=0.0, description="A stage running longer is stopped."
+    )
+    torchrun: TorchrunParams = Field(default_factory=TorchrunParams)
 
 
 class SweepParams(Section):
     """Random search as course 2, week 3 teaches it: random points, the right scale per knob,
     coarse then fine. Read by the Prefect `sweep` flow only (pipeline/sweep.py)."""
 
-    seed: int = 0
-    trials: int = Field(8, ge=1)  # the coarse round
-    fine_trials: int = Field(4, ge=0)  # the fine round, around the best coarse trials
-    fine_from_best: int = Field(2, ge=1)  # how many of the best coarse trials define the region
-    shrink: float = Field(0.25, gt=0.0, le=1.0)  # the fine region's margin, share of the range
-    parallelism: int = Field(2, ge=1)  # trials at once
-    task_runner: Literal["threads", "dask"] = "threads"
-    dask_address: str | None = None  # tcp://scheduler:8786; None: a local Dask cluster
-    # dotted params key -> {scale: log | one_minus_log | linear | int | choice, low, high, choices}
-    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    seed: int = Field(0, description="Seed of the sampled points.")
+    trials: int = Field(
+        8, ge=1, description="The coarse round: random points, each a `dvc exp run`."
+    )
+    fine_trials: int = Field(
+        4, ge=0, description="The fine round, around the best coarse trials; 0: none."
+    )
+    fine_from_best: int = Field(
+        2, ge=1, description="How many of the best coarse trials define the fine region."
+    )
+    shrink: float = Field(
+        0.25,
+        gt=0.0,
+        le=1.0,
+        description="The fine region's margin, as a share of each knob's range.",
+    )
+    parallelism: int = Field(2, ge=1, description="Trials at once.")
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", description="threads, or dask (needs prefect-dask)."
+    )
+    dask_address: str | None = Field(
+        None, description="A Dask scheduler, tcp://host:8786; null: a local cluster."
+    )
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {
+            "train.lr": {"scale": "log", "low": 1.0e-4, "high": 3.0e-2},
+            "train.l2": {"scale": "log", "low": 1.0e-6, "high": 1.0e-2},
+            "train.beta1": {"scale": "one_minus_log", "low": 0.8, "high": 0.99},
+        },
+        description="Dotted params key -> {scale: log | one_minus_log | linear | int | choice, "
+        "low, high, choices}; the notes: a log scale for lr and L2, 1 - beta on a log scale.",
+    )
 
 
 class Params(Section):
-    ingest: IngestParams
-    synthesize: SynthesizeParams
-    split: SplitParams
-    train: TrainParams
-    models: dict[str, dict[str, Any]]
-    evaluate: EvaluateParams
-    analyze: AnalyzeParams = AnalyzeParams()
-    select: SelectParams = SelectParams()
-    report: ReportParams = ReportParams()
-    orchestration: OrchestrationParams = OrchestrationParams()
-    sweep: SweepParams = SweepParams()
+    """The whole params.yaml: one section per stage; each stage re-runs only when its own
+    section changes."""
+
+    ingest: IngestParams = Field(default_factory=IngestParams)
+    synthesize: SynthesizeParams = Field(default_factory=SynthesizeParams)
+    split: SplitParams = Field(default_factory=SplitParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    models: ModelsParams = Field(default_factory=ModelsParams)  # type: ignore[valid-type]
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    analyze: AnalyzeParams = Field(default_factory=AnalyzeParams)
+    select: SelectParams = Field(default_factory=SelectParams)
+    report: ReportParams = Field(default_factory=ReportParams)
+    orchestration: OrchestrationParams = Field(default_factory=OrchestrationParams)
+    sweep: SweepParams = Field(default_factory=SweepParams)
 
     @model_validator(mode="after")
     def _target_domain_is_produced(self) -> Params:
@@ -683,7 +1113,8 @@ class Params(Section):
         if self.split.target_domain not in domains:
             raise ParamsError(
                 f"split.target_domain: {self.split.target_domain!r} is not produced by any "
-                f"stage{_nearest(self.split.target_domain, domains)}; domains: {', '.join(domains)}"
+                f"stage{did_you_mean(self.split.target_domain, domains)}; "
+                f"domains: {', '.join(domains)}"
             )
         return self
 
@@ -701,95 +1132,6 @@ class Params(Section):
             )
         return self
 
-    @model_validator(mode="after")
-    def _models_match_registry(self) -> Params:
-        for name in self.models:
-            if name not in ARCHITECTURE_PARAMS:
-                known = sorted(ARCHITECTURE_PARAMS)
-                raise ParamsError(
-                    f"models.{name}: unknown architecture{_nearest(name, known)}; "
-                    f"valid architectures: {', '.join(known)}"
-                )
-        for name in self.train.architectures:
-            if name not in self.models:
-                raise ParamsError(
-                    f"train.architectures names {name!r} but models.{name} is missing; "
-                    f"add a models.{name} section (it may be empty: {{}})"
-                )
-        return self
-
-    def model_params(self, name: str) -> BaseModel:
-        """The validated hyperparameters of architecture `name`."""
-        return ARCHITECTURE_PARAMS[name].model_validate(self.models.get(name) or {})
-
-
-def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
-    """Read and validate params.yaml, raising ParamsError with one line per problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"{path}: params file not found (run from the project root)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
-    return validate_params(raw, source=str(path))
-
-
-def validate_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
-    try:
-        params = Params.model_validate(raw)
-        for name, section in params.models.items():
-            _validate_section(ARCHITECTURE_PARAMS[name], section or {}, f"models.{name}", source)
-        if params.train.augment.transforms:  # albumentations is imported only when needed
-            from traindev.data.augmentation import validate_augment
-
-            validate_augment(params.train.augment)
-        return params
-    except ValidationError as exc:
-        raise ParamsError(_format_errors(exc, source)) from None
-    except ParamsError as exc:
-        raise ParamsError(f"{source}: {exc}") from None
-
-
-def _validate_section(schema: type[BaseModel], data: Any, prefix: str, source: str) -> None:
-    try:
-        schema.model_validate(data)
-    except ValidationError as exc:
-        raise ParamsError(_format_errors(exc, source, prefix)) from None
-
-
-def _format_errors(exc: ValidationError, source: str, prefix: str = "") -> str:
-    lines = [f"{source}: invalid params"]
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"]]
-        key = ".".join(([prefix] if prefix else []) + loc)
-        if error["type"] == "extra_forbidden":
-            valid = _valid_keys(error["loc"][:-1], prefix)
-            lines.append(f"  {key}: unknown key{_nearest(loc[-1], valid)}")
-        elif error["type"] == "missing":
-            lines.append(f"  {key}: required key is missing")
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            got = error.get("input")
-            shown = "" if isinstance(got, dict) or len(repr(got)) > 80 else f" (got {got!r})"
-            lines.append(f"  {key}: {message}{shown}" if key else f"  {message}")
-    return "\n".join(lines)
-
-
-def _valid_keys(loc: tuple[Any, ...], prefix: str) -> list[str]:
-    """Field names of the schema at `loc`, walking the Params model tree."""
-    model: Any = ARCHITECTURE_PARAMS[prefix.split(".")[1]] if prefix else Params
-    for part in loc:
-        field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def _nearest(word: str, candidates: list[str]) -> str:
-    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    def model_params(self, name: str) -> ArchitectureParams:
+        """The validated hyperparameters of architecture `name` (models.<name>)."""
+        return getattr(self.models, name)

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from traindev.config import validate_params
 from traindev.data.store import ImageStore
 from traindev.models.params import ARCHITECTURE_PARAMS
 from traindev.models.registry import build_model
+from traindev.params_file import validate_params
 from traindev.stages.analyze import _mismatch, _train_label_issues
 
 FLIPPED = (5, 47, 90, 131)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from traindev.config import AugmentParams, ParamsError, TrainParams, validate_params
+from traindev.config import AugmentParams, ParamsError, TrainParams
 from traindev.data.augmentation import (
     make_augmenter,
     preset_specs,
@@ -18,6 +18,7 @@ from traindev.data.augmentation import (
 )
 from traindev.data.batches import StoreBatches, split_rows, to_model_input
 from traindev.data.store import ImageStore
+from traindev.params_file import validate_params
 from traindev.stages.train import SplitBatches
 from traindev.training.distributed import DistributedContext
 

@@ -13,7 +13,7 @@ import torch
 from albumentations.augmentations.pixel import functional as fpixel
 from data.test_augmentation import tiny_store
 
-from traindev.config import AugmentParams, ParamsError, TrainParams, validate_params
+from traindev.config import AugmentParams, ParamsError, TrainParams
 from traindev.data.augmentation import Augmenter, make_augmenter, resolve_specs
 from traindev.data.batch_augmentation import (
     BatchAugmenter,
@@ -38,6 +38,7 @@ from traindev.data.batches import (
     split_rows,
     to_model_input,
 )
+from traindev.params_file import validate_params
 from traindev.stages.train import SplitBatches
 from traindev.training.distributed import DistributedContext
 

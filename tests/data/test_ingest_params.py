@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from traindev.config import ParamsError, validate_params
+from traindev.config import ParamsError
+from traindev.params_file import validate_params
 
 
 @pytest.mark.parametrize(

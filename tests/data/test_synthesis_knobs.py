@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from traindev.config import ParamsError, SynthesizeParams, validate_params
+from traindev.config import ParamsError, SynthesizeParams
 from traindev.data.synthesis.distortions import (
     elastic_warp,
     grid_warp,
@@ -20,6 +20,7 @@ from traindev.data.synthesis.fonts import (
     render_digit,
     synthesize_font_digits,
 )
+from traindev.params_file import validate_params
 
 SANS = BUNDLED_FONT_DIR / "DejaVuSans.ttf"
 KNOBS = {  # knob -> (range that turns it on, tag key)

@@ -221,7 +221,7 @@ def test_colour_output_takes_the_background_colour(folders) -> None:
 
 
 def test_overlaying_the_target_domain_is_a_params_error(default_params):
-    from traindev.config import validate_params
+    from traindev.params_file import validate_params
 
     default_params["synthesize"].update(source="overlay")
     default_params["synthesize"]["overlay"] = {"foreground_domains": ["handwritten"]}

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 
-from traindev.config import ParamsError, StrokesParams, SynthesizeParams, validate_params
+from traindev.config import ParamsError, StrokesParams, SynthesizeParams
 from traindev.data.synthesis.diversity import STROKE_POOLS, diversity_report
 from traindev.data.synthesis.fonts import synthesize_font_digits
 from traindev.data.synthesis.strokes import (
@@ -19,6 +19,7 @@ from traindev.data.synthesis.strokes import (
     synthesize_digits,
     synthesize_stroke_digits,
 )
+from traindev.params_file import validate_params
 
 
 def _params(**update) -> SynthesizeParams:

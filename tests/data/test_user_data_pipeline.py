@@ -10,8 +10,9 @@ import yaml
 from ingest_files import make_folder
 from project_harness import PROJECT_ROOT
 
-from traindev.config import ParamsError, validate_params
+from traindev.config import ParamsError
 from traindev.data.store import read_store
+from traindev.params_file import validate_params
 from traindev.stages import ingest, split, synthesize, train
 
 

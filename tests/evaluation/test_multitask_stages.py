@@ -21,8 +21,8 @@ from project_harness import PROJECT_ROOT
 
 from traindev import paths
 from traindev.atomic import write_json
-from traindev.config import validate_params
 from traindev.data.store import write_store
+from traindev.params_file import validate_params
 from traindev.stages import analyze, evaluate, report, select, train
 from traindev.tracking import configure
 from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint

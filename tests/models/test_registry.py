@@ -6,9 +6,9 @@ import importlib
 
 import pytest
 
-from traindev.config import validate_params
 from traindev.models.params import ARCHITECTURE_PARAMS
 from traindev.models.registry import ARCHITECTURES, available_architectures, get_architecture
+from traindev.params_file import validate_params
 
 
 @pytest.mark.parametrize("name", available_architectures())

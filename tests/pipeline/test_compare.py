@@ -10,7 +10,8 @@ import yaml
 from project_harness import PROJECT_ROOT, Project
 
 from pipeline.compare import compare, set_architectures
-from traindev.config import ParamsError, load_params
+from traindev.config import ParamsError
+from traindev.params_file import load_params
 
 
 def split_outputs(project: Project) -> list[dict]:

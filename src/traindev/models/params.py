@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Activation = Literal["relu", "leaky_relu", "tanh", "sigmoid"]
 SMALL_INPUT = (32, 32)
+DROPOUT = "Dropout rate; the notes' keep_prob (1 - rate) is accepted instead."
 
 
 class ArchitectureParams(BaseModel):
@@ -46,35 +47,48 @@ class ArchitectureParams(BaseModel):
 class LogisticRegressionParams(ArchitectureParams):
     """Course 1, week 2: logistic regression as a one-layer network (softmax for K classes)."""
 
-    init: Literal["zeros", "default"] = "zeros"  # the notes initialize w and b to zero
+    init: Literal["zeros", "default"] = Field(
+        "zeros",
+        description="zeros: the notes initialize w and b to zero (fine for logistic "
+        "regression); default: PyTorch's initialization.",
+    )
 
 
 class ShallowNetworkParams(ArchitectureParams):
     """Course 1, week 3: one hidden layer, tanh as the notes' default hidden activation."""
 
-    hidden_size: int = Field(64, ge=1)
-    activation: Activation = "tanh"
-    init: Literal["he", "xavier", "small_random", "default"] = "small_random"
+    hidden_size: int = Field(64, ge=1, description="Units in the hidden layer.")
+    activation: Activation = Field("tanh", description="Hidden activation.")
+    init: Literal["he", "xavier", "small_random", "default"] = Field(
+        "small_random",
+        description="small_random: the notes' small Gaussian weights; he (ReLU), xavier "
+        "(tanh), or PyTorch's default.",
+    )
 
 
 class DeepNetworkParams(ArchitectureParams):
     """The notes' deep L-layer network: [LINEAR -> ACT] x (L-1) -> LINEAR -> softmax."""
 
-    hidden_sizes: list[int] = Field(default_factory=lambda: [256, 128], min_length=1)
-    activation: Activation = "relu"
-    # He initialization for ReLU-family activations, Xavier for tanh / sigmoid (course 2, week 1).
-    init: Literal["he", "xavier", "default"] = "he"
-    batch_norm: bool = False
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    hidden_sizes: list[int] = Field(
+        default_factory=lambda: [256, 128], min_length=1, description="Units per hidden layer."
+    )
+    activation: Activation = Field("relu", description="Hidden activation.")
+    init: Literal["he", "xavier", "default"] = Field(
+        "he",
+        description="he for ReLU-family activations, xavier for tanh / sigmoid (course 2, "
+        "week 1), or PyTorch's default.",
+    )
+    batch_norm: bool = Field(True, description="Batch normalization after each hidden layer.")
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description=DROPOUT)
 
 
 class LeNet5Params(ArchitectureParams):
     """LeNet-5 (LeCun et al., 1998) as the notes draw it: 32x32x1 -> conv5x5/6 -> pool ->
     conv5x5/16 -> pool -> FC120 -> FC84 -> softmax."""
 
-    activation: Activation = "tanh"
-    pooling: Literal["avg", "max"] = "avg"
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    activation: Activation = Field("tanh", description="Activation, tanh as in 1998.")
+    pooling: Literal["avg", "max"] = Field("avg", description="avg, as in 1998, or max.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description=DROPOUT)
 
     def native_input(self, name: str) -> tuple[int, int] | None:
         return (32, 32)
@@ -83,8 +97,12 @@ class LeNet5Params(ArchitectureParams):
 class ConvNetParams(ArchitectureParams):
     """Shared by the ImageNet-era families: the paper's configuration or the small adaptation."""
 
-    small_input: bool = True
-    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    small_input: bool = Field(
+        True,
+        description="true: the documented small-image adaptation, defined at 32x32; false: "
+        "the paper's configuration and input size.",
+    )
+    dropout: float = Field(0.5, ge=0.0, lt=1.0, description=DROPOUT)
 
     def native_input(self, name: str) -> tuple[int, int] | None:
         return SMALL_INPUT if self.small_input else REFERENCE_INPUT[name]
@@ -97,27 +115,33 @@ class AlexNetParams(ConvNetParams):
 class VGG16Params(ConvNetParams):
     """VGG-16: 13 3x3 'same' convolutions in 5 blocks with 2x2 max pools, FC 4096-4096."""
 
-    batch_norm: bool = False
+    batch_norm: bool = Field(False, description="Batch normalization after each convolution.")
 
 
 class ResNetParams(ConvNetParams):
     """ResNet-18/34 (basic blocks) and -50 (bottleneck blocks), projection shortcuts."""
 
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description=DROPOUT)
 
 
 class GoogLeNetParams(ConvNetParams):
     """GoogLeNet (Inception v1): inception modules with 1x1 bottlenecks, a real 5x5 branch."""
 
-    dropout: float = Field(0.4, ge=0.0, lt=1.0)
-    batch_norm: bool = False  # the 2014 paper has none; true trains far more easily
+    dropout: float = Field(0.4, ge=0.0, lt=1.0, description=DROPOUT)
+    batch_norm: bool = Field(
+        False,
+        description="Batch normalization after each convolution; the 2014 paper has none, "
+        "true trains far more easily.",
+    )
 
 
 class MobileNetParams(ConvNetParams):
     """MobileNet v1 (depthwise separable) and v2 (inverted residuals, linear bottlenecks)."""
 
-    width_multiplier: float = Field(1.0, gt=0.0, le=4.0)
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    width_multiplier: float = Field(
+        1.0, gt=0.0, le=4.0, description="Channels of every layer, scaled (the paper's alpha)."
+    )
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description=DROPOUT)
 
 
 class EfficientNetParams(ConvNetParams):
@@ -126,8 +150,12 @@ class EfficientNetParams(ConvNetParams):
     `dropout` None takes the variant's own rate from the scaling table.
     """
 
-    dropout: float | None = Field(None, ge=0.0, lt=1.0)
-    stochastic_depth: float = Field(0.2, ge=0.0, lt=1.0)
+    dropout: float | None = Field(
+        None, ge=0.0, lt=1.0, description="Dropout rate; null: the variant's own rate."
+    )
+    stochastic_depth: float = Field(
+        0.2, ge=0.0, lt=1.0, description="Chance of dropping a residual block in training."
+    )
 
     def native_input(self, name: str) -> tuple[int, int] | None:
         if self.small_input:
@@ -139,10 +167,10 @@ class EfficientNetParams(ConvNetParams):
 class SequenceParams(ArchitectureParams):
     """RNN / GRU / LSTM that read an image row by row (H steps of W*C features)."""
 
-    hidden_size: int = Field(128, ge=1)
-    num_layers: int = Field(1, ge=1)  # >1: the notes' deep (stacked) RNN
-    bidirectional: bool = False
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
+    hidden_size: int = Field(128, ge=1, description="Units of the recurrent state.")
+    num_layers: int = Field(1, ge=1, description="Above 1: the notes' deep (stacked) RNN.")
+    bidirectional: bool = Field(False, description="Read the rows in both directions.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between stacked layers.")
 
 
 REFERENCE_INPUT: dict[str, tuple[int, int]] = {
