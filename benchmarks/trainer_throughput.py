@@ -197,6 +197,7 @@ def train_params(
         batch_size=batch_size,
         optimizer="momentum",
         lr=LR,
+        l2=0.0,  # the bare loop it is compared with has no weight decay
         deterministic=False,
         precision=precision,
         channels_last=channels_last,

@@ -46,7 +46,7 @@ def tiny_store(n: int = 48, side: int = 8, channels: int = 1, pixel_max: int = 1
 
 
 def with_transforms(default_params: dict, transforms: list, **augment) -> dict:
-    default_params["train"]["augment"] = {"transforms": transforms, **augment}
+    default_params["train"]["augment"].update(transforms=transforms, **augment)
     return default_params
 
 

@@ -324,10 +324,9 @@ def test_auto_picks_batched_when_everything_translates_else_albumentations():
 
 
 def test_batched_with_an_untranslatable_transform_is_a_params_error(default_params):
-    default_params["train"]["augment"] = {
-        "backend": "batched",
-        "transforms": [{"name": "GaussNoise", "p": 0.2}],
-    }
+    default_params["train"]["augment"].update(
+        backend="batched", transforms=[{"name": "GaussNoise", "p": 0.2}]
+    )
     message = r"transforms\[0\]: GaussNoise has no batched translation.*backend: albumentations"
     with pytest.raises(ParamsError, match=message):
         validate_params(default_params)

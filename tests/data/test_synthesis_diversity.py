@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.synthesis import printed_fonts
 from project_harness import PROJECT_ROOT
 
-from traindev.config import SynthesizeParams
 from traindev.data.synthesis.diversity import FONT_POOLS, diversity_report, pool_summary
 from traindev.stages import synthesize
 
@@ -62,7 +62,7 @@ def test_stage_writes_diversity_json_and_warns_in_its_output_line(
     tmp_path: Path, monkeypatch, caplog
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    narrow = SynthesizeParams(fonts=["DejaVuSans.ttf"], count=20)
+    narrow = printed_fonts(fonts=["DejaVuSans.ttf"], count=20)
     with caplog.at_level(logging.WARNING):
         message = synthesize.run(narrow)
     assert "1 fonts (effective 1.0); WARNING narrow pool" in message
@@ -71,7 +71,7 @@ def test_stage_writes_diversity_json_and_warns_in_its_output_line(
     assert report["narrow"] is True and report["count"] == 20
     assert report["pools"]["fonts"]["shares"] == {"DejaVuSans": 1.0}
 
-    wide = SynthesizeParams(fonts=DEFAULT_FONTS, count=30)
+    wide = printed_fonts(fonts=DEFAULT_FONTS, count=30)
     message = synthesize.run(wide)
     assert f"{len(DEFAULT_FONTS)} fonts (effective {len(DEFAULT_FONTS)}.0)" in message
     assert "WARNING" not in message
@@ -80,7 +80,7 @@ def test_stage_writes_diversity_json_and_warns_in_its_output_line(
 
 def test_threshold_is_a_param(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    params = SynthesizeParams(
+    params = printed_fonts(
         fonts=["DejaVuSans.ttf", "cmr10.ttf"], count=10, diversity={"min_effective_sources": 2}
     )
     assert "WARNING" not in synthesize.run(params)
@@ -88,6 +88,6 @@ def test_threshold_is_a_param(tmp_path: Path, monkeypatch) -> None:
 
 def test_count_zero_writes_an_empty_report(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    synthesize.run(SynthesizeParams(fonts=["DejaVuSans.ttf"], count=0))
+    synthesize.run(printed_fonts(fonts=["DejaVuSans.ttf"], count=0))
     report = json.loads((tmp_path / synthesize.DIVERSITY_REPORT).read_text())
     assert report["count"] == 0 and report["pools"] == {} and not report["narrow"]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.synthesis import printed_fonts
 
-from traindev.config import SynthesizeParams
 from traindev.data.synthesis.fonts import (
     BUNDLED_FONT_DIR,
     SynthesizedDigits,
@@ -24,7 +24,7 @@ SANS = BUNDLED_FONT_DIR / "DejaVuSans.ttf"
 
 @pytest.fixture(scope="module")
 def digits() -> SynthesizedDigits:
-    params = SynthesizeParams(
+    params = printed_fonts(
         fonts=["DejaVuSans.ttf", "cmr10.ttf"], count=200, seed=3, font_size=(22, 30)
     )
     return synthesize_font_digits(params)
@@ -79,7 +79,7 @@ def test_pixels_are_uint8_block_counts(digits: SynthesizedDigits) -> None:
 
 
 def test_same_params_identical_other_seed_differs(digits: SynthesizedDigits) -> None:
-    params = SynthesizeParams(
+    params = printed_fonts(
         fonts=["DejaVuSans.ttf", "cmr10.ttf"], count=200, seed=3, font_size=(22, 30)
     )
     again = synthesize_font_digits(params)
@@ -112,7 +112,7 @@ def test_tags_record_font_and_each_distortion(digits: SynthesizedDigits) -> None
 
 
 def test_fixed_distortions_are_tagged_exactly() -> None:
-    params = SynthesizeParams(
+    params = printed_fonts(
         fonts=["DejaVuSans.ttf"],
         count=10,
         font_size=(26, 26),
@@ -204,4 +204,4 @@ def test_non_font_file_rejected(tmp_path: Path) -> None:
 
 def test_synthesize_rejects_bad_font_before_rendering() -> None:
     with pytest.raises(ValueError, match=r"synthesize\.fonts"):
-        synthesize_font_digits(SynthesizeParams(fonts=["missing.ttf"], count=5))
+        synthesize_font_digits(printed_fonts(fonts=["missing.ttf"], count=5))

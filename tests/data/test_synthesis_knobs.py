@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.synthesis import printed_fonts
 
 from traindev.config import ParamsError, SynthesizeParams
 from traindev.data.synthesis.distortions import (
@@ -34,7 +35,7 @@ KNOBS = {  # knob -> (range that turns it on, tag key)
 
 
 def _params(**update) -> SynthesizeParams:
-    return SynthesizeParams(fonts=["DejaVuSans.ttf"], count=20, seed=5, **update)
+    return printed_fonts(fonts=["DejaVuSans.ttf"], count=20, seed=5, **update)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +169,7 @@ def test_thin_keeps_the_centre_line() -> None:
 
 def test_reversed_knob_range_is_a_params_error() -> None:
     with pytest.raises(ValueError, match=r"(?s)slant_degrees.*low <= high"):
-        SynthesizeParams(fonts=["DejaVuSans.ttf"], slant_degrees=(20, -20))
+        printed_fonts(fonts=["DejaVuSans.ttf"], slant_degrees=(20, -20))
 
 
 def test_jitter_outside_the_grey_scale_is_a_params_error(default_params) -> None:

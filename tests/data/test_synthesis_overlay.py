@@ -224,8 +224,8 @@ def test_overlaying_the_target_domain_is_a_params_error(default_params):
     from traindev.params_file import validate_params
 
     default_params["synthesize"].update(source="overlay")
-    default_params["synthesize"]["overlay"] = {"foreground_domains": ["handwritten"]}
+    default_params["synthesize"]["overlay"]["foreground_domains"] = ["handwritten"]
     with pytest.raises(ParamsError, match=r"foreground_domains lists the target domain"):
         validate_params(default_params)
-    default_params["synthesize"]["overlay"] = {"foreground_domains": ["web"]}
+    default_params["synthesize"]["overlay"]["foreground_domains"] = ["web"]
     validate_params(default_params)

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+from helpers.synthesis import printed_fonts
 
 from traindev.config import ParamsError, StrokesParams, SynthesizeParams
 from traindev.data.synthesis.diversity import STROKE_POOLS, diversity_report
@@ -23,7 +24,7 @@ from traindev.params_file import validate_params
 
 
 def _params(**update) -> SynthesizeParams:
-    return SynthesizeParams(fonts=["DejaVuSans.ttf"], count=20, seed=3, **update)
+    return printed_fonts(fonts=["DejaVuSans.ttf"], count=20, seed=3, **update)
 
 
 def _draw(digit: str = "1", template: str = "stick", **style) -> np.ndarray:

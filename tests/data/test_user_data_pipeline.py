@@ -18,13 +18,9 @@ from traindev.stages import ingest, split, synthesize, train
 
 def user_params(root) -> dict:
     params = copy.deepcopy(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
-    params["ingest"] = {
-        "source": "folder",
-        "root": str(root),
-        "image_size": [12, 12],
-        "channels": 3,
-        "workers": 1,
-    }
+    params["ingest"].update(
+        source="folder", root=str(root), image_size=[12, 12], channels=3, workers=1
+    )
     params["synthesize"]["count"] = 0
     params["split"].update(target_domain="phone", dev=0.25, test=0.25, train_dev=0.1)
     params["train"].update(architectures=["logistic_regression"], epochs=1, batch_size=16)

@@ -139,7 +139,7 @@ def test_init_std_matches_the_notes(init: str, gain: float) -> None:
 
 
 def test_leaky_relu_slope() -> None:
-    model = build_model("deep_nn", {"activation": "leaky_relu"}, SMALL, 10)
+    model = build_model("deep_nn", {"activation": "leaky_relu", "batch_norm": False}, SMALL, 10)
     act = model.hidden[1]
     assert isinstance(act, nn.LeakyReLU) and act.negative_slope == 0.01
 

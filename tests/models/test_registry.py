@@ -22,7 +22,7 @@ def test_builder_exists_and_defaults_validate(name: str):
 
 def test_every_architecture_can_be_listed_in_params(default_params):
     default_params["train"]["architectures"] = available_architectures()
-    default_params["models"] = {name: {} for name in ARCHITECTURE_PARAMS}
+    assert set(default_params["models"]) == set(ARCHITECTURE_PARAMS)
     params = validate_params(default_params)
     assert params.train.architectures == available_architectures()
     assert len(ARCHITECTURES) == 23  # 4 + AlexNet, VGG + 3 ResNets + GoogLeNet + 2 + 8 + 3

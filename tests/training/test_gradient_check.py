@@ -16,7 +16,13 @@ from traindev.training.gradient_check import (
 )
 
 SHAPE = (1, 4, 4)
-DEEP = {"hidden_sizes": [8, 6], "activation": "tanh", "init": "xavier"}
+DEEP = {
+    "hidden_sizes": [8, 6],
+    "activation": "tanh",
+    "init": "xavier",
+    "batch_norm": False,
+    "dropout": 0.0,
+}
 # 16*8 + 8 + 8*6 + 6 + 6*3 + 3
 DEEP_PARAMETERS = 211
 

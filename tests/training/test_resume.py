@@ -27,7 +27,9 @@ PARAMS = dict(
 def new_trainer(**overrides) -> tuple[Trainer, dict]:
     params = TrainParams(**{**PARAMS, **overrides})
     seed_everything(params.seed, params.deterministic)
-    model = build_model("deep_nn", {"hidden_sizes": [16], "dropout": 0.3}, (1, 8, 8), 2)
+    model = build_model(
+        "deep_nn", {"hidden_sizes": [16], "batch_norm": False, "dropout": 0.3}, (1, 8, 8), 2
+    )
     store = separable_store()
     train = make_batches(store, "train", 32, CPU, 512, shuffle=True, seed=params.seed)
     dev = make_batches(store, "dev", 64, CPU, 512)

@@ -19,6 +19,7 @@ from stage_project import (
 )
 
 from traindev import paths
+from traindev.config import ScheduleParams
 from traindev.training.state import STATE_FILE
 
 TRAIN = dict(
@@ -26,7 +27,8 @@ TRAIN = dict(
     batch_size=16,
     optimizer="momentum",
     lr=0.02,
-    schedule={"name": "step", "step_epochs": 2, "gamma": 0.5},
+    # params.yaml lists every key: the whole schedule section, step decay on top
+    schedule=ScheduleParams(name="step", step_epochs=2, gamma=0.5).model_dump(),
 )
 EXAMPLES = 14000  # ~1-2 s per epoch on one CPU thread: room to kill it mid-run
 

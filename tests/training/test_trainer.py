@@ -169,10 +169,16 @@ def test_gradient_clipping_bounds_the_update():
     deltas = {}
     for clip in (None, 1e-3):
         params = TrainParams(
-            architectures=["deep_nn"], epochs=1, optimizer="sgd", lr=1.0, clip_grad_norm=clip
+            architectures=["deep_nn"],
+            epochs=1,
+            optimizer="sgd",
+            lr=1.0,
+            l2=0.0,  # the update is the clipped gradient alone
+            clip_grad_norm=clip,
         )
         torch.manual_seed(0)
-        model = build_model("deep_nn", {"hidden_sizes": [16]}, (1, 8, 8), 2)
+        plain = {"hidden_sizes": [16], "batch_norm": False, "dropout": 0.0}
+        model = build_model("deep_nn", plain, (1, 8, 8), 2)
         before = torch.nn.utils.parameters_to_vector(model.parameters()).clone()
         one_batch = make_batches(store, "train", 256, CPU, 512)
         Trainer(model, params, CPU).train_epoch(one_batch, 1)
