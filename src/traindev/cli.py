@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=f"run the {name} stage")
         if takes_arch:
             command.add_argument("--arch", required=True, help="architecture name from params.yaml")
-    commands.add_parser("check", help="validate params.yaml and exit")
+    commands.add_parser("check", help="validate params.yaml (every key listed and valid) and exit")
     fetch = commands.add_parser("fetch", help="download a public image set (opt-in, never run)")
     fetch.add_argument("name", help="mnist, fashion-mnist, cifar10 or usps")
     fetch.add_argument("--raw", type=Path, default=Path("data/raw"), help="download folder")
