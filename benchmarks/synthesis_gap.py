@@ -112,7 +112,7 @@ def run_params(
     training seeds, so each repeat has its own synthetic set, dev set and initialization."""
     _, synthesis, target_to_train, count = RUNS[name]
     params = copy.deepcopy(base)
-    params["synthesize"].update(copy.deepcopy(synthesis))
+    params["synthesize"] = merged(params["synthesize"], synthesis)
     if count is not None:
         params["synthesize"]["count"] = count
     for section in ("synthesize", "split", "train"):
@@ -126,6 +126,16 @@ def run_params(
         params["synthesize"]["count"] = min(params["synthesize"]["count"], 1000)
         params["train"]["epochs"] = 3
     return params
+
+
+def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `update` on top, nested sections key by key: params.yaml must keep every
+    key, so {"strokes": {"share": 0.0}} changes one key rather than dropping the others."""
+    result = copy.deepcopy(base)
+    for key, value in update.items():
+        nested = isinstance(value, dict) and isinstance(result.get(key), dict)
+        result[key] = merged(result[key], value) if nested else copy.deepcopy(value)
+    return result
 
 
 def measure(project: Path, arch: str) -> dict[str, float]:
