@@ -1,6 +1,6 @@
 """What the Prefect layer costs: `reproduce` against a plain `dvc repro`, and sweep parallelism.
 
-1. Overhead. Two fresh temporary git + DVC copies of the project (tests/project_harness's
+1. Overhead. Two fresh temporary git + DVC copies of the project (tests/helpers/dvc_project's
    make_project, the project's params.yaml or, with --tiny, its tiny_params). In one, `dvc repro`
    is the baseline; in the other, `python -m pipeline.flows --project-dir <copy>` runs in a
    subprocess, so Prefect's import, the ephemeral server's start-up and one
@@ -48,9 +48,8 @@ from pipeline.dvc_graph import stage_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "pipeline"))
-from project_harness import make_project, tiny_params  # noqa: E402
-from servers import local_prefect_server  # noqa: E402
+from helpers.background_servers import local_prefect_server  # noqa: E402
+from helpers.dvc_project import make_project, tiny_params  # noqa: E402
 
 GOAL_S = 10.0
 SWEEP_SPACE = {

@@ -1,6 +1,6 @@
 """Does better synthesis narrow the data-mismatch gap? Five pipelines, one architecture.
 
-Each run is the default params.yaml in a fresh temporary project (tests/project_harness),
+Each run is the default params.yaml in a fresh temporary project (tests/helpers/dvc_project),
 reproduced with `dvc repro evaluate@<arch> analyze@<arch>`, changing only:
 
   a  fonts only, naive synthesis     split.target_to_train 0; no distortions at all; 6,000
@@ -48,7 +48,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from project_harness import make_project, run  # noqa: E402
+from helpers.dvc_project import make_project, run  # noqa: E402
 
 # No distortion at all: fonts at their size, centred, upright, the font's own stroke.
 NAIVE = {

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from project_harness import PROJECT_ROOT, Project, make_project, run, tiny_params
+from helpers.dvc_project import Project, make_project, run, tiny_params
+from helpers.repository import PROJECT_ROOT
 
 import traindev  # noqa: F401  (quiet, offline tool settings before anything imports them)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from project_harness import load_benchmark
+from helpers.benchmark_scripts import load_benchmark
 
 from traindev.data.batches import TensorBatches
 from traindev.models.registry import build_model

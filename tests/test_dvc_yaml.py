@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import yaml
-from project_harness import PROJECT_ROOT
+from helpers.repository import PROJECT_ROOT
 
 from traindev.config import TrainParams
 

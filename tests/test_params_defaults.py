@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import yaml
-from project_harness import PROJECT_ROOT
+from helpers.repository import PROJECT_ROOT
 from pydantic import BaseModel
 
 import traindev.config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from project_harness import PROJECT_ROOT
+from helpers.repository import PROJECT_ROOT
 
 from traindev import params_reference
 from traindev.config import Params

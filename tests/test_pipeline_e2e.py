@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers.dvc_project import ran_stages
 from mlflow.tracking import MlflowClient
-from project_harness import ran_stages
 
 pytestmark = pytest.mark.e2e
 

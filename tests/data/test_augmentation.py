@@ -5,9 +5,9 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from helpers.image_stores import tiny_store
 
 from traindev.config import AugmentParams, ParamsError, TrainParams
 from traindev.data.augmentation import (
@@ -17,32 +17,12 @@ from traindev.data.augmentation import (
     resolve_specs,
 )
 from traindev.data.batches import StoreBatches, split_rows, to_model_input
-from traindev.data.store import ImageStore
 from traindev.params_file import validate_params
 from traindev.stages.train import SplitBatches
 from traindev.training.distributed import DistributedContext
 
 CPU = torch.device("cpu")
 ON = AugmentParams(enabled=True, backend="albumentations")  # the per-image worker path
-
-
-def tiny_store(n: int = 48, side: int = 8, channels: int = 1, pixel_max: int = 16) -> ImageStore:
-    """n random images: half train, a sixth each train_dev, dev and test."""
-    rng = np.random.default_rng(0)
-    pixels = rng.integers(0, pixel_max + 1, (n, side, side, channels)).astype(np.uint8)
-    splits = np.array(["train", "train", "train", "train_dev", "dev", "test"])[np.arange(n) % 6]
-    manifest = pd.DataFrame(
-        {
-            "id": [f"x{i}" for i in range(n)],
-            "source": "t",
-            "domain": "t",
-            "label": (np.arange(n) % 2).astype(str),
-            "origin": "real",
-            "tags": [[] for _ in range(n)],
-            "split": splits,
-        }
-    )
-    return ImageStore(manifest, pixels, ["0", "1"], pixel_max)
 
 
 def with_transforms(default_params: dict, transforms: list, **augment) -> dict:

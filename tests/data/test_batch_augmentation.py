@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from albumentations.augmentations.pixel import functional as fpixel
-from data.test_augmentation import tiny_store
+from helpers.image_stores import tiny_store
 
 from traindev.config import AugmentParams, ParamsError, TrainParams
 from traindev.data.augmentation import Augmenter, make_augmenter, resolve_specs

@@ -51,7 +51,7 @@ def test_a_global_batch_below_the_world_size_is_refused_naming_the_param():
 
 def test_streamed_and_in_memory_shards_hold_the_same_examples():
     import torch
-    from training.test_trainer import separable_store
+    from helpers.image_stores import separable_store
 
     from traindev.data.batches import StoreBatches, TensorBatches, split_rows
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from ingest_files import distinct_image, folder_params, make_folder, run_ingest, save
+from helpers.ingest_inputs import distinct_image, folder_params, make_folder, run_ingest, save
 from PIL import Image
 
 from traindev.cli import main

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from project_harness import load_benchmark
+from helpers.benchmark_scripts import load_benchmark
 
 
 def test_benchmark_prints_both_rates_and_their_ratio(tmp_path, capsys):

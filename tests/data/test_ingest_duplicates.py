@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from ingest_files import distinct_image, folder_params, make_folder, run_ingest, save
+from helpers.ingest_inputs import distinct_image, folder_params, make_folder, run_ingest, save
 
 from traindev.config import SplitParams
 from traindev.data.store import read_store

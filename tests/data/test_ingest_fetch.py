@@ -14,9 +14,9 @@ import tarfile
 import numpy as np
 import pytest
 import yaml
-from ingest_files import folder_params, run_ingest
+from helpers.ingest_inputs import folder_params, run_ingest
+from helpers.repository import PROJECT_ROOT
 from PIL import Image
-from project_harness import PROJECT_ROOT
 
 from traindev.cli import main
 from traindev.data.sources import fetch

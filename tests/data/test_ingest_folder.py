@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from ingest_files import distinct_image, folder_params, make_folder, run_ingest, save
+from helpers.ingest_inputs import distinct_image, folder_params, make_folder, run_ingest, save
 from PIL import Image
 
 from traindev.data.store import read_store

@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from ingest_files import folder_params, make_folder, run_ingest
+from helpers.ingest_inputs import folder_params, make_folder, run_ingest
 
 from traindev.data.sources import decode, parallel
 from traindev.data.sources.problems import BadInputError

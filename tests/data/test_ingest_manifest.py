@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from ingest_files import distinct_image, run_ingest, save
+from helpers.ingest_inputs import distinct_image, run_ingest, save
 
 from traindev.config import IngestParams
 from traindev.data.sources.problems import BadInputError

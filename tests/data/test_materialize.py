@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from data.test_augmentation import tiny_store
-from project_harness import Project, ran_stages
+from helpers.dvc_project import Project, ran_stages
+from helpers.image_stores import tiny_store
 from pydantic import ValidationError
 
 from traindev.config import AugmentParams, TrainParams

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from project_harness import load_benchmark
+from helpers.benchmark_scripts import load_benchmark
 
 
 def test_benchmark_reports_time_and_memory_against_the_goal(capsys):

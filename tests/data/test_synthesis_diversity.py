@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.repository import PROJECT_ROOT
 from helpers.synthesis import printed_fonts
-from project_harness import PROJECT_ROOT
 
 from traindev.data.synthesis.diversity import FONT_POOLS, diversity_report, pool_summary
 from traindev.stages import synthesize

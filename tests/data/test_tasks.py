@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from training.test_trainer import separable_store
+from helpers.image_stores import separable_store
 
 from traindev.data.store import DataContractError, read_store, write_store
 from traindev.data.tasks import task_targets

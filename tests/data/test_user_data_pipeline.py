@@ -7,8 +7,8 @@ import json
 
 import pytest
 import yaml
-from ingest_files import make_folder
-from project_harness import PROJECT_ROOT
+from helpers.ingest_inputs import make_folder
+from helpers.repository import PROJECT_ROOT
 
 from traindev.config import ParamsError
 from traindev.data.store import read_store

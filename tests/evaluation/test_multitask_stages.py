@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers.repository import PROJECT_ROOT
 from mlflow.tracking import MlflowClient
-from project_harness import PROJECT_ROOT
 
 from traindev import paths
 from traindev.atomic import write_json

@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from model_checks import assert_exports_with_dynamic_batch
+from helpers.model_checks import assert_exports_with_dynamic_batch
 from torch import nn
 
 from traindev.models.input_adapter import InputAdapter

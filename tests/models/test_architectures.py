@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from model_checks import assert_exports_with_dynamic_batch, loss_before_and_after_adam
+from helpers.model_checks import assert_exports_with_dynamic_batch, loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.input_adapter import InputAdapter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_checks import assert_exports_with_dynamic_batch, loss_before_and_after_adam
+from helpers.model_checks import assert_exports_with_dynamic_batch, loss_before_and_after_adam
 from torch import nn
 
 from traindev.models.linear import SMALL_RANDOM_SCALE

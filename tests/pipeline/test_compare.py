@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 import yaml
-from project_harness import PROJECT_ROOT, Project
+from helpers.dvc_project import Project
+from helpers.repository import PROJECT_ROOT
 
 from pipeline.compare import compare, set_architectures
 from traindev.config import ParamsError

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 import yaml
-from project_harness import Project
+from helpers.dvc_project import Project
 
 from pipeline.dvc_graph import parse_dot, stage_order
 from pipeline.flows import StageFailed, reproduce

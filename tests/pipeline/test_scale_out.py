@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.background_servers import free_port, start_in_group, stop_group
+from helpers.dvc_project import Project, run
 from mlflow.tracking import MlflowClient
-from project_harness import Project, run
-from servers import free_port, start_in_group, stop_group
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from project_harness import PROJECT_ROOT
-from servers import local_prefect_server, start_in_group, stop_group
+from helpers.background_servers import local_prefect_server, start_in_group, stop_group
+from helpers.repository import PROJECT_ROOT
 
 
 def api(url: str, path: str, payload: dict | None = None):

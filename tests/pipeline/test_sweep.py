@@ -7,8 +7,8 @@ import os
 import shutil
 
 import pytest
+from helpers.dvc_project import Project
 from mlflow.tracking import MlflowClient
-from project_harness import Project
 
 from pipeline.sweep import check_configs, run_sweep, set_dotted, thread_caps, trials_for
 from traindev.config import ParamsError, SweepParams

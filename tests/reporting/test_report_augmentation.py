@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from data.test_augmentation import tiny_store
+from helpers.image_stores import tiny_store
 from report_fixtures import load, write_fake_inputs
 
 from traindev.config import AugmentParams

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers.browser import WIDTH, find_chromium, headless_chromium
-from project_harness import PROJECT_ROOT
+from helpers.repository import PROJECT_ROOT
 
 CHROMIUM = find_chromium()
 pytestmark = [

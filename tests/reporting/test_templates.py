@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import pytest
-from project_harness import PROJECT_ROOT
+from helpers.repository import PROJECT_ROOT
 from report_fixtures import load, parse_html, write_fake_inputs
 
 from traindev.reporting.render import (

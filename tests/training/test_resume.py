@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_trainer import CPU, separable_store
+from helpers.image_stores import separable_store
 
 from traindev.config import TrainParams
 from traindev.data.batches import make_batches
@@ -13,6 +13,8 @@ from traindev.training.checkpoint import CheckpointError
 from traindev.training.runtime import seed_everything
 from traindev.training.state import fingerprint, load_state, save_state
 from traindev.training.trainer import Trainer
+
+CPU = torch.device("cpu")
 
 PARAMS = dict(
     architectures=["deep_nn"],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from stage_project import make_training_dir, run_training, train_command, trained_weights
+from helpers.training_project import make_training_dir, run_training, train_command, trained_weights
 
 from traindev import paths
 

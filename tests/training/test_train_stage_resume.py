@@ -10,7 +10,7 @@ import time
 
 import pytest
 import torch
-from stage_project import (
+from helpers.training_project import (
     environment,
     make_training_dir,
     run_training,

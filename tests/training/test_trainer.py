@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from helpers.image_stores import separable_store
 
 from traindev.config import TrainParams
 from traindev.data.batches import StoreBatches, TensorBatches, make_batches, split_rows
@@ -16,27 +16,6 @@ from traindev.training.runtime import seed_everything
 from traindev.training.trainer import NonFiniteLossError, Trainer
 
 CPU = torch.device("cpu")
-
-
-def separable_store(n: int = 256) -> ImageStore:
-    """Two classes told apart by which half of an 8x8 image is bright."""
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, n)
-    pixels = rng.integers(0, 4, (n, 8, 8, 1)).astype(np.uint8)
-    for i, label in enumerate(labels):
-        pixels[i, :, 4 * label : 4 * label + 4] += 12
-    manifest = pd.DataFrame(
-        {
-            "id": [f"x{i}" for i in range(n)],
-            "source": "t",
-            "domain": "t",
-            "label": labels.astype(str),
-            "origin": "real",
-            "tags": [[] for _ in range(n)],
-            "split": np.where(np.arange(n) % 4 == 0, "dev", "train"),
-        }
-    )
-    return ImageStore(manifest, pixels, ["0", "1"], 16)
 
 
 def fit(store: ImageStore, **overrides):

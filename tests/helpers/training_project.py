@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from project_harness import PROJECT_ROOT, project_environment
 
+from helpers.dvc_project import project_environment
+from helpers.repository import PROJECT_ROOT
 from traindev import paths
 from traindev.data.store import write_store
 from traindev.training.checkpoint import load_checkpoint
