@@ -1,6 +1,7 @@
 """Where each stage reads and writes, relative to the project root (DVC's working dir).
 
-dvc.yaml names the same paths; tests/test_dvc_yaml.py keeps the two in step.
+dvc.yaml names the same paths; tests/test_dvc_yaml.py keeps the two in step. The file names a
+stage writes and a later stage reads are here too, so no stage imports another to find them.
 """
 
 from pathlib import Path
@@ -17,8 +18,21 @@ REPORTS = Path("reports")
 SPLIT_REPORT = REPORTS / "split"
 METRICS = REPORTS / "metrics"
 ANALYSIS = REPORTS / "analysis"
-SELECTION = REPORTS / "selection"
+SPLIT_SUMMARY = SPLIT_REPORT / "summary.json"
+SELECTION_FILE = REPORTS / "selection.json"
+SELECTION = SELECTION_FILE  # old name: tests/reporting/report_fixtures.py (being rewritten) uses it
 DIVERSITY = REPORTS / "synthesis" / "diversity.json"  # the synthesize stage's sources
+
+# Inside model_dir(<arch>): the train stage's outputs.
+CHECKPOINT_FILE = "model.pt"
+TRAINING_FILE = "training.json"
+# Inside evaluation_dir(<arch>): the evaluate stage's outputs.
+PREDICTIONS_FILE = "predictions.parquet"
+PROBABILITIES_FILE = "probabilities.npy"
+DIAGNOSIS_FILE = "diagnosis.json"
+CONFUSION_FILE = "confusion_dev.csv"
+# Inside analysis_dir(<arch>): cleanlab's ranked label issues.
+LABEL_ISSUES_FILE = "label_issues.csv"
 
 
 def model_dir(architecture: str) -> Path:

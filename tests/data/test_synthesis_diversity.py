@@ -11,6 +11,7 @@ import yaml
 from helpers.repository import PROJECT_ROOT
 from helpers.synthesis import printed_fonts
 
+from traindev import paths
 from traindev.data.synthesis.diversity import FONT_POOLS, diversity_report, pool_summary
 from traindev.stages import synthesize
 
@@ -67,7 +68,7 @@ def test_stage_writes_diversity_json_and_warns_in_its_output_line(
         message = synthesize.run(narrow)
     assert "1 fonts (effective 1.0); WARNING narrow pool" in message
     assert "narrow pool" in caplog.text
-    report = json.loads((tmp_path / synthesize.DIVERSITY_REPORT).read_text())
+    report = json.loads((tmp_path / paths.DIVERSITY).read_text())
     assert report["narrow"] is True and report["count"] == 20
     assert report["pools"]["fonts"]["shares"] == {"DejaVuSans": 1.0}
 
@@ -75,7 +76,7 @@ def test_stage_writes_diversity_json_and_warns_in_its_output_line(
     message = synthesize.run(wide)
     assert f"{len(DEFAULT_FONTS)} fonts (effective {len(DEFAULT_FONTS)}.0)" in message
     assert "WARNING" not in message
-    assert json.loads((tmp_path / synthesize.DIVERSITY_REPORT).read_text())["narrow"] is False
+    assert json.loads((tmp_path / paths.DIVERSITY).read_text())["narrow"] is False
 
 
 def test_threshold_is_a_param(tmp_path: Path, monkeypatch) -> None:
@@ -89,5 +90,5 @@ def test_threshold_is_a_param(tmp_path: Path, monkeypatch) -> None:
 def test_count_zero_writes_an_empty_report(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     synthesize.run(printed_fonts(fonts=["DejaVuSans.ttf"], count=0))
-    report = json.loads((tmp_path / synthesize.DIVERSITY_REPORT).read_text())
+    report = json.loads((tmp_path / paths.DIVERSITY).read_text())
     assert report["count"] == 0 and report["pools"] == {} and not report["narrow"]

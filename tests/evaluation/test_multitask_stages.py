@@ -25,7 +25,7 @@ from traindev.data.store import write_store
 from traindev.params_file import validate_params
 from traindev.stages import analyze, evaluate, report, select, train
 from traindev.tracking import configure
-from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from traindev.training.checkpoint import load_checkpoint
 
 ARCH = "deep_nn"
 TASKS = ["left", "top"]
@@ -108,7 +108,7 @@ def pooled_error(predictions: pd.DataFrame, split: str) -> float:
 def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project):
     params, manifest = project
     train.run(params, ARCH)
-    assert load_checkpoint(paths.model_dir(ARCH) / CHECKPOINT_FILE).tasks == TASKS
+    assert load_checkpoint(paths.model_dir(ARCH) / paths.CHECKPOINT_FILE).tasks == TASKS
     multitask_before = earlier_run("['left', 'top']", 0.5)
     earlier_run("[]", 0.05)  # newer, but a softmax run: no baseline for a pooled task error
 
@@ -159,7 +159,7 @@ def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project
     assert (paths.analysis_dir(ARCH) / "README.txt").is_file()
 
     select.run(params)
-    assert json.loads(paths.SELECTION.with_suffix(".json").read_text())["winner"]["name"] == ARCH
+    assert json.loads(paths.SELECTION_FILE.read_text())["winner"]["name"] == ARCH
     report.run(params)
     markdown = (paths.REPORTS / "report.md").read_text()
     assert "### Per task" in markdown and "| left |" in markdown

@@ -77,4 +77,4 @@ def run_training(root: Path, command: list[str] | None = None) -> subprocess.Com
 
 
 def trained_weights(root: Path, arch: str = "deep_nn") -> dict[str, torch.Tensor]:
-    return load_checkpoint(root / paths.model_dir(arch) / "model.pt").state_dict
+    return load_checkpoint(root / paths.model_dir(arch) / paths.CHECKPOINT_FILE).state_dict

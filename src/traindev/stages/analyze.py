@@ -45,15 +45,12 @@ from traindev.config import AnalyzeParams, Params
 from traindev.data.batches import sample_rows, split_rows
 from traindev.data.store import ImageStore, read_store
 from traindev.evaluation.multitask import read_task_predictions, task_wrong
-from traindev.stages.evaluate import PREDICTIONS_FILE, PROBABILITIES_FILE
-from traindev.stages.train import TRAINING_FILE
 from traindev.tracking import open_run
-from traindev.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from traindev.training.checkpoint import load_checkpoint
 from traindev.training.runtime import select_device
 
 ERRORS_SHEET = "errors"
 CORRECT_SHEET = "correct"
-LABEL_ISSUES_FILE = "label_issues.csv"
 TOP_SUSPECTS = 20
 MULTITASK_NOTE_FILE = "README.txt"
 SYNTHETIC_ORIGIN = "synthetic"  # the manifest's origin of synthesize-stage rows
@@ -62,17 +59,17 @@ SYNTHETIC_ORIGIN = "synthetic"  # the manifest's origin of synthesize-stage rows
 def run(params: Params, architecture: str) -> str:
     settings = params.analyze
     evaluation = paths.evaluation_dir(architecture)
-    checkpoint = load_checkpoint(paths.model_dir(architecture) / CHECKPOINT_FILE)
+    checkpoint = load_checkpoint(paths.model_dir(architecture) / paths.CHECKPOINT_FILE)
     if checkpoint.tasks:
-        predictions = pd.read_parquet(evaluation / PREDICTIONS_FILE)
+        predictions = pd.read_parquet(evaluation / paths.PREDICTIONS_FILE)
         return run_multitask(architecture, checkpoint.tasks, predictions)
     store = read_store(paths.SPLIT)
-    predictions = pd.read_parquet(evaluation / PREDICTIONS_FILE)
-    probabilities = np.load(evaluation / PROBABILITIES_FILE)
+    predictions = pd.read_parquet(evaluation / paths.PREDICTIONS_FILE)
+    probabilities = np.load(evaluation / paths.PROBABILITIES_FILE)
     if len(predictions) != len(probabilities):
         raise ValueError(
-            f"{evaluation}: {PREDICTIONS_FILE} has {len(predictions)} rows but "
-            f"{PROBABILITIES_FILE} has {len(probabilities)}; re-run `dvc repro`"
+            f"{evaluation}: {paths.PREDICTIONS_FILE} has {len(predictions)} rows but "
+            f"{paths.PROBABILITIES_FILE} has {len(probabilities)}; re-run `dvc repro`"
         )
     predictions = _with_manifest_columns(predictions, store)
     dev = predictions[predictions["split"] == "dev"]
@@ -153,7 +150,7 @@ def run(params: Params, architecture: str) -> str:
             )
             _thumbnails(store, held_out_rows[issues.rows[:TOP_SUSPECTS]], staging)
             issues.as_frame(store.classes).drop(columns=["row"]).to_csv(
-                staging / LABEL_ISSUES_FILE, index=False
+                staging / paths.LABEL_ISSUES_FILE, index=False
             )
         summary["train_label_issues"] = train_issues
         summary["mismatch"] = mismatch
@@ -165,16 +162,17 @@ def run(params: Params, architecture: str) -> str:
 
 
 def multitask_note(architecture: str) -> str:
+    predictions = paths.evaluation_dir(architecture) / paths.PREDICTIONS_FILE
     return (
         "Multi-task model: the error-analysis sheets, label-issue and mismatch checks are "
         f"single-label; per-task errors are in {paths.metrics_file(architecture)} "
-        f"(splits.<split>.task_error) and {paths.evaluation_dir(architecture) / PREDICTIONS_FILE}."
+        f"(splits.<split>.task_error) and {predictions}."
     )
 
 
 def run_multitask(architecture: str, tasks: list[str], predictions: pd.DataFrame) -> str:
     """The outputs DVC expects, small: the dev label count and a note of where to look."""
-    where = paths.evaluation_dir(architecture) / PREDICTIONS_FILE
+    where = paths.evaluation_dir(architecture) / paths.PREDICTIONS_FILE
     dev = predictions[predictions["split"] == "dev"]
     targets, probabilities = read_task_predictions(dev, tasks, where)
     wrong = int(task_wrong(targets, probabilities).sum())
@@ -419,7 +417,7 @@ def _thumbnails(store: ImageStore, rows: np.ndarray, out: Path) -> None:
 
 
 def _log_to_mlflow(architecture: str, summary: dict) -> None:
-    training = json.loads((paths.model_dir(architecture) / TRAINING_FILE).read_text())
+    training = json.loads((paths.model_dir(architecture) / paths.TRAINING_FILE).read_text())
     metrics = {"analysis.misclassified_dev": summary["misclassified_dev"]}
     if summary["label_issues"] is not None:
         impact = summary["label_issues"]["impact"]

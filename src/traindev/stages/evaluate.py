@@ -36,21 +36,15 @@ from traindev.evaluation.multitask import (
 )
 from traindev.evaluation.predict import latency_ms, predict_probabilities
 from traindev.evaluation.weights import example_weights, weighted_error
-from traindev.stages.train import TRAINING_FILE
 from traindev.tracking import SPLIT_TAG, configure, flatten, logged_tasks, open_run, run_started
-from traindev.training.checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint
+from traindev.training.checkpoint import Checkpoint, load_checkpoint
 from traindev.training.runtime import select_device
-
-PREDICTIONS_FILE = "predictions.parquet"
-PROBABILITIES_FILE = "probabilities.npy"
-DIAGNOSIS_FILE = "diagnosis.json"
-CONFUSION_FILE = "confusion_dev.csv"
 
 
 def run(params: Params, architecture: str) -> str:
     evaluate = params.evaluate
     store = read_store(paths.SPLIT)
-    checkpoint = load_checkpoint(paths.model_dir(architecture) / CHECKPOINT_FILE)
+    checkpoint = load_checkpoint(paths.model_dir(architecture) / paths.CHECKPOINT_FILE)
     if checkpoint.classes != store.classes:
         raise ValueError(
             f"{paths.model_dir(architecture)}: the model was trained on classes "
@@ -110,7 +104,7 @@ def run(params: Params, architecture: str) -> str:
         ),
         settings,
     )
-    training = json.loads((paths.model_dir(architecture) / TRAINING_FILE).read_text())
+    training = json.loads((paths.model_dir(architecture) / paths.TRAINING_FILE).read_text())
     previous = previous_run(architecture, training.get("run_id"))
     comparison = (
         None if previous is None else compare_with_previous(table, intervals, previous.values)
@@ -135,10 +129,10 @@ def run(params: Params, architecture: str) -> str:
     }
 
     with atomic_directory(paths.evaluation_dir(architecture)) as staging:
-        predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
-        np.save(staging / PROBABILITIES_FILE, probabilities.astype(np.float32))
-        (staging / DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        confusion.to_csv(staging / CONFUSION_FILE)
+        predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
+        np.save(staging / paths.PROBABILITIES_FILE, probabilities.astype(np.float32))
+        (staging / paths.DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        confusion.to_csv(staging / paths.CONFUSION_FILE)
     metrics = {"splits": per_split, "bias_variance": table.as_dict(), "inference": inference}
     write_json(paths.metrics_file(architecture), metrics)
     _log_to_mlflow(training, per_split, table, diagnosis, inference["latency_ms"])
@@ -170,7 +164,7 @@ def run_multitask(
     result = evaluate_tasks(
         targets, probabilities, split, tasks, evaluate.human_level_error, evaluate.diagnosis
     )
-    training = json.loads((paths.model_dir(architecture) / TRAINING_FILE).read_text())
+    training = json.loads((paths.model_dir(architecture) / paths.TRAINING_FILE).read_text())
     previous = previous_run(architecture, training.get("run_id"), tasks)
     comparison = (
         None
@@ -194,10 +188,10 @@ def run_multitask(
         "previous": None if comparison is None else {**previous.describe(), **comparison.as_dict()},
     }
     with atomic_directory(paths.evaluation_dir(architecture)) as staging:
-        predictions.to_parquet(staging / PREDICTIONS_FILE, index=False)
-        np.save(staging / PROBABILITIES_FILE, probabilities.astype(np.float32))
-        (staging / DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        result.confusion_dev.to_csv(staging / CONFUSION_FILE)
+        predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
+        np.save(staging / paths.PROBABILITIES_FILE, probabilities.astype(np.float32))
+        (staging / paths.DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        result.confusion_dev.to_csv(staging / paths.CONFUSION_FILE)
     metrics = {
         "splits": result.per_split,
         "bias_variance": result.table.as_dict(),
@@ -262,7 +256,7 @@ def _log_to_mlflow(
         mlflow.log_metric("final.human_level_error", table.human_level_error)
         mlflow.log_metric("final.latency_ms", latency)
         mlflow.set_tag("diagnosis", diagnosis.summary)
-        for name in (DIAGNOSIS_FILE, CONFUSION_FILE):
+        for name in (paths.DIAGNOSIS_FILE, paths.CONFUSION_FILE):
             mlflow.log_artifact(str(paths.evaluation_dir(architecture) / name), "evaluation")
         mlflow.log_artifact(str(paths.metrics_file(architecture)), "evaluation")
 

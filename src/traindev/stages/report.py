@@ -21,7 +21,7 @@ def run(params: Params) -> str:
         evaluation_dir=paths.EVALUATION,
         metrics_dir=paths.METRICS,
         analysis_dir=paths.ANALYSIS,
-        selection_file=paths.SELECTION.with_suffix(".json"),
+        selection_file=paths.SELECTION_FILE,
         architectures=params.train.architectures,
         augmentation=_augmentation(params),
         synthesis_file=paths.DIVERSITY,

@@ -20,9 +20,6 @@ from traindev.data.store import MANIFEST_FILE, file_md5
 from traindev.selection.candidates import Candidate, candidate_from_files, earlier_candidates
 from traindev.selection.champion import set_champion
 from traindev.selection.rules import Selection, select_from_params
-from traindev.stages.train import TRAINING_FILE
-
-SELECTION_FILE = paths.SELECTION.with_suffix(".json")
 
 
 def run(params: Params) -> str:
@@ -40,14 +37,14 @@ def run(params: Params) -> str:
     record = selection.as_dict()
     record["candidates"] = record.pop("rows")
     record |= {"champion": champion, "champion_note": note}
-    write_json(SELECTION_FILE, record)
+    write_json(paths.SELECTION_FILE, record)
     _log_to_mlflow(current, selection)
     return selection.explanation + (f" {note}" if note else "")
 
 
 def _current_candidate(architecture: str) -> Candidate:
     metrics_path = paths.metrics_file(architecture)
-    training_path = paths.model_dir(architecture) / TRAINING_FILE
+    training_path = paths.model_dir(architecture) / paths.TRAINING_FILE
     for path in (metrics_path, training_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: missing; run `dvc repro` to train and evaluate")
@@ -85,5 +82,5 @@ def _log_to_mlflow(current: list[Candidate], selection: Selection) -> None:
         if not candidate.run_id:
             continue
         with tracking.open_run(candidate.run_id, run_name=candidate.name):
-            mlflow.log_artifact(str(SELECTION_FILE), "selection")
+            mlflow.log_artifact(str(paths.SELECTION_FILE), "selection")
             mlflow.set_tag("selection.winner", winner)

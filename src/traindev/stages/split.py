@@ -78,7 +78,7 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
     summary["files_md5"] = {
         name: file_md5(paths.SPLIT / name) for name in (MANIFEST_FILE, PIXELS_FILE)
     }
-    write_json(paths.SPLIT_REPORT / "summary.json", summary)
+    write_json(paths.SPLIT_SUMMARY, summary)
     with atomic_file(paths.SPLIT_REPORT / "duplicates_dropped.csv") as handle:
         result.dropped_duplicates.to_csv(handle, index=False)
     with atomic_file(paths.SPLIT_REPORT / "near_duplicates.csv") as handle:
@@ -91,7 +91,7 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
     if params.near_duplicates.enabled:
         message += f", {len(near)} near-duplicates of dev/test images dropped from train"
     if warnings:
-        message += f"; {len(warnings)} warning(s) in {paths.SPLIT_REPORT / 'summary.json'}"
+        message += f"; {len(warnings)} warning(s) in {paths.SPLIT_SUMMARY}"
     return message
 
 

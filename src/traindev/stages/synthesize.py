@@ -28,8 +28,6 @@ from traindev.data.synthesis.diversity import (
     diversity_report,
 )
 
-DIVERSITY_REPORT = paths.DIVERSITY
-
 log = logging.getLogger(__name__)
 
 
@@ -93,7 +91,7 @@ def _row_source(tags: list[str], source: str) -> str:
 
 def write_diversity(report: dict) -> str:
     """Write the diversity metric, log any narrow-pool warning, return the summary line."""
-    write_json(DIVERSITY_REPORT, report)
+    write_json(paths.DIVERSITY, report)
     for warning in report["warnings"]:
         log.warning("synthesize: %s", warning)
     return diversity_line(report)

@@ -32,7 +32,6 @@ from traindev.models.complexity import flops_per_example
 from traindev.models.registry import build_model, count_parameters, validate_params
 from traindev.tracking import flatten, git_state, open_run, split_hash_tag
 from traindev.training.checkpoint import (
-    CHECKPOINT_FILE,
     Checkpoint,
     CheckpointError,
     save_checkpoint,
@@ -50,13 +49,13 @@ from traindev.training.state import (
 )
 from traindev.training.trainer import EpochRecord, Trainer
 from traindev.training.transfer import (
+    CHECKPOINT_ARTIFACT_DIR,
     CachedFeatures,
     freeze_all_but_last,
     load_pretrained,
     replace_output_layer,
 )
 
-TRAINING_FILE = "training.json"
 # Learning curves measure train error in eval mode on at most this many training examples.
 TRAIN_MONITOR_SAMPLE = 5000
 
@@ -356,9 +355,9 @@ def _write_outputs(
 ) -> None:
     """Checkpoint, training summary and the MLflow model, all or nothing."""
     with atomic_directory(paths.model_dir(checkpoint.architecture)) as staging:
-        save_checkpoint(staging / CHECKPOINT_FILE, checkpoint)
-        (staging / TRAINING_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-        mlflow.log_artifact(str(staging / CHECKPOINT_FILE), "checkpoint")
+        save_checkpoint(staging / paths.CHECKPOINT_FILE, checkpoint)
+        (staging / paths.TRAINING_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        mlflow.log_artifact(str(staging / paths.CHECKPOINT_FILE), CHECKPOINT_ARTIFACT_DIR)
         _log_model(model.cpu(), store)
 
 

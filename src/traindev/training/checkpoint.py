@@ -12,8 +12,6 @@ from torch import nn
 
 from traindev.models.registry import build_model
 
-CHECKPOINT_FILE = "model.pt"
-
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupted or does not fit its architecture."""

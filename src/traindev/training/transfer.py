@@ -14,10 +14,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from traindev import paths
 from traindev.data.batches import BatchSource, TensorBatches
 from traindev.training.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 
-CHECKPOINT_ARTIFACT = "checkpoint/model.pt"
+# The train stage logs its model file into this MLflow artifact folder of its run.
+CHECKPOINT_ARTIFACT_DIR = "checkpoint"
+CHECKPOINT_ARTIFACT = f"{CHECKPOINT_ARTIFACT_DIR}/{paths.CHECKPOINT_FILE}"
 
 
 def load_pretrained(source: str) -> Checkpoint:
