@@ -28,10 +28,10 @@ $(STAMP): requirements.lock pyproject.toml
 repro: install          ## run the whole pipeline on the embedded default
 	dvc repro
 
-test: install           ## the test suite (CPU only, a few minutes)
+test: install lint      ## lint (ruff) first, then the test suite (CPU only, a few minutes)
 	pytest
 
-lint: install
+lint: install           ## what CI enforces before the tests: ruff's lint rules and formatting
 	ruff check .
 	ruff format --check .
 
