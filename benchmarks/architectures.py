@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import traindev  # noqa: F401  (quiet tool settings)
-from traindev.evaluation.predict import latency_ms
+from traindev.evaluation.latency import latency_ms
 from traindev.models.complexity import flops_per_example
 from traindev.models.registry import (
     available_architectures,

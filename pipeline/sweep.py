@@ -33,10 +33,11 @@ import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.dvc_graph import dvc
 from pipeline.flows import error_lines
 from pipeline.search_space import Knob, parse_space, refine_region, sample, to_dvc_overrides
-from traindev.atomic import write_json
 from traindev.config import ParamsError, SweepParams
 from traindev.machine import usable_cores
 from traindev.params_file import validate_params
+from traindev.records import write_record
+from traindev.records.sweep import SweepSummary, SweepTrial, SweepWinner
 from traindev.selection.candidates import candidate_from_run
 from traindev.selection.rules import Selection, select_from_params
 from traindev.tracking import EXPERIMENT, PARENT_RUN_ENV, TRIAL_ENV, TRIAL_TAG, flatten
@@ -169,8 +170,8 @@ def sweep(
     except BaseException:
         client.set_terminated(parent_id, "FAILED")
         raise
-    logger.info(summary["explanation"])
-    return summary
+    logger.info(summary.explanation)
+    return summary.model_dump(mode="json")
 
 
 def sweep_settings(settings: SweepParams, overrides: dict[str, Any] | None) -> SweepParams:
@@ -327,34 +328,37 @@ def summarize(
     trials: list[Trial],
     failed: list[dict[str, str]],
     region: list[Knob],
-) -> dict[str, Any]:
+) -> SweepSummary:
     winner = selection.winner
     trial = winner.name.rsplit("@", 1)[-1] if winner else None
     configs = {t.name: t for t in trials}
-    return {
-        "sweep": name,
-        "mlflow_run_id": parent_id,
-        "winner": None
+    competition = selection.as_dict()
+    competition["candidates"] = competition.pop("rows")
+    return SweepSummary(
+        sweep=name,
+        mlflow_run_id=parent_id,
+        winner=None
         if winner is None
-        else {
-            "model": winner.name,
-            "run_id": winner.run_id,
-            "trial": trial,
-            "config": configs[trial].config if trial in configs else None,
-            selection.optimizing: winner.measured.get(selection.optimizing),
-        },
-        "explanation": selection.explanation,
-        "trials": [{"name": t.name, "round": t.round, "config": t.config} for t in trials],
-        "failed": failed,
-        "fine_region": [describe(knob) for knob in region],
-        "selection": selection.as_dict(),
-    }
+        else SweepWinner(
+            model=winner.name,
+            run_id=winner.run_id,
+            trial=trial,
+            config=configs[trial].config if trial in configs else None,
+            optimizing=selection.optimizing,
+            value=winner.measured.get(selection.optimizing),
+        ),
+        explanation=selection.explanation,
+        trials=[SweepTrial(name=t.name, round=t.round, config=t.config) for t in trials],
+        failed=failed,
+        fine_region=[describe(knob) for knob in region],
+        selection=competition,
+    )
 
 
 def record_winner(
-    client: MlflowClient, parent_id: str, selection: Selection, path: Path, summary: dict
+    client: MlflowClient, parent_id: str, selection: Selection, path: Path, summary: SweepSummary
 ) -> None:
-    write_json(path, summary)
+    write_record(path, summary)
     client.log_artifact(parent_id, str(path), "sweep")
     winner = selection.winner
     if winner is None:

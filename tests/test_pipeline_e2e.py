@@ -11,7 +11,19 @@ import pandas as pd
 import pytest
 import torch
 from helpers.dvc_project import ran_stages
+from helpers.dvc_project import run as run_command
 from mlflow.tracking import MlflowClient
+
+from traindev.records import read_record
+from traindev.records.analysis import AnalysisRecord
+from traindev.records.diagnosis import DiagnosisRecord
+from traindev.records.ingest import IngestSummary
+from traindev.records.metrics import MetricsRecord
+from traindev.records.runs import EvaluationRun, SelectionRun, TrainingRun
+from traindev.records.selection import SelectionRecord
+from traindev.records.split import SplitSummary
+from traindev.records.synthesis import SynthesisDiversity
+from traindev.records.training import TrainingRecord
 
 pytestmark = pytest.mark.e2e
 
@@ -91,9 +103,15 @@ def test_select_crowns_the_best_architecture_in_the_mlflow_registry(reproduced_p
     }
     assert selection["winner"]["name"] in ARCHITECTURES
     assert selection["winner"]["value"] == min(dev_errors.values())
+    # The run ids and the registry version are run facts: in the run record, not in git.
+    crowned = read_record(root / "reports/runs/selection.json", SelectionRun)
+    assert crowned.winner.name == selection["winner"]["name"]
+    assert crowned.champion is not None and crowned.champion.uri == "models:/traindev@champion"
+    latency = {row.name: row.measured["latency_ms"] for row in crowned.candidates}
+    assert set(latency) == set(ARCHITECTURES) and all(0 < ms < 100 for ms in latency.values())
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     version = MlflowClient().get_model_version_by_alias("traindev", "champion")
-    assert version.run_id == selection["winner"]["run_id"]
+    assert version.run_id == crowned.winner.run_id
     mlflow.set_tracking_uri(None)
 
 
@@ -118,6 +136,47 @@ def test_every_architecture_is_an_mlflow_run_with_a_loadable_model(reproduced_pr
         batch = torch.rand(3, 1, 8, 8)  # a batch size other than the logged example's 2
         assert model(batch).shape == (3, 10)
     mlflow.set_tracking_uri(None)
+
+
+# Every JSON record a reproduction writes, by the model it must validate as.
+RECORDS = {
+    "reports/ingest/summary.json": IngestSummary,
+    "reports/synthesis/diversity.json": SynthesisDiversity,
+    "reports/split/summary.json": SplitSummary,
+    "data/models/*/training.json": TrainingRecord,
+    "reports/metrics/*.json": MetricsRecord,
+    "data/evaluation/*/diagnosis.json": DiagnosisRecord,
+    "reports/analysis/*.json": AnalysisRecord,
+    "reports/selection.json": SelectionRecord,
+    "reports/runs/*/training.json": TrainingRun,
+    "reports/runs/*/evaluation.json": EvaluationRun,
+    "reports/runs/selection.json": SelectionRun,
+}
+
+
+def test_a_fresh_clone_reproduces_the_tracked_outputs_byte_for_byte(reproduced_project, tmp_path):
+    """Issue 17: a fresh clone's `dvc repro` (no DVC cache, an empty MLflow store) recomputes
+    the pipeline and leaves git clean: dvc.lock is byte for byte the one committed, so every
+    hashed output and committed metric is a function of its inputs (wall times, latency and
+    MLflow run ids live in the untracked reports/runs/ and in MLflow)."""
+    original = reproduced_project.root
+    first = reproduced_project.git("log", "--format=%H", "--grep=^first reproduction$")
+    commit = first.stdout.split()[-1]
+    clone = tmp_path / "clone"
+    run_command(["git", "clone", "-q", str(original), str(clone)], tmp_path)
+    run_command(["git", "checkout", "-q", commit], clone)
+    second = run_command(["dvc", "repro"], clone)
+    # select's one output is a metric committed to git: with every input reproduced byte for
+    # byte, DVC finds it up to date and skips it (it would re-run on any difference upstream).
+    assert ran_stages(second.stdout) == ALL_STAGES - {"select"}
+    committed = reproduced_project.git("show", f"{commit}:dvc.lock").stdout
+    assert (clone / "dvc.lock").read_text() == committed
+    assert run_command(["git", "status", "--porcelain"], clone).stdout == ""
+    for pattern, model in RECORDS.items():  # the project's own run wrote every record
+        files = sorted(original.glob(pattern))
+        assert files, pattern
+        for path in files:
+            read_record(path, model)
 
 
 def test_second_repro_does_nothing(reproduced_project):

@@ -20,7 +20,6 @@ METRICS = REPORTS / "metrics"
 ANALYSIS = REPORTS / "analysis"
 SPLIT_SUMMARY = SPLIT_REPORT / "summary.json"
 SELECTION_FILE = REPORTS / "selection.json"
-SELECTION = SELECTION_FILE  # old name: tests/reporting/report_fixtures.py (being rewritten) uses it
 DIVERSITY = REPORTS / "synthesis" / "diversity.json"  # the synthesize stage's sources
 
 # Inside model_dir(<arch>): the train stage's outputs.
@@ -55,3 +54,18 @@ def analysis_dir(architecture: str) -> Path:
 def analysis_file(architecture: str) -> Path:
     """The analysis figures DVC tracks as metrics (beside, not inside, the directory)."""
     return ANALYSIS / f"{architecture}.json"
+
+
+# Run records: wall times, latency, MLflow run ids and comparisons with earlier MLflow runs,
+# which differ between two runs of the same inputs. Never a DVC output and ignored by git, so a
+# fresh clone's `dvc repro` leaves git clean (traindev.records.runs).
+RUNS = REPORTS / "runs"
+SELECTION_RUN = RUNS / "selection.json"
+
+
+def training_run_file(architecture: str) -> Path:
+    return RUNS / architecture / "training.json"
+
+
+def evaluation_run_file(architecture: str) -> Path:
+    return RUNS / architecture / "evaluation.json"

@@ -20,6 +20,8 @@ from traindev.evaluation.bootstrap import (
     weighted_error_interval,
 )
 from traindev.evaluation.weights import weighted_error
+from traindev.records.diagnosis import TableIntervals as TableIntervalsRecord
+from traindev.records.io import record_json
 
 SPLITS = ("train", "train_dev", "dev", "test")
 
@@ -45,9 +47,11 @@ def test_interval_contains_its_bounds_and_nothing_when_empty():
     assert Interval.empty().is_empty and not interval.is_empty
 
 
-def test_interval_as_dict_is_strict_json_with_null_for_an_empty_split():
+def test_an_empty_interval_is_written_as_strict_json_with_null_bounds():
     assert Interval(0.1, 0.2).as_dict() == [0.1, 0.2]
-    assert json.dumps(Interval.empty().as_dict(), allow_nan=False) == "[null, null]"
+    rows = {"test": Interval.empty().as_dict(), "dev": Interval(0.1, 0.2).as_dict()}
+    record = TableIntervalsRecord(confidence=0.95, replicates=10, rows=rows, gaps={})
+    assert json.loads(record_json(record))["rows"] == {"dev": [0.1, 0.2], "test": [None, None]}
 
 
 # --- coverage ---------------------------------------------------------------------------------
@@ -117,17 +121,20 @@ def test_an_empty_split_gives_nan_for_its_row_and_the_gaps_that_touch_it():
     assert intervals.row("test").is_empty
     assert intervals.gap("dev_overfitting").is_empty
     assert not intervals.gap("data_mismatch").is_empty
-    data = intervals.as_dict()
-    json.dumps(data, allow_nan=False)
+    data = json.loads(record_json(TableIntervalsRecord.model_validate(intervals.as_dict())))
     assert data["rows"]["test"] == [None, None]
     assert data["confidence"] == 0.95 and data["replicates"] == 500
 
 
 def test_same_seed_same_intervals_other_seed_other_intervals():
     split = {"train": wrong(0.02, 500), "dev": wrong(0.1, 300)}
-    first = table_intervals(split, 0.0, 500, 0.95, seed=3).as_dict()  # NaN != NaN: compare JSON
-    assert first == table_intervals(split, 0.0, 500, 0.95, seed=3).as_dict()
-    assert first != table_intervals(split, 0.0, 500, 0.95, seed=4).as_dict()
+
+    def as_json(seed: int) -> str:  # NaN != NaN: compare the JSON the record writes
+        intervals = table_intervals(split, 0.0, 500, 0.95, seed=seed).as_dict()
+        return record_json(TableIntervalsRecord.model_validate(intervals))
+
+    assert as_json(3) == as_json(3)
+    assert as_json(3) != as_json(4)
 
 
 def test_a_misspelt_split_and_a_non_binary_vector_are_rejected():
@@ -192,7 +199,6 @@ def test_a_class_absent_from_a_split_gets_nan_for_that_row():
     assert math.isnan(result["0"].table.train_dev_error)
     assert result["0"].intervals.row("train-dev").is_empty
     assert result["1"].counts == {"train": 1, "train-dev": 0, "dev": 1, "test": 0}
-    json.dumps(result.as_dict(), allow_nan=False)
 
 
 def test_per_class_rejects_indices_outside_the_class_list():

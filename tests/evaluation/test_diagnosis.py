@@ -16,6 +16,9 @@ from traindev.evaluation.diagnosis import (
     diagnose_per_class,
     natural_key,
 )
+from traindev.records.diagnosis import DiagnosisRecord
+from traindev.records.io import record_json
+from traindev.records.runs import PreviousRun
 
 
 def table(human: float, train: float, train_dev: float, dev: float, test: float | None = None):
@@ -198,7 +201,7 @@ def test_diagnosis_as_dict_is_strict_json_with_intervals_and_confidence():
     rows, intervals = measured(
         1, 2, 3, 10, n={"train": 500, "train_dev": 500, "dev": 500, "test": 0}
     )
-    data = diagnose(rows, intervals=intervals).as_dict()
+    data = written(diagnose(rows, intervals=intervals).as_dict())
     assert data["confidence"] == 0.95
     assert data["intervals"]["rows"]["test"] == [None, None]
     mismatch = next(gap for gap in data["gaps"] if gap["name"] == "data_mismatch")
@@ -206,21 +209,24 @@ def test_diagnosis_as_dict_is_strict_json_with_intervals_and_confidence():
     assert mismatch["within_noise"] is False and mismatch["matters"] is True
     overfit = next(gap for gap in data["gaps"] if gap["name"] == "dev_overfitting")
     assert overfit["interval"] == [None, None]
-    json.dumps({key: value for key, value in data.items() if key != "gaps"}, allow_nan=False)
-    json.dumps([{**g, "value": 0.0} for g in data["gaps"]], allow_nan=False)
 
 
 def test_without_intervals_the_dict_says_so():
-    data = diagnose(table(0, 1, 9, 10)).as_dict()
+    data = written(diagnose(table(0, 1, 9, 10)).as_dict())
     assert data["confidence"] is None and data["intervals"] is None
     assert all(gap["interval"] is None and gap["within_noise"] is False for gap in data["gaps"])
-    json.dumps(data, allow_nan=False)
 
 
 def test_a_missing_row_does_not_hide_the_other_gaps():
     # A class with no training examples: NaN train error, NaN bias and variance.
     rows = BiasVarianceTable(0.01, math.nan, 0.02, 0.2, 0.2)
     assert diagnose(rows).problems == ["data_mismatch"]
+
+
+def written(diagnosis: dict) -> dict:
+    """The diagnosis as evaluate writes it: through its record, strict JSON, NaN as null."""
+    record = DiagnosisRecord.model_validate({"per_class": [], **diagnosis})
+    return json.loads(record_json(record))
 
 
 # --- comparison with the previous run ---------------------------------------------------------
@@ -256,7 +262,8 @@ def test_comparison_rejects_unknown_keys_and_accepts_nulls():
     assert comparison["dev_error"].moved
     assert "dev error rose" not in comparison.summary and "dev error fell" in comparison.summary
     data = comparison.as_dict()
-    json.dumps(data, allow_nan=False)
+    previous = {"run_id": "abc", "started": "2026-01-01T00:00:00+00:00", "same_split": True}
+    record_json(PreviousRun.model_validate({**previous, **data}))  # strict JSON, NaN as null
     assert data["confidence"] == 0.95
     assert {"name", "previous", "current", "delta", "interval", "moved", "status"} <= set(
         data["changes"][0]
@@ -293,7 +300,9 @@ def test_a_class_always_wrong_on_dev_shows_data_mismatch_for_that_class_only():
     assert data["gaps"]["data_mismatch"]["matters"] is True
     assert data["gaps"]["data_mismatch"]["interval"][0] > 0.9
     assert data["error_intervals"]["dev"] == [1.0, 1.0]
-    json.dumps([entry.as_dict() for entry in diagnoses], allow_nan=False)
+    written(
+        {**diagnose(table(0, 1, 9, 10)).as_dict(), "per_class": [d.as_dict() for d in diagnoses]}
+    )
 
 
 def test_classes_sort_naturally():

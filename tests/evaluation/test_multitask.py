@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,8 @@ from traindev.evaluation.multitask import (
     task_split_metrics,
     task_wrong,
 )
+from traindev.records.diagnosis import TaskDiagnosis
+from traindev.records.io import record_json
 from traindev.stages.evaluate import logged_tasks
 
 NAN = np.nan
@@ -122,7 +126,8 @@ def test_each_task_gets_its_own_table_counts_and_dominant_gap():
     assert car["counts"] == {"train": 2, "train-dev": 1, "dev": 2, "test": 1}
     assert stop["counts"] == {"train": 1, "train-dev": 1, "dev": 1, "test": 0}
     assert car["errors"]["dev"] == pytest.approx(0.5) and car["errors"]["train"] == 0.5
-    assert stop["errors"]["test"] is None  # no label: null in JSON, not 0
+    written = json.loads(record_json(TaskDiagnosis.model_validate(stop)))
+    assert written["errors"]["test"] is None  # no label: null in JSON, not 0
     assert set(car["gaps"]) == {"avoidable_bias", "variance", "data_mismatch", "dev_overfitting"}
     assert "dominant" in car and isinstance(car["summary"], str)
 

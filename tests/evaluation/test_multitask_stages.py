@@ -16,13 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers.records import split_summary
 from helpers.repository import PROJECT_ROOT
 from mlflow.tracking import MlflowClient
 
 from traindev import paths
-from traindev.atomic import write_json
 from traindev.data.store import write_store
 from traindev.params_file import validate_params
+from traindev.records import read_record, write_record
+from traindev.records.runs import EvaluationRun, TrainingRun
 from traindev.stages import analyze, evaluate, report, select, train
 from traindev.tracking import configure
 from traindev.training.checkpoint import load_checkpoint
@@ -62,15 +64,9 @@ def quadrant_store() -> pd.DataFrame:
     counts: dict = {}
     for (name, domain, label), group in manifest.groupby(["split", "domain", "label"]):
         counts.setdefault(name, {}).setdefault(domain, {})[label] = len(group)
-    write_json(
-        paths.SPLIT_REPORT / "summary.json",
-        {
-            "counts": counts,
-            "totals": dict(SIZES),
-            "target_domain": "handwritten",
-            "unused_target": 0,
-            "duplicates_dropped": 0,
-        },
+    write_record(
+        paths.SPLIT_SUMMARY,
+        split_summary(counts, "handwritten", unused_target=0, duplicates_dropped=0),
     )
     return manifest
 
@@ -142,12 +138,16 @@ def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project
 
     diagnosis = json.loads((evaluation / "diagnosis.json").read_text())
     assert diagnosis["per_class"] == [] and [t["task"] for t in diagnosis["per_task"]] == TASKS
-    assert diagnosis["previous"]["run_id"] == multitask_before
+    # The comparison with an earlier MLflow run is a run fact: in the run record, not in the
+    # DVC-hashed diagnosis.
+    assert "previous" not in diagnosis
+    evaluation_run = read_record(paths.evaluation_run_file(ARCH), EvaluationRun)
+    assert evaluation_run.previous.run_id == multitask_before
     confusion = pd.read_csv(evaluation / "confusion_dev.csv", index_col="task")
     assert list(confusion.columns) == ["tn", "fp", "fn", "tp"]
     assert confusion.to_numpy().sum() == dev["count"]
 
-    run_id = json.loads((paths.model_dir(ARCH) / "training.json").read_text())["run_id"]
+    run_id = read_record(paths.training_run_file(ARCH), TrainingRun).run_id
     logged = MlflowClient().get_run(run_id).data.metrics
     assert logged["final.dev.error"] == pytest.approx(dev["error"])
     assert logged["final.dev.task_error.top"] == pytest.approx(dev["task_error"]["top"])

@@ -172,7 +172,8 @@ def test_train_and_evaluate_log_params_metrics_and_artifacts_to_an_mlflow_server
     assert experiment is not None and experiment.artifact_location.startswith("mlflow-artifacts:")
     (found,) = client.search_runs([experiment.experiment_id])
     model_dir = clone.root / f"data/models/{ARCH}"
-    assert found.info.run_id == json.loads((model_dir / "training.json").read_text())["run_id"]
+    run_record = clone.root / f"reports/runs/{ARCH}/training.json"
+    assert found.info.run_id == json.loads(run_record.read_text())["run_id"]
     params = yaml.safe_load((clone.root / "params.yaml").read_text())
     assert found.data.params["train.epochs"] == str(params["train"]["epochs"])
     assert found.data.tags["architecture"] == ARCH

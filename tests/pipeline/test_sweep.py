@@ -10,8 +10,19 @@ import pytest
 from helpers.dvc_project import Project
 from mlflow.tracking import MlflowClient
 
-from pipeline.sweep import check_configs, run_sweep, set_dotted, thread_caps, trials_for
+from pipeline.sweep import (
+    Trial,
+    check_configs,
+    run_sweep,
+    set_dotted,
+    summarize,
+    thread_caps,
+    trials_for,
+)
 from traindev.config import ParamsError, SweepParams
+from traindev.records import read_record, write_record
+from traindev.records.sweep import SweepSummary
+from traindev.selection import Candidate, Threshold, select_model
 
 
 def test_a_space_key_that_params_yaml_lacks_is_refused_before_any_trial(default_params):
@@ -23,6 +34,26 @@ def test_a_space_key_that_params_yaml_lacks_is_refused_before_any_trial(default_
         ParamsError, match=r"(?s)s-c01 invalid params: .*train\.lr: Input should be"
     ):
         check_configs(default_params, trials)
+
+
+def test_the_sweep_summary_is_a_record_that_reads_back(tmp_path):
+    def trial(name: str, error: float, latency: float) -> Candidate:
+        metrics = {"dev.error": error, "latency_ms": latency, "parameters": 10.0}
+        return Candidate(f"deep_nn@{name}", f"run-{name}", "sweep trial", None, metrics)
+
+    candidates = [trial("s-c01", 0.05, 500.0), trial("s-c02", 0.08, 2.0)]
+    selection = select_model(candidates, "dev.error", "minimize", [Threshold("latency_ms", 100)])
+    trials = [
+        Trial("s-c01", "coarse", {"train.lr": 0.1}),
+        Trial("s-c02", "coarse", {"train.lr": 0.01}),
+    ]
+    path = tmp_path / "s.json"
+    write_record(path, summarize("s", "parent", selection, trials, [], []))
+    summary = read_record(path, SweepSummary)
+    assert summary.winner.trial == "s-c02" and summary.winner.config == {"train.lr": 0.01}
+    assert (summary.winner.optimizing, summary.winner.value) == ("dev.error", 0.08)
+    assert summary.selection.candidates[1].failed == ["latency_ms > 100"]
+    assert summary.selection.candidates[1].measured["latency_ms"] == 500.0  # the run record
 
 
 def test_set_dotted_reaches_nested_model_params(default_params):

@@ -9,15 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from report_fixtures import (
-    ARCHS,
-    ERRORS,
-    SUMMARIES,
-    THUMBNAILS,
-    load,
-    parse_html,
-    write_fake_inputs,
-)
+from helpers.html import parse_html
+from helpers.records import ARCHS, ERRORS, SUMMARIES, THUMBNAILS, load, write_fake_inputs
 
 from traindev.reporting import plots
 from traindev.reporting.inputs import MissingReportInputError, ReportInputError
@@ -73,6 +66,23 @@ def test_title_time_and_escaping(report: tuple[ReportPaths, str, str]) -> None:
     assert "2024-05-06T07:08:09+00:00" in markdown
     assert "<longer>" not in html_text and "&lt;longer&gt;" in html_text
     assert "train-dev" in html_text.lower() and "target distribution" in html_text
+
+
+def test_the_report_is_a_function_of_its_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DVC output: the same inputs give the same bytes, so no wall-clock date unless
+    SOURCE_DATE_EPOCH (the reproducible-builds convention) sets one."""
+    inputs = load(write_fake_inputs(tmp_path / "inputs"))
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    first = write_report(inputs, tmp_path / "first", "t")
+    second = write_report(inputs, tmp_path / "second", "t")
+    for a, b in ((first.html, second.html), (first.markdown, second.markdown)):
+        assert a.read_bytes() == b.read_bytes()
+    assert "Generated" not in first.html.read_text("utf-8")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1715000000")
+    dated = write_report(inputs, tmp_path / "dated", "t")
+    assert "Generated 2024-05-06T12:53:20+00:00" in dated.html.read_text("utf-8")
 
 
 def test_split_summary_tables(report: tuple[ReportPaths, str, str]) -> None:

@@ -15,33 +15,27 @@ from types import SimpleNamespace
 
 import mlflow
 import pytest
-from mlflow.tracking import MlflowClient
-from report_fixtures import (
+from helpers.html import parse_html
+from helpers.records import (
     ARCHS,
-    CHAMPION_NOTE,
-    ERRORS,
     HOSTILE_CATEGORY,
     MISSING_THUMBNAIL,
     PROJECT_LAYOUT,
     REVIEW_HINT,
-    dump,
+    diagnosis_without_intervals,
     load,
-    old_diagnosis,
-    parse_html,
     selection,
     write_fake_inputs,
 )
+from mlflow.tracking import MlflowClient
 
 from traindev.config import AugmentParams
+from traindev.records import MissingReportInputError, ReportInputError, read_record, write_record
+from traindev.records.analysis import DomainMismatch
+from traindev.records.diagnosis import DiagnosisRecord
 from traindev.reporting import plots
-from traindev.reporting.inputs import (
-    DomainMismatch,
-    MissingReportInputError,
-    ReportInputError,
-    load_diagnosis,
-    load_metrics,
-)
-from traindev.reporting.render import domain_mismatch_sentence
+from traindev.reporting.inputs import load_metrics
+from traindev.reporting.render import CHAMPION_NOTE, domain_mismatch_sentence
 from traindev.reporting.report import ReportPaths, write_report
 from traindev.reporting.templating import md_escape
 from traindev.stages import report as report_stage
@@ -126,22 +120,15 @@ def test_per_class_table_lists_only_classes_with_a_dominant_gap(
         assert "No class has a gap that matters." not in section(text, "mlp")
 
 
-def test_previous_run_changes_say_moved_or_within_noise(
-    report: tuple[ReportPaths, str, str],
-) -> None:
+def test_the_report_shows_no_run_facts(report: tuple[ReportPaths, str, str]) -> None:
+    """The report is a DVC output: wall times, latency, run ids and the comparison with an
+    earlier MLflow run differ between runs of the same inputs, so they stay out of it."""
     _, html_text, markdown = report
-    (changes,) = tables(html_text, "previous")
-    assert changes == [
-        {"Metric": "Dev error", "Previous": "13.94%", "Current": "12.34%", "Change": "-1.60 pts",
-         "Verdict": "moved"},
-        {"Metric": "Variance", "Previous": "1.00%", "Current": "1.22%", "Change": "+0.22 pts",
-         "Verdict": "within noise"},
-    ]  # fmt: skip
-    assert "| Variance | 1.00% | 1.22% | +0.22 pts | within noise |" in markdown
+    (comparison,) = tables(html_text, "comparison")
+    for column in ("Training time (s)", "Throughput (examples/s)", "Latency (ms/example)"):
+        assert column not in comparison[0]
     for text in (html_text, markdown):
-        assert "Since the previous run the dev error fell by 1.60 points." in text
-        assert "Compared with run 01234567, started 2026-11-21T10:00:00." in text
-        assert "different split" in text
+        assert "Since the previous run" not in text and "Compared with run" not in text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +315,11 @@ def test_mismatch_without_by_domain_renders_no_domain_table(
 
 def test_mismatch_sentence_overlapping_and_without_synthesis() -> None:
     def entry(domain: str, synthetic: bool, auc: float, interval: tuple) -> DomainMismatch:
-        return DomainMismatch(domain, synthetic, 50, auc, interval, "")
+        low, high = interval
+        return DomainMismatch(
+            domain=domain, synthetic=synthetic, train_dev_examples=50, dev_examples=50, auc=auc,
+            ci_low=low, ci_high=high, distinguishable=True, skipped=None,
+        )  # fmt: skip
 
     real = entry("handwritten", False, 0.6, (0.5, 0.7))
     assert "sit about as far from dev" in domain_mismatch_sentence(
@@ -338,7 +329,10 @@ def test_mismatch_sentence_overlapping_and_without_synthesis() -> None:
         [entry("web", False, 0.9, (0.85, 0.95)), entry("fonts", True, 0.6, (0.5, 0.7))]
     )
     assert "No train-dev example is synthesized" in domain_mismatch_sentence([real])
-    skipped = DomainMismatch("fonts", True, 1, math.nan, None, "1 train-dev example")
+    skipped = DomainMismatch(
+        domain="fonts", synthetic=True, train_dev_examples=1, dev_examples=None, auc=math.nan,
+        ci_low=math.nan, ci_high=math.nan, distinguishable=None, skipped="1 train-dev example",
+    )  # fmt: skip
     assert "synthesized train-dev examples are too few" in domain_mismatch_sentence([real, skipped])
     assert "No training domain had enough" in domain_mismatch_sentence([skipped])
 
@@ -359,38 +353,28 @@ def test_selection_section_follows_the_comparison(report: tuple[ReportPaths, str
         )
     (candidates,) = tables(html_text, "selection")
     assert candidates == [
-        {"Candidate": "small_cnn ★", "Source": "this run", "Run": "5ca1ab1e", "dev.error": "8.15%",
+        {"Candidate": "small_cnn ★", "Source": "this run", "dev.error": "8.15%",
          "Satisfied": "yes", "Failed thresholds": "", "Rank": "1"},
-        {"Candidate": "mlp", "Source": "this run", "Run": "0dd5a1ab", "dev.error": "12.34%",
-         "Satisfied": "no", "Failed thresholds": "latency_ms 140.2 > 100", "Rank": "—"},
-        {"Candidate": "small_cnn", "Source": "earlier run", "Run": "07777777",
-         "dev.error": "9.00%", "Satisfied": "yes", "Failed thresholds": "", "Rank": "2"},
+        {"Candidate": "mlp", "Source": "this run", "dev.error": "12.34%",
+         "Satisfied": "no", "Failed thresholds": "latency_ms > 100", "Rank": "—"},
     ]  # fmt: skip
-    assert (
-        "| mlp | this run | 0dd5a1ab | 12.34% | no | latency\\_ms 140.2 \\> 100 | — |" in markdown
-    )
+    assert "| mlp | this run | 12.34% | no | latency\\_ms \\> 100 | — |" in markdown
     assert "Optimizing metric: dev.error (minimize)." in html_text
     assert "Satisficing thresholds (every one must hold): latency_ms ≤ 100." in html_text
-    assert "<li>1 earlier run was skipped: it was trained on another split.</li>" in html_text
-    for text in (html_text, markdown):
-        assert (
-            "Champion: models:/traindev@champion (registered model traindev, alias champion, "
-            "version 3)." in text
-        )
-        assert "run id 5ca1ab1e), dev.error 8.15%." in text
+    assert "<li>select.satisficing[0]: a warning about the thresholds.</li>" in html_text
+    assert f"<p>{html.escape(CHAMPION_NOTE)}</p>" in html_text
+    assert "Winner: small_cnn (this run), dev.error 8.15%." in html_text
+    assert "Winner: small\\_cnn (this run), dev.error 8.15%." in markdown
 
 
-def test_selection_without_winner_renders_the_champion_note(tmp_path: Path) -> None:
+def test_selection_without_winner_says_so(tmp_path: Path) -> None:
     dirs = write_fake_inputs(tmp_path / "inputs")
-    dump(dirs["selection"], selection(with_winner=False))
+    write_record(dirs["selection"], selection(with_winner=False))
     paths = write_report(load(dirs), tmp_path / "out", "t", generated_at=WHEN)
     html_text, markdown = paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")
-    assert f"<p>No champion registered: {html.escape(CHAMPION_NOTE)}</p>" in html_text
-    assert f"No champion registered: {md_escape(CHAMPION_NOTE)}" in markdown
     for text in (html_text, markdown):
         assert "Winner: none." in text
-        assert "Champion: models:/" not in text
-    (candidates,) = tables(paths.html.read_text("utf-8"), "selection")
+    (candidates,) = tables(html_text, "selection")
     assert {row["Rank"] for row in candidates} == {"—"}
     assert "★" not in "".join(row["Candidate"] for row in candidates)
 
@@ -409,13 +393,15 @@ def test_missing_required_input_names_the_file(tmp_path: Path, relative: str) ->
         load(dirs)
 
 
-def test_old_diagnosis_and_metrics_files_still_render(tmp_path: Path) -> None:
+def test_a_diagnosis_without_intervals_renders_dashes(tmp_path: Path) -> None:
     dirs = write_fake_inputs(tmp_path / "inputs")
     for arch in ARCHS:
-        dump(dirs["evaluation"] / arch / "diagnosis.json", old_diagnosis(arch, ERRORS[arch]))
+        write_record(
+            dirs["evaluation"] / arch / "diagnosis.json", diagnosis_without_intervals(arch)
+        )
     inputs = load(dirs)
     diagnosis = inputs.architectures[0].diagnosis
-    assert diagnosis.confidence is None and diagnosis.per_class == () and diagnosis.previous is None
+    assert diagnosis.confidence is None and diagnosis.per_class == []
     assert diagnosis.row_intervals == {} and diagnosis.gap("variance").interval is None
     assert diagnosis.gap("variance").within_noise is False
     paths = write_report(inputs, tmp_path / "out", "t", generated_at=WHEN)
@@ -423,18 +409,27 @@ def test_old_diagnosis_and_metrics_files_still_render(tmp_path: Path) -> None:
     mlp, _ = tables(html_text, "bias-variance")
     assert set(mlp[0]) >= {"Error CI", "Gap CI"}
     assert {row["Gap CI"] for row in mlp[:4]} == {"—"}
-    assert "Since the previous run" not in html_text
     assert not tables(html_text, "per-class")
     # small_cnn's metrics file has class_error: the per-class chart comes from it instead.
     assert {p.name for p in paths.figures} >= {"class_errors_small_cnn.png"}
     assert "class_errors_mlp.png" not in {p.name for p in paths.figures}
 
 
+def test_a_stale_diagnosis_file_is_an_error_naming_the_file_and_the_field(tmp_path: Path) -> None:
+    """A file written by an older stage (here: with the comparison that moved to the run
+    record) is refused, not silently half-read."""
+    dirs = write_fake_inputs(tmp_path)
+    path = dirs["evaluation"] / "mlp" / "diagnosis.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"previous": None}))
+    with pytest.raises(ReportInputError, match=rf"{re.escape(str(path))}: previous: unknown field"):
+        load(dirs)
+
+
 def test_new_keys_read_null_as_nan(tmp_path: Path) -> None:
     dirs = write_fake_inputs(tmp_path)
-    diagnosis = load_diagnosis(dirs["evaluation"] / "mlp" / "diagnosis.json")
+    diagnosis = read_record(dirs["evaluation"] / "mlp" / "diagnosis.json", DiagnosisRecord)
     assert diagnosis.confidence == 0.95
-    assert diagnosis.row_intervals["human-level"] is None
+    assert diagnosis.row_intervals.get("human-level") is None
     assert diagnosis.gap_interval("variance") == (-0.004, 0.0284)
     two = diagnosis.per_class[2]
     assert two.label == "2" and two.dominant == "data_mismatch" and two.counts["train_dev"] == 6

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from helpers.image_stores import tiny_store
-from report_fixtures import load, write_fake_inputs
+from helpers.records import load, write_fake_inputs
 
 from traindev.config import AugmentParams
 from traindev.data.augmentation import AugmentationPreview, preview

@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from report_fixtures import ARCHS, load, parse_html, write_fake_inputs
+from helpers.html import parse_html
+from helpers.records import ARCHS, load, write_fake_inputs
 
 from traindev.data.split_confidence import split_confidence
 from traindev.reporting.report import load_report_inputs, write_report

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import pytest
+from helpers.html import parse_html
+from helpers.records import load, write_fake_inputs
 from helpers.repository import PROJECT_ROOT
-from report_fixtures import load, parse_html, write_fake_inputs
 
 from traindev.reporting.render import (
     Bullets,

@@ -10,9 +10,13 @@ import mlflow
 import numpy as np
 import pytest
 import torch
+from helpers.records import bias_variance
+from helpers.records import training as training_record
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
+from traindev.records.metrics import MetricsRecord
+from traindev.records.runs import Latency, TrainingRun
 from traindev.selection import (
     Threshold,
     candidate_from_files,
@@ -25,7 +29,8 @@ from traindev.tracking import flatten
 SPLIT = "a" * 32
 OTHER_SPLIT = "b" * 32
 EXAMPLE = np.arange(6, dtype=np.float32).reshape(2, 3)
-# What the train stage logs and writes to training.json.
+# What the train stage logs (parameters and FLOPs also in training.json, the rest in its run
+# record).
 MEASURED = {
     "parameters": 8.0,
     "flops_per_example": 12.0,
@@ -35,7 +40,8 @@ MEASURED = {
 
 
 def metrics_json(dev_error: float, latency_ms: float) -> dict:
-    """reports/metrics/<arch>.json as evaluate writes it."""
+    """What evaluate logs to MLflow (final.<split>.<metric>) and, before this project measured
+    latency in `traindev select`, final.latency_ms."""
     dev = {
         "error": dev_error,
         "accuracy": 1 - dev_error,
@@ -49,6 +55,14 @@ def metrics_json(dev_error: float, latency_ms: float) -> dict:
         "inference": {"latency_ms": latency_ms, "device": "cpu"},
         "bias_variance": {"dev_error": dev_error},
     }
+
+
+def metrics_record(metrics: dict) -> MetricsRecord:
+    """The metrics record evaluate writes for `metrics_json` (latency is measured by select)."""
+    dev_error = metrics["splits"]["dev"]["error"]
+    return MetricsRecord(
+        splits=metrics["splits"], bias_variance=bias_variance((0.01, 0.0, 0.0, dev_error, 0.0))
+    )
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,28 @@ def test_earlier_candidates_leave_out_this_pipeline_runs(store):
 
 def test_mlflow_runs_and_files_give_the_same_metric_names_and_values(store):
     from_run = earlier_candidates(store.client, store.experiment_id, SPLIT, set())[1]
-    from_files = candidate_from_files("lenet5", *store.files["lenet5"])
+    metrics, training = store.files["lenet5"]
+    from_files = candidate_from_files(
+        "lenet5",
+        metrics_record(metrics),
+        training_record("lenet5", parameters=8).model_copy(update={"flops_per_example": 12}),
+        TrainingRun(
+            architecture="lenet5",
+            run_id=training["run_id"],
+            train_seconds=MEASURED["train_seconds"],
+            examples_per_second=MEASURED["examples_per_second"],
+            epoch_seconds=[0.5, 0.5, 0.5],
+            resumed_from_epoch=None,
+        ),
+        Latency(
+            latency_ms=metrics["inference"]["latency_ms"],
+            quantile=0.1,
+            repeats=200,
+            warmup=20,
+            threads=1,
+            device="cpu",
+        ),
+    )
 
     assert from_run.metrics == from_files.metrics
     assert {"dev.error", "dev.class_error.8", "dev.weighted_error", "latency_ms"} <= set(

@@ -73,6 +73,8 @@ def test_a_killed_training_run_resumes_to_the_same_weights(tmp_path):
     ):
         assert torch.equal(a, b), name
     summary = json.loads((killed / paths.model_dir("deep_nn") / "training.json").read_text())
-    assert summary["run_id"] == state["run_id"]  # the same MLflow run carries on
+    run = json.loads((killed / paths.training_run_file("deep_nn")).read_text())
+    assert run["run_id"] == state["run_id"]  # the same MLflow run carries on
+    assert run["resumed_from_epoch"] == state["epoch"]
     assert [r["epoch"] for r in summary["history"]] == [1, 2, 3, 4]
     assert not (killed / "checkpoints").exists()  # finished: the state and its folders go

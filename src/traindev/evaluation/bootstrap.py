@@ -10,8 +10,8 @@ mean is exactly Binomial(n, p_hat) / n, so a replicate costs one binomial draw i
 of resampling n rows: the per-class table of 100 classes over four splits takes a few
 milliseconds.
 
-JSON: `Interval.as_dict()` is the list [low, high]; null stands for NaN (an empty
-split), so the output is strict JSON.
+JSON: `Interval.as_dict()` is the list [low, high]; NaN (an empty split) is written as null
+by the record it goes into (traindev.records), so the output is strict JSON.
 """
 
 from __future__ import annotations
@@ -32,10 +32,6 @@ SPLIT_ROWS: dict[str, str] = {split: split.replace("_", "-") for split in SPLITS
 ROWS: tuple[str, ...] = (HUMAN_ROW, *SPLIT_ROWS.values())
 # Weighted resampling materializes at most this many (replicate, row) cells at once.
 _RESAMPLE_CELLS = 2_000_000
-
-
-def _json_float(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)
 
 
 @dataclass(frozen=True)
@@ -65,9 +61,9 @@ class Interval:
     def as_tuple(self) -> tuple[float, float]:
         return (self.low, self.high)
 
-    def as_dict(self) -> list[float | None]:
-        """[low, high], null for NaN: the same shape as every other interval in the JSON."""
-        return [_json_float(self.low), _json_float(self.high)]
+    def as_dict(self) -> list[float]:
+        """[low, high]; NaN bounds are written as null by the record (traindev.records)."""
+        return [self.low, self.high]
 
 
 @dataclass(frozen=True)
@@ -111,15 +107,6 @@ class ClassIntervals:
     counts: Mapping[str, int]  # examples of the class per row ("train", "train-dev", ...)
     errors: Mapping[str, int]  # of which misclassified
 
-    def as_dict(self) -> dict:
-        return {
-            "class": self.name,
-            "counts": dict(self.counts),
-            "errors": dict(self.errors),
-            "table": {key: _json_float(value) for key, value in self.table.as_dict().items()},
-            "intervals": self.intervals.as_dict(),
-        }
-
 
 @dataclass(frozen=True)
 class PerClassIntervals:
@@ -134,13 +121,6 @@ class PerClassIntervals:
             if entry.name == name:
                 return entry
         raise KeyError(f"no class {name!r}; known: {[entry.name for entry in self.classes]}")
-
-    def as_dict(self) -> dict:
-        return {
-            "confidence": self.confidence,
-            "replicates": self.replicates,
-            "classes": [entry.as_dict() for entry in self.classes],
-        }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from traindev.config import DiagnosisParams
+from traindev.records.diagnosis import Gap
 
 if TYPE_CHECKING:  # bootstrap imports this module for GAPS and BiasVarianceTable
     from traindev.evaluation.bootstrap import Interval, PerClassIntervals, TableIntervals
@@ -128,41 +129,13 @@ _BIGGER_SAMPLE: dict[str, str] = {
 }
 
 
-def _json_float(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
-
-
-def _json_interval(interval: tuple[float, float] | None) -> list[float | None] | None:
-    return None if interval is None else [_json_float(bound) for bound in interval]
-
-
 def _ci_label(confidence: float) -> str:
     return f"{confidence * 100:g}% CI"
 
 
 @dataclass(frozen=True)
-class GapFinding:
-    name: str
-    label: str
-    value: float
-    between: tuple[str, str]
-    matters: bool
-    knobs: tuple[str, ...]
-    interval: tuple[float, float] | None = None  # bootstrap (low, high), when one was given
-    within_noise: bool = False  # passes the thresholds, but its interval holds zero
-
-    def as_dict(self) -> dict:
-        return {
-            **asdict(self),
-            "between": list(self.between),
-            "knobs": list(self.knobs),
-            "interval": _json_interval(self.interval),
-        }
-
-
-@dataclass(frozen=True)
 class Diagnosis:
-    gaps: tuple[GapFinding, ...]
+    gaps: tuple[Gap, ...]
     dominant: str | None
     summary: str
     intervals: TableIntervals | None = None
@@ -181,7 +154,7 @@ class Diagnosis:
 
     def as_dict(self) -> dict:
         return {
-            "gaps": [finding.as_dict() for finding in self.gaps],
+            "gaps": [finding.model_dump() for finding in self.gaps],
             "dominant": self.dominant,
             "summary": self.summary,
             "confidence": self.confidence,
@@ -226,13 +199,13 @@ def _finding(
     largest: float,
     params: DiagnosisParams,
     intervals: TableIntervals | None,
-) -> GapFinding:
+) -> Gap:
     passes = (
         largest > 0 and value >= params.min_gap and value >= params.relative_to_largest * largest
     )
     interval = None if intervals is None else intervals.gap(spec.name)
     clear = interval is None or interval.low > 0  # an empty (NaN) interval is never clear
-    return GapFinding(
+    return Gap(
         name=spec.name,
         label=spec.label,
         value=float(value),
@@ -246,7 +219,7 @@ def _finding(
 
 def _summarize(
     table: BiasVarianceTable,
-    findings: tuple[GapFinding, ...],
+    findings: tuple[Gap, ...],
     intervals: TableIntervals | None,
 ) -> str:
     flagged = sorted(
@@ -275,7 +248,7 @@ def _summarize(
     return summary
 
 
-def _describe(finding: GapFinding, ci: str) -> str:
+def _describe(finding: Gap, ci: str) -> str:
     lower, upper = finding.between
     detail = f"{finding.value:.2%}, {lower} → {upper}"
     if finding.interval is not None:
@@ -283,7 +256,7 @@ def _describe(finding: GapFinding, ci: str) -> str:
     return f"{finding.label.lower()} ({detail})"
 
 
-def _noise_sentence(finding: GapFinding, ci: str, intervals: TableIntervals | None) -> str:
+def _noise_sentence(finding: Gap, ci: str, intervals: TableIntervals | None) -> str:
     """Say the gap may be noise, and which row's sample (the wider interval) would settle it."""
     assert finding.interval is not None and intervals is not None
     rows = [row for row in finding.between if row in _BIGGER_SAMPLE]
@@ -331,10 +304,10 @@ class ComparedValue:
         return {
             "name": self.name,
             "label": self.label,
-            "previous": _json_float(self.previous),
-            "current": _json_float(self.current),
-            "delta": _json_float(self.delta),
-            "interval": _json_interval(self.interval),
+            "previous": self.previous,
+            "current": self.current,
+            "delta": self.delta,
+            "interval": self.interval,
             "moved": self.moved,
             "status": self.status,
         }
@@ -460,14 +433,14 @@ class ClassDiagnosis:
         return {
             "class": self.name,
             "counts": dict(self.counts),
-            "errors": {row: _json_float(value) for row, value in self.table.rows.items()},
+            "errors": dict(self.table.rows),
             "error_intervals": None
             if intervals is None
             else {row: interval.as_dict() for row, interval in intervals.rows.items()},
             "gaps": {
                 finding.name: {
-                    "value": _json_float(finding.value),
-                    "interval": _json_interval(finding.interval),
+                    "value": finding.value,
+                    "interval": finding.interval,
                     "matters": finding.matters,
                     "within_noise": finding.within_noise,
                 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import partial
 
@@ -50,24 +49,3 @@ def predict_outputs(
             logits = model(x)
         chunks.append(link(logits.float()).cpu())
     return torch.cat(chunks).numpy() if chunks else np.zeros((0, empty_width), np.float32)
-
-
-@torch.no_grad()
-def latency_ms(
-    model: nn.Module, example: torch.Tensor, device: torch.device, repeats: int = 50
-) -> float:
-    """Median wall time of one forward pass on a single example (batch 1), in milliseconds.
-
-    Batch 1 is what an interactive user of the model waits for; the median ignores the
-    first-call warm-up and scheduler noise.
-    """
-    model = model.to(device).eval()
-    example = example[:1].to(device)
-    timings = []
-    for _ in range(repeats + 5):
-        started = time.perf_counter()
-        model(example)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        timings.append(time.perf_counter() - started)
-    return float(np.median(timings[5:]) * 1000.0)

@@ -16,7 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from traindev.reporting.inputs import ConfusionMatrix, EpochRecord
+from traindev.records.training import Epoch as EpochRecord
+from traindev.reporting.inputs import ConfusionMatrix
 
 DPI = 100
 _SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")

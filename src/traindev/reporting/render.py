@@ -22,6 +22,10 @@ from datetime import datetime
 from urllib.parse import quote
 
 from traindev.data.augmentation import AugmentationPreview
+from traindev.records.analysis import DomainMismatch, Suspect
+from traindev.records.selection import SelectionRecord as Selection
+from traindev.records.split import SplitSummary
+from traindev.records.synthesis import SynthesisDiversity
 from traindev.reporting import templating
 from traindev.reporting.inputs import (
     GAP_NAMES,
@@ -29,13 +33,8 @@ from traindev.reporting.inputs import (
     Analysis,
     ArchitectureResult,
     Diagnosis,
-    DomainMismatch,
     Interval,
     ReportInputs,
-    Selection,
-    SplitSummary,
-    Suspect,
-    SynthesisDiversity,
 )
 
 SPLIT_LABELS = {"train": "Train", "train_dev": "Train-dev", "dev": "Dev", "test": "Test"}
@@ -67,7 +66,6 @@ HOW_TO_READ = (
 BEST_MARK = "★"
 MISSING = "—"
 ID_LIST_LIMIT = 20  # stale / unknown review ids listed before "and N more"
-RUN_ID_CHARS = 8
 
 
 @dataclass(frozen=True)
@@ -224,10 +222,6 @@ def ci_label(confidence: float | None) -> str:
     return f"{confidence * 100:g}% CI" if confidence is not None else "CI"
 
 
-def short_id(run_id: str) -> str:
-    return run_id[:RUN_ID_CHARS]
-
-
 def is_fraction_metric(name: str) -> bool:
     """Errors and gaps are fractions shown as percentages; accuracy, F1, latency are not."""
     lowered = name.lower()
@@ -317,8 +311,7 @@ def weighted_dev_error(arch: ArchitectureResult) -> float | None:
 
 def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
     header = (
-        "Architecture", "Parameters", "MFLOPs/example", "Training time (s)",
-        "Throughput (examples/s)", "Latency (ms/example)", "Train error", "Train-dev error",
+        "Architecture", "Parameters", "MFLOPs/example", "Train error", "Train-dev error",
         "Dev error", "Test error", "Dev F1",
     )  # fmt: skip
     weighted = [weighted_dev_error(arch) for arch in architectures]
@@ -338,14 +331,11 @@ def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
             MISSING
             if training.flops_per_example is None
             else f"{training.flops_per_example / 1e6:,.2f}",
-            number(training.train_seconds, 1),
-            number(training.examples_per_second),
-            MISSING if arch.metrics.latency_ms is None else f"{arch.metrics.latency_ms:.3f}",
             percent(bv.train_error),
             percent(bv.train_dev_error),
             percent(bv.dev_error) + mark,
             percent(bv.test_error),
-            f"{dev.f1:.4f}" if dev is not None and math.isfinite(dev.f1) else MISSING,
+            f"{dev.f1:.4f}" if dev is not None and dev.f1 is not None else MISSING,
             *extra,
         ))  # fmt: skip
         emphasis.append("best" if arch.name in best else "")
@@ -476,14 +466,15 @@ def per_class_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> 
 def task_error_text(arch: ArchitectureResult, split: str, task: str) -> str:
     """A task's error on a split with its label count, e.g. '3.20% (125)'; a dash if none."""
     metrics = arch.metrics.splits.get(split)
-    if metrics is None or not metrics.task_count.get(task):
+    counts, errors = (metrics.task_count or {}, metrics.task_error or {}) if metrics else ({}, {})
+    if not counts.get(task):
         return MISSING
-    return f"{percent(metrics.task_error.get(task, math.nan))} ({number(metrics.task_count[task])})"
+    return f"{percent(errors.get(task, math.nan))} ({number(counts[task])})"
 
 
 def _dev_score(arch: ArchitectureResult, field: str, task: str) -> str:
     dev = arch.metrics.splits.get("dev")
-    value = math.nan if dev is None else getattr(dev, field).get(task, math.nan)
+    value = math.nan if dev is None else (getattr(dev, field) or {}).get(task, math.nan)
     return f"{value:.3f}" if math.isfinite(value) else MISSING
 
 
@@ -493,7 +484,7 @@ def per_task_table(arch: ArchitectureResult) -> Table:
     diagnoses = {entry.label: entry for entry in arch.diagnosis.per_task}
     scores = ("task_precision", "task_recall", "task_f1")
     rows = []
-    for task in arch.metrics.tasks:
+    for task in arch.metrics.tasks or ():
         entry = diagnoses.get(task)
         rows.append(
             (
@@ -532,40 +523,6 @@ def per_task_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> l
     ]
     if figures.task_errors is not None:
         blocks.append(FigureBlock(figures.task_errors))
-    return blocks
-
-
-def previous_blocks(arch: ArchitectureResult) -> list[Block]:
-    previous = arch.diagnosis.previous
-    if previous is None:
-        return []
-    origin = f"Compared with run {short_id(previous.run_id)}, started {previous.started}."
-    if not previous.same_split:
-        origin += " It used a different split, so the changes mix model and data effects."
-    blocks: list[Block] = [
-        Heading("Since the previous run"),
-        Paragraph(previous.summary),
-        Paragraph(origin, "note"),
-    ]
-    if previous.changes:
-        rows = tuple(
-            (
-                change.label,
-                metric_text(change.name, change.previous),
-                metric_text(change.name, change.current),
-                delta_text(change.name, change.delta),
-                change.status or ("moved" if change.moved else "within noise"),
-            )
-            for change in previous.changes
-        )
-        blocks.append(
-            Table(
-                ("Metric", "Previous", "Current", "Change", "Verdict"),
-                rows,
-                numeric=frozenset({1, 2, 3}),
-                css_class="previous",
-            )
-        )
     return blocks
 
 
@@ -873,7 +830,6 @@ def detail_blocks(arch: ArchitectureResult, figures: ArchitectureFigures, base: 
     return [
         *per_task_blocks(arch, figures),
         *per_class_blocks(arch, figures),
-        *previous_blocks(arch),
         *error_analysis_blocks(arch, figures, base),
         *label_issue_blocks(arch, base),
         *mismatch_blocks(arch, base),
@@ -898,11 +854,10 @@ def candidates_table(selection: Selection) -> Table:
     winner = selection.winner
     rows, emphasis = [], []
     for c in selection.candidates:
-        won = winner is not None and (c.name, c.run_id) == (winner.name, winner.run_id)
+        won = winner is not None and c.name == winner.name
         rows.append((
             c.name + (f" {BEST_MARK}" if won else ""),
             c.source,
-            short_id(c.run_id),
             metric_text(selection.optimizing, c.value),
             "yes" if c.satisfied else "no",
             "; ".join(c.failed),
@@ -910,25 +865,22 @@ def candidates_table(selection: Selection) -> Table:
         ))  # fmt: skip
         emphasis.append("best" if won else "")
     return Table(
-        ("Candidate", "Source", "Run", selection.optimizing, "Satisfied", "Failed thresholds",
-         "Rank"),
+        ("Candidate", "Source", selection.optimizing, "Satisfied", "Failed thresholds", "Rank"),
         tuple(rows),
-        numeric=frozenset({3, 6}),
+        numeric=frozenset({2, 5}),
         emphasis=tuple(emphasis),
         css_class="selection",
     )  # fmt: skip
 
 
-def champion_text(selection: Selection) -> str:
-    champion = selection.champion
-    if champion is not None:
-        return (
-            f"Champion: {champion.uri} (registered model {champion.registered_model}, "
-            f"alias {champion.alias}, version {champion.version})."
-        )
-    return "No champion registered" + (
-        f": {selection.champion_note}" if selection.champion_note else "."
-    )
+# This report is a DVC output, so it shows only what its inputs determine; run ids, timings,
+# latency and the registry's champion version differ between runs of the same inputs.
+CHAMPION_NOTE = (
+    "The winner among these architectures and earlier MLflow runs on the same split "
+    "(select.include_earlier_runs) gets the select.alias alias in the MLflow model registry; "
+    "reports/runs/selection.json and the MLflow UI show that choice with run ids and the "
+    "measured latency."
+)
 
 
 def selection_blocks(selection: Selection) -> list[Block]:
@@ -938,10 +890,7 @@ def selection_blocks(selection: Selection) -> list[Block]:
         pick = "Winner: none."
     else:
         value = metric_text(selection.optimizing, winner.value)
-        pick = (
-            f"Winner: {winner.name} ({winner.source}, run id {short_id(winner.run_id)}), "
-            f"{selection.optimizing} {value}."
-        )
+        pick = f"Winner: {winner.name} ({winner.source}), {selection.optimizing} {value}."
     blocks: list[Block] = [
         Heading("Model selection", 2),
         Paragraph(f"Optimizing metric: {selection.optimizing} ({selection.goal})."),
@@ -953,7 +902,7 @@ def selection_blocks(selection: Selection) -> list[Block]:
     ]
     if selection.warnings:
         blocks += [Paragraph("Warnings:", "warning"), Bullets(selection.warnings, "warning")]
-    blocks += [Paragraph(pick), Paragraph(champion_text(selection))]
+    blocks += [Paragraph(pick), Paragraph(CHAMPION_NOTE)]
     return blocks
 
 
@@ -993,14 +942,14 @@ def synthesis_blocks(diversity: SynthesisDiversity | None) -> list[Block]:
     covering = f"Sources making up {percent(diversity.coverage)}"
     rows = tuple(
         (
-            pool.name,
+            name,
             number(pool.images),
             number(pool.distinct),
             number(pool.effective, 1),
             percent(pool.top_share),
             number(pool.covering),
         )
-        for pool in diversity.pools
+        for name, pool in diversity.pools.items()
     )
     header = ("Pool", "Images", "Distinct sources", "Effective sources", "Largest share", covering)
     blocks: list[Block] = [
@@ -1026,14 +975,14 @@ def split_confidence_blocks(summary: SplitSummary) -> list[Block]:
         return []
     rows = tuple(
         (
-            split_label(entry.split),
+            split_label(split),
             number(entry.examples),
             f"±{percent(entry.half_width)}",
-            percent(entry.resolvable_difference) if entry.split == "dev" else MISSING,
+            percent(entry.resolvable_difference) if split == "dev" else MISSING,
             number(entry.examples_needed),
             "yes" if entry.big_enough else "no",
         )
-        for entry in confidence.sets
+        for split, entry in confidence.sets.items()
     )
     header = (
         "Set",
@@ -1091,7 +1040,7 @@ def augmentation_blocks(
 
 def training_note(arch: ArchitectureResult) -> str:
     t = arch.training
-    return f"{t.epochs} epochs on {t.device}, {number(t.train_seconds, 1)} s; run id {t.run_id}."
+    return f"{t.epochs_run} of {t.epochs} epochs on {t.device}."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1119,7 +1068,7 @@ class ReportPage:
     """Everything the report pages show, already formatted; the templates only lay it out."""
 
     title: str
-    generated: str
+    generated: str | None  # None: no date (SOURCE_DATE_EPOCH unset), the report is reproducible
     how_to_read: str
     split_totals: Table
     split_domains: Table
@@ -1156,7 +1105,7 @@ def report_page(
     inputs: ReportInputs,
     figures: ReportFigures,
     title: str,
-    generated_at: datetime,
+    generated_at: datetime | None,
     analysis_href: str = "analysis",
 ) -> ReportPage:
     """The report's content; `analysis_href` (relative to the pages) is where the links to the
@@ -1164,7 +1113,7 @@ def report_page(
     summary = inputs.split
     return ReportPage(
         title=title,
-        generated=generated_at.isoformat(timespec="seconds"),
+        generated=None if generated_at is None else generated_at.isoformat(timespec="seconds"),
         how_to_read=HOW_TO_READ,
         split_totals=split_totals_table(summary),
         split_domains=split_domain_table(summary),

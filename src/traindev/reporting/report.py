@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from traindev.data.augmentation import AugmentationPreview
+from traindev.records import ReportInputError, read_record
+from traindev.records.selection import SelectionRecord
+from traindev.records.split import SplitSummary
 from traindev.reporting import plots
 from traindev.reporting.inputs import (
     ArchitectureResult,
-    ReportInputError,
     ReportInputs,
     load_architecture,
-    load_selection,
-    load_split_summary,
     load_synthesis_diversity,
 )
 from traindev.reporting.render import (
@@ -89,7 +89,7 @@ def load_report_inputs(
         raise ValueError("the report needs at least one architecture")
     if len(set(architectures)) != len(architectures):
         raise ValueError(f"architectures are listed twice: {architectures}")
-    split = load_split_summary(Path(split_dir) / "summary.json")
+    split = read_record(Path(split_dir) / "summary.json", SplitSummary)
     results = tuple(
         load_architecture(
             name, Path(models_dir), Path(evaluation_dir), Path(metrics_dir), Path(analysis_dir)
@@ -99,7 +99,7 @@ def load_report_inputs(
     return ReportInputs(
         split=split,
         architectures=results,
-        selection=load_selection(Path(selection_file)),
+        selection=read_record(Path(selection_file), SelectionRecord),
         analysis_dir=Path(analysis_dir),
         augmentation=augmentation,
         synthesis=load_synthesis_diversity(Path(synthesis_file)) if synthesis_file else None,
@@ -280,7 +280,7 @@ def write_report(
 ) -> ReportPaths:
     """Render the report and write out_dir/report.html, report.md and figures/*.png."""
     out_dir = Path(out_dir)
-    when = generated_at or datetime.now(UTC)
+    when = generated_at or source_date()
     figures = build_figures(inputs)
     page = report_page(inputs, figures, title, when, _relative_to(inputs.analysis_dir, out_dir))
     html = html_report(page)
@@ -307,6 +307,13 @@ def write_report(
             item for arch in inputs.architectures for item in arch.analysis.missing_thumbnails
         ),
     )
+
+
+def source_date() -> datetime | None:
+    """SOURCE_DATE_EPOCH (the reproducible-builds convention) as the report's date, else none:
+    the report is a DVC output, and a wall-clock stamp would make it differ on every run."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return None if not epoch else datetime.fromtimestamp(int(epoch), UTC)
 
 
 def _relative_to(target: Path, start: Path) -> str:

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlflow.exceptions import MlflowException
 
+from traindev.records.metrics import MetricsRecord
+from traindev.records.runs import Latency, TrainingRun
+from traindev.records.training import TrainingRecord
 from traindev.tracking import SPLIT_TAG, flatten, logged_tasks, run_started
 
 if TYPE_CHECKING:
@@ -25,7 +28,8 @@ Source = Literal["this run", "earlier run", "sweep trial"]
 
 # The prefix evaluate puts on everything it measures once training is over.
 FINAL_PREFIX = "final."
-# Logged by the train stage under these names (no prefix) and kept in training.json.
+# Logged by the train stage under these names (no prefix); parameters and FLOPs are also in
+# training.json, wall time and throughput in its run record.
 TRAINING_METRICS = ("parameters", "flops_per_example", "train_seconds", "examples_per_second")
 # The tag that names the split a run was trained and scored on.
 DEV_ERROR = f"{FINAL_PREFIX}dev.error"
@@ -65,30 +69,36 @@ def selection_metrics(logged: Mapping[str, Any]) -> dict[str, float]:
 
 
 def candidate_from_files(
-    architecture: str, metrics: Mapping[str, Any], training: Mapping[str, Any]
+    architecture: str,
+    metrics: MetricsRecord,
+    training: TrainingRecord,
+    run: TrainingRun | None = None,
+    latency: Latency | None = None,
 ) -> Candidate:
-    """A candidate from reports/metrics/<arch>.json and data/models/<arch>/training.json.
+    """A candidate from its metrics and training records, the run record of its training
+    (wall time, throughput, MLflow run id; absent for models trained elsewhere) and the
+    latency `traindev select` measured.
 
-    The files are first spelled the way evaluate and train log them to MLflow, then go
-    through `selection_metrics`, so both sources share a single mapping.
+    The figures are first spelled the way evaluate, train and select log them to MLflow,
+    then go through `selection_metrics`, so both sources share a single mapping.
     """
-    splits = metrics.get("splits") or {}
-    if not isinstance(splits, Mapping):
-        raise ValueError(
-            f"reports/metrics/{architecture}.json: 'splits' must be a mapping of split -> "
-            f"metrics, got {type(splits).__name__}; re-run `traindev evaluate --arch "
-            f"{architecture}`"
-        )
+    splits = {name: split.model_dump(exclude_none=True) for name, split in metrics.splits.items()}
     logged: dict[str, Any] = {
         f"{FINAL_PREFIX}{name}": value for name, value in flatten(splits).items()
     }
-    inference = metrics.get("inference") or {}
-    if "latency_ms" in inference:
-        logged[f"{FINAL_PREFIX}latency_ms"] = inference["latency_ms"]
-    logged |= {name: training[name] for name in TRAINING_METRICS if name in training}
+    if latency is not None:
+        logged[f"{FINAL_PREFIX}latency_ms"] = latency.latency_ms
+    logged |= {"parameters": training.parameters}
+    if training.flops_per_example is not None:
+        logged["flops_per_example"] = training.flops_per_example
+    if run is not None:
+        logged |= {
+            "train_seconds": run.train_seconds,
+            "examples_per_second": run.examples_per_second,
+        }
     return Candidate(
         name=architecture,
-        run_id=training.get("run_id"),
+        run_id=None if run is None else run.run_id,
         source="this run",
         started=None,
         metrics=selection_metrics(logged),

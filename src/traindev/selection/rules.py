@@ -36,6 +36,10 @@ LOWER_IS_BETTER = frozenset(
     }
 )
 HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "examples_per_second"})
+# Measurements of the machine at that moment rather than of the model: two runs of the same
+# inputs differ. Their figures stay out of reports/selection.json (a committed DVC metric) and
+# out of a failed threshold's reason; the run record and MLflow hold them.
+VOLATILE = frozenset({"latency_ms", "train_seconds", "examples_per_second"})
 RATES = frozenset(
     {"error", "weighted_error", "class_error", "accuracy", "precision", "recall", "f1"}
 )
@@ -80,10 +84,11 @@ class Threshold:
         """
         if value is None or math.isnan(value):
             return f"{self.metric} not measured"
+        shown = "" if _kind(self.metric) in VOLATILE else f" {_plain(value)}"
         if self.max is not None and value > self.max:
-            return f"{self.metric} {_plain(value)} > {_plain(self.max)}"
+            return f"{self.metric}{shown} > {_plain(self.max)}"
         if self.min is not None and value < self.min:
-            return f"{self.metric} {_plain(value)} < {_plain(self.min)}"
+            return f"{self.metric}{shown} < {_plain(self.min)}"
         return None
 
     def as_dict(self) -> dict[str, Any]:

@@ -8,7 +8,6 @@ read back into the notes' category table with its ceilings.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -40,11 +39,14 @@ from traindev.analysis.sheet import (
     write_sheet,
 )
 from traindev.analysis.thumbnails import write_thumbnails
-from traindev.atomic import atomic_directory, write_json
+from traindev.atomic import atomic_directory
 from traindev.config import AnalyzeParams, Params
 from traindev.data.batches import sample_rows, split_rows
 from traindev.data.store import ImageStore, read_store
 from traindev.evaluation.multitask import read_task_predictions, task_wrong
+from traindev.records import write_record
+from traindev.records.analysis import AnalysisRecord
+from traindev.records.runs import training_run_id
 from traindev.tracking import open_run
 from traindev.training.checkpoint import load_checkpoint
 from traindev.training.runtime import select_device
@@ -156,7 +158,7 @@ def run(params: Params, architecture: str) -> str:
         summary["mismatch"] = mismatch
         _thumbnails(store, train_suspect_rows, staging)
         _thumbnails(store, gallery_rows, staging)
-    write_json(paths.analysis_file(architecture), summary)
+    write_record(paths.analysis_file(architecture), AnalysisRecord.model_validate(summary))
     _log_to_mlflow(architecture, summary)
     return _headline(architecture, summary)
 
@@ -198,7 +200,7 @@ def run_multitask(architecture: str, tasks: list[str], predictions: pd.DataFrame
     }
     with atomic_directory(paths.analysis_dir(architecture)) as staging:
         (staging / MULTITASK_NOTE_FILE).write_text(note + "\n")
-    write_json(paths.analysis_file(architecture), summary)
+    write_record(paths.analysis_file(architecture), AnalysisRecord.model_validate(summary))
     _log_to_mlflow(architecture, summary)
     return f"analyzed {architecture}: {wrong} of {labels} dev task labels wrong. {note}"
 
@@ -417,7 +419,6 @@ def _thumbnails(store: ImageStore, rows: np.ndarray, out: Path) -> None:
 
 
 def _log_to_mlflow(architecture: str, summary: dict) -> None:
-    training = json.loads((paths.model_dir(architecture) / paths.TRAINING_FILE).read_text())
     metrics = {"analysis.misclassified_dev": summary["misclassified_dev"]}
     if summary["label_issues"] is not None:
         impact = summary["label_issues"]["impact"]
@@ -433,7 +434,7 @@ def _log_to_mlflow(architecture: str, summary: dict) -> None:
                 origin = "synthetic" if entry["synthetic"] else "real"
                 name = re.sub(r"[^\w.\-/ ]", "_", f"{entry['domain']}.{origin}")
                 metrics[f"analysis.mismatch_auc.{name}"] = entry["auc"]
-    with open_run(training.get("run_id"), run_name=architecture):
+    with open_run(training_run_id(architecture), run_name=architecture):
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(paths.analysis_dir(architecture)), "analysis")
         mlflow.log_artifact(str(paths.analysis_file(architecture)), "analysis")

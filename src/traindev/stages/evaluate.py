@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from traindev import paths
-from traindev.atomic import atomic_directory, write_json
+from traindev.atomic import atomic_directory
 from traindev.config import Params
 from traindev.data.batches import sample_rows, to_model_input
 from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
@@ -22,11 +21,13 @@ from traindev.evaluation.bootstrap import per_class_intervals, table_intervals
 from traindev.evaluation.diagnosis import (
     GAPS,
     BiasVarianceTable,
+    Comparison,
     Diagnosis,
     compare_with_previous,
     diagnose,
     diagnose_per_class,
 )
+from traindev.evaluation.latency import measure_latency
 from traindev.evaluation.metrics import class_errors, classification_metrics, confusion_table
 from traindev.evaluation.multitask import (
     THRESHOLD,
@@ -34,8 +35,12 @@ from traindev.evaluation.multitask import (
     predict_task_probabilities,
     prediction_columns,
 )
-from traindev.evaluation.predict import latency_ms, predict_probabilities
+from traindev.evaluation.predict import predict_probabilities
 from traindev.evaluation.weights import example_weights, weighted_error
+from traindev.records import write_record
+from traindev.records.diagnosis import DiagnosisRecord
+from traindev.records.metrics import MetricsRecord
+from traindev.records.runs import EvaluationRun, Latency, training_run_id
 from traindev.tracking import SPLIT_TAG, configure, flatten, logged_tasks, open_run, run_started
 from traindev.training.checkpoint import Checkpoint, load_checkpoint
 from traindev.training.runtime import select_device
@@ -63,8 +68,7 @@ def run(params: Params, architecture: str) -> str:
     model = checkpoint.build()
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
     probabilities = predict_probabilities(model, store, device, evaluate.batch_size, rows)
-    example = to_model_input(torch.from_numpy(np.array(store.pixels[:1])), store.pixel_max)
-    inference = {"latency_ms": latency_ms(model, example, device), "device": str(device)}
+    latency = measure_latency(model, example_input(store), device)
     manifest = store.manifest.iloc[rows]
     y_true = store.label_indices(rows)
     y_pred = probabilities.argmax(axis=1)
@@ -104,8 +108,8 @@ def run(params: Params, architecture: str) -> str:
         ),
         settings,
     )
-    training = json.loads((paths.model_dir(architecture) / paths.TRAINING_FILE).read_text())
-    previous = previous_run(architecture, training.get("run_id"))
+    run_id = training_run_id(architecture)
+    previous = previous_run(architecture, run_id)
     comparison = (
         None if previous is None else compare_with_previous(table, intervals, previous.values)
     )
@@ -122,20 +126,27 @@ def run(params: Params, architecture: str) -> str:
             "weight": weights,
         }
     )
-    record = {
-        **diagnosis.as_dict(),
-        "per_class": [entry.as_dict() for entry in per_class],
-        "previous": None if comparison is None else {**previous.describe(), **comparison.as_dict()},
-    }
+    record = DiagnosisRecord.model_validate(
+        {**diagnosis.as_dict(), "per_class": [entry.as_dict() for entry in per_class]}
+    )
 
     with atomic_directory(paths.evaluation_dir(architecture)) as staging:
         predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
         np.save(staging / paths.PROBABILITIES_FILE, probabilities.astype(np.float32))
-        (staging / paths.DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        write_record(staging / paths.DIAGNOSIS_FILE, record)
         confusion.to_csv(staging / paths.CONFUSION_FILE)
-    metrics = {"splits": per_split, "bias_variance": table.as_dict(), "inference": inference}
-    write_json(paths.metrics_file(architecture), metrics)
-    _log_to_mlflow(training, per_split, table, diagnosis, inference["latency_ms"])
+    metrics = MetricsRecord(splits=per_split, bias_variance=table.as_dict())
+    write_record(paths.metrics_file(architecture), metrics)
+    write_record(
+        paths.evaluation_run_file(architecture),
+        EvaluationRun(
+            architecture=architecture,
+            run_id=run_id,
+            latency=latency,
+            previous=_previous(previous, comparison),
+        ),
+    )
+    _log_to_mlflow(architecture, run_id, per_split, table, diagnosis, latency)
     return f"evaluated {architecture}: {diagnosis.summary}"
 
 
@@ -157,15 +168,14 @@ def run_multitask(
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
     targets = task_targets(store, tasks, rows)
     probabilities = predict_task_probabilities(model, store, device, evaluate.batch_size, rows)
-    example = to_model_input(torch.from_numpy(np.array(store.pixels[:1])), store.pixel_max)
-    inference = {"latency_ms": latency_ms(model, example, device), "device": str(device)}
+    latency = measure_latency(model, example_input(store), device)
     manifest = store.manifest.iloc[rows]
     split = manifest["split"].to_numpy()
     result = evaluate_tasks(
         targets, probabilities, split, tasks, evaluate.human_level_error, evaluate.diagnosis
     )
-    training = json.loads((paths.model_dir(architecture) / paths.TRAINING_FILE).read_text())
-    previous = previous_run(architecture, training.get("run_id"), tasks)
+    run_id = training_run_id(architecture)
+    previous = previous_run(architecture, run_id, tasks)
     comparison = (
         None
         if previous is None
@@ -180,29 +190,36 @@ def run_multitask(
             **prediction_columns(targets, probabilities, tasks),
         }
     )
-    record = {
-        **result.diagnosis.as_dict(),
-        "tasks": tasks,
-        "per_class": [],
-        "per_task": result.per_task,
-        "previous": None if comparison is None else {**previous.describe(), **comparison.as_dict()},
-    }
+    record = DiagnosisRecord.model_validate(
+        {
+            **result.diagnosis.as_dict(),
+            "tasks": tasks,
+            "per_class": [],
+            "per_task": result.per_task,
+        }
+    )
     with atomic_directory(paths.evaluation_dir(architecture)) as staging:
         predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
         np.save(staging / paths.PROBABILITIES_FILE, probabilities.astype(np.float32))
-        (staging / paths.DIAGNOSIS_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        write_record(staging / paths.DIAGNOSIS_FILE, record)
         result.confusion_dev.to_csv(staging / paths.CONFUSION_FILE)
-    metrics = {
-        "splits": result.per_split,
-        "bias_variance": result.table.as_dict(),
-        "inference": inference,
-        "tasks": tasks,
-        "task_threshold": THRESHOLD,
-    }
-    write_json(paths.metrics_file(architecture), metrics)
-    _log_to_mlflow(
-        training, result.per_split, result.table, result.diagnosis, inference["latency_ms"]
+    metrics = MetricsRecord(
+        splits=result.per_split,
+        bias_variance=result.table.as_dict(),
+        tasks=tasks,
+        task_threshold=THRESHOLD,
     )
+    write_record(paths.metrics_file(architecture), metrics)
+    write_record(
+        paths.evaluation_run_file(architecture),
+        EvaluationRun(
+            architecture=architecture,
+            run_id=run_id,
+            latency=latency,
+            previous=_previous(previous, comparison),
+        ),
+    )
+    _log_to_mlflow(architecture, run_id, result.per_split, result.table, result.diagnosis, latency)
     weights = evaluate.error_weights
     ignored = (
         "; evaluate.error_weights is single-label only and was not applied"
@@ -234,17 +251,26 @@ def split_metrics(
     return metrics
 
 
+def example_input(store: ImageStore) -> torch.Tensor:
+    """One stored image as the model takes it: what batch-1 latency is timed on."""
+    return to_model_input(torch.from_numpy(np.array(store.pixels[:1])), store.pixel_max)
+
+
+def _previous(previous: PreviousRun | None, comparison: Comparison | None) -> dict | None:
+    if previous is None or comparison is None:
+        return None
+    return {**previous.describe(), **comparison.as_dict()}
+
+
 def _log_to_mlflow(
-    training: dict,
+    architecture: str,
+    run_id: str | None,
     per_split: dict,
     table: BiasVarianceTable,
     diagnosis: Diagnosis,
-    latency: float,
+    latency: Latency,
 ) -> None:
-    architecture = training["architecture"]
-    with open_run(
-        training.get("run_id"), run_name=architecture, tags={"architecture": architecture}
-    ):
+    with open_run(run_id, run_name=architecture, tags={"architecture": architecture}):
         mlflow.log_metrics(
             {
                 name: value
@@ -254,11 +280,14 @@ def _log_to_mlflow(
         )
         mlflow.log_metrics({f"gap.{name}": value for name, value in table.gaps.items()})
         mlflow.log_metric("final.human_level_error", table.human_level_error)
-        mlflow.log_metric("final.latency_ms", latency)
+        # Selection reads it from here (earlier runs, sweeps) or the run record (this run).
+        mlflow.log_metric("final.latency_ms", latency.latency_ms)
+        mlflow.set_tags({"latency.threads": str(latency.threads), "latency.device": latency.device})
         mlflow.set_tag("diagnosis", diagnosis.summary)
         for name in (paths.DIAGNOSIS_FILE, paths.CONFUSION_FILE):
             mlflow.log_artifact(str(paths.evaluation_dir(architecture) / name), "evaluation")
         mlflow.log_artifact(str(paths.metrics_file(architecture)), "evaluation")
+        mlflow.log_artifact(str(paths.evaluation_run_file(architecture)), "evaluation")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from traindev import paths
-from traindev.atomic import atomic_file, write_json
+from traindev.atomic import atomic_file
 from traindev.config import IngestParams
 from traindev.data.sources.duplicates import duplicate_counts, find_duplicates
 from traindev.data.sources.folder import scan_folder
@@ -25,6 +25,8 @@ from traindev.data.sources.manifest import read_manifest
 from traindev.data.sources.parallel import decoder_pool, planned_workers
 from traindev.data.sources.problems import problems_frame
 from traindev.data.store import write_store
+from traindev.records import write_record
+from traindev.records.ingest import IngestSummary
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +79,17 @@ def run(params: IngestParams, target: Path | None = None, report_dir: Path | Non
         skipped.to_csv(handle, index=False)
     with atomic_file(report_dir / "duplicates.csv") as handle:
         duplicates.to_csv(handle, index=False)
-    write_json(
+    write_record(
         report_dir / "summary.json",
-        {
-            "source": params.source,
-            "images": len(manifest),
-            "domains": manifest["domain"].value_counts().sort_index().to_dict(),
-            "classes": int(manifest["label"].nunique()),
-            "shape": shape,
-            "skipped": len(skipped),
-            "duplicates": counts,
-        },
+        IngestSummary(
+            source=params.source,
+            images=len(manifest),
+            domains=manifest["domain"].value_counts().sort_index().to_dict(),
+            classes=int(manifest["label"].nunique()),
+            shape=shape,
+            skipped=len(skipped),
+            duplicates=counts,
+        ),
     )
     if len(skipped):
         log.warning(

@@ -8,6 +8,7 @@ from traindev import paths
 from traindev.config import Params
 from traindev.data.augmentation import AugmentationPreview, preview
 from traindev.data.store import read_store
+from traindev.records.runs import training_run_id
 from traindev.reporting.report import ReportPaths, load_report_inputs, write_report
 from traindev.tracking import open_run
 
@@ -27,7 +28,7 @@ def run(params: Params) -> str:
         synthesis_file=paths.DIVERSITY,
     )
     written = write_report(inputs, paths.REPORTS, params.report.title)
-    _log_to_mlflow([arch.training.run_id for arch in inputs.architectures], written)
+    _log_to_mlflow(params.train.architectures, written)
     message = f"wrote {written.html} and {written.markdown} ({len(written.figures)} figures)"
     missing = written.missing_thumbnails
     if missing:
@@ -49,12 +50,11 @@ def _augmentation(params: Params) -> AugmentationPreview:
     return preview(augment, store, params.train.seed, params.report.augmentation_examples)
 
 
-def _log_to_mlflow(run_ids: list[str], written: ReportPaths) -> None:
-    """The report beside each architecture's run, so the MLflow UI links to the whole story."""
-    for run_id in run_ids:
-        if not run_id:
-            continue
-        with open_run(run_id):
+def _log_to_mlflow(architectures: list[str], written: ReportPaths) -> None:
+    """The report beside each architecture's run, so the MLflow UI links to the whole story
+    (a run of the same name stands in for one this tracking store does not have)."""
+    for architecture in architectures:
+        with open_run(training_run_id(architecture), run_name=architecture):
             mlflow.log_artifact(str(written.html), "report")
             mlflow.log_artifact(str(written.markdown), "report")
             mlflow.log_artifacts(str(written.figures_dir), "report/figures")

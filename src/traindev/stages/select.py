@@ -1,30 +1,43 @@
 """`traindev select`: one optimizing metric, satisficing thresholds, the `champion` alias.
 
-Candidates are this run's architectures (read from their metric files, so DVC's view and the
-selection agree) and, when `select.include_earlier_runs` is on, earlier MLflow runs trained on
-the same split. The winner's model version gets the alias (models:/<name>@champion).
+Two records, because only one of them is a function of the stage's inputs:
+- reports/selection.json (a committed DVC metric): the choice among this pipeline's
+  architectures, read from their metrics and training records, with the stable facts only
+  (which thresholds each missed, its rank, the explanation), so a fresh clone's
+  `dvc repro` writes it byte for byte;
+- reports/runs/selection.json (untracked, also logged to MLflow): the same choice widened to
+  earlier MLflow runs on the same split (`select.include_earlier_runs`), with run ids, the
+  measured latency and the model version the alias now points at.
+Latency is measured once, by `traindev evaluate` (evaluation.latency says how), and read from
+its run record here, as sweeps and earlier runs read it from MLflow; the winner of the wider
+choice gets the alias.
 """
 
 from __future__ import annotations
-
-import json
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from traindev import paths, tracking
-from traindev.atomic import write_json
 from traindev.config import Params
 from traindev.data.store import MANIFEST_FILE, file_md5
+from traindev.records import read_record, write_record
+from traindev.records.metrics import MetricsRecord
+from traindev.records.runs import Champion, EvaluationRun, SelectionRun, TrainingRun
+from traindev.records.selection import SelectionRecord
+from traindev.records.training import TrainingRecord
 from traindev.selection.candidates import Candidate, candidate_from_files, earlier_candidates
 from traindev.selection.champion import set_champion
-from traindev.selection.rules import Selection, select_from_params
+from traindev.selection.rules import VOLATILE, Selection, select_from_params
 
 
 def run(params: Params) -> str:
     select = params.select
     current = [_current_candidate(name) for name in params.train.architectures]
+    tracked = select_from_params(current, select)
+    write_record(paths.SELECTION_FILE, tracked_record(tracked))
+
     candidates = list(current)
     experiment_id = tracking.configure()
     client = MlflowClient()
@@ -32,30 +45,51 @@ def run(params: Params) -> str:
         split_md5 = file_md5(paths.SPLIT / MANIFEST_FILE)
         exclude = {c.run_id for c in current if c.run_id}
         candidates += earlier_candidates(client, experiment_id, split_md5, exclude)
-    selection = select_from_params(candidates, select)
+    selection = (
+        select_from_params(candidates, select) if len(candidates) > len(current) else tracked
+    )
     champion, note = _crown(client, selection, select.registered_model, select.alias)
     record = selection.as_dict()
     record["candidates"] = record.pop("rows")
     record |= {"champion": champion, "champion_note": note}
-    write_json(paths.SELECTION_FILE, record)
+    write_record(paths.SELECTION_RUN, SelectionRun.model_validate(record))
     _log_to_mlflow(current, selection)
     return selection.explanation + (f" {note}" if note else "")
 
 
+def tracked_record(selection: Selection) -> SelectionRecord:
+    """The DVC-tracked view of a choice among this run's architectures: no run ids, no start
+    times, no figure of a VOLATILE metric (their reasons in `failed` carry no figure either)."""
+    record = selection.as_dict()
+    record["candidates"] = record.pop("rows")
+    for row in [*record["candidates"], *([record["winner"]] if record["winner"] else [])]:
+        del row["run_id"], row["started"]
+        row["measured"] = {
+            name: value for name, value in row["measured"].items() if name not in VOLATILE
+        }
+    return SelectionRecord.model_validate(record)
+
+
 def _current_candidate(architecture: str) -> Candidate:
-    metrics_path = paths.metrics_file(architecture)
-    training_path = paths.model_dir(architecture) / paths.TRAINING_FILE
-    for path in (metrics_path, training_path):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; run `dvc repro` to train and evaluate")
+    """From the DVC-tracked records and, where this machine ran the stages, the run records
+    (run id, wall time, throughput, latency); without them those metrics are not measured."""
+    training_run, evaluation_run = (
+        paths.training_run_file(architecture),
+        paths.evaluation_run_file(architecture),
+    )
+    evaluation = read_record(evaluation_run, EvaluationRun) if evaluation_run.is_file() else None
     return candidate_from_files(
-        architecture, json.loads(metrics_path.read_text()), json.loads(training_path.read_text())
+        architecture,
+        read_record(paths.metrics_file(architecture), MetricsRecord),
+        read_record(paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord),
+        read_record(training_run, TrainingRun) if training_run.is_file() else None,
+        None if evaluation is None else evaluation.latency,
     )
 
 
 def _crown(
     client: MlflowClient, selection: Selection, registered_model: str, alias: str
-) -> tuple[dict | None, str]:
+) -> tuple[Champion | None, str]:
     """Point the alias at the winner; say why not when it cannot."""
     winner = selection.winner
     if winner is None:
@@ -67,20 +101,20 @@ def _crown(
     except (MlflowException, ValueError) as exc:
         reason = str(exc).splitlines()[0]
         return None, f"No champion in {tracking.tracking_uri()}: {reason}"
-    return {
-        "registered_model": registered_model,
-        "alias": alias,
-        "version": str(version.version),
-        "uri": f"models:/{registered_model}@{alias}",
-    }, ""
+    return Champion(
+        registered_model=registered_model,
+        alias=alias,
+        version=str(version.version),
+        uri=f"models:/{registered_model}@{alias}",
+    ), ""
 
 
 def _log_to_mlflow(current: list[Candidate], selection: Selection) -> None:
-    """The selection record in each of this run's MLflow runs, so the UI shows who won."""
+    """The selection run record in each of this run's MLflow runs, so the UI shows who won."""
     winner = "none" if selection.winner is None else selection.winner.name
     for candidate in current:
         if not candidate.run_id:
             continue
         with tracking.open_run(candidate.run_id, run_name=candidate.name):
-            mlflow.log_artifact(str(paths.SELECTION_FILE), "selection")
+            mlflow.log_artifact(str(paths.SELECTION_RUN), "selection")
             mlflow.set_tag("selection.winner", winner)

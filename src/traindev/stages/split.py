@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from traindev import paths
-from traindev.atomic import atomic_file, write_json
+from traindev.atomic import atomic_file
 from traindev.config import SplitParams
 from traindev.data.near_duplicates import NEAR_DUPLICATE_COLUMNS, drop_near_duplicates
 from traindev.data.split import SPLIT_ORDER, assign_splits, split_summary
@@ -30,6 +30,8 @@ from traindev.data.store import (
     read_store,
     write_store,
 )
+from traindev.records import write_record
+from traindev.records.split import SplitSummary
 
 SOURCES = (paths.INGESTED, paths.SYNTHESIZED)
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
     summary["files_md5"] = {
         name: file_md5(paths.SPLIT / name) for name in (MANIFEST_FILE, PIXELS_FILE)
     }
-    write_json(paths.SPLIT_SUMMARY, summary)
+    write_record(paths.SPLIT_SUMMARY, SplitSummary.model_validate(summary))
     with atomic_file(paths.SPLIT_REPORT / "duplicates_dropped.csv") as handle:
         result.dropped_duplicates.to_csv(handle, index=False)
     with atomic_file(paths.SPLIT_REPORT / "near_duplicates.csv") as handle:

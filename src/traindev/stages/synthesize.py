@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from traindev import paths
-from traindev.atomic import write_json
 from traindev.config import SynthesizeParams
 from traindev.data.sources.sklearn_digits import DIGIT_CLASSES, DIGITS_PIXEL_MAX
 from traindev.data.store import content_ids, empty_manifest, write_store
@@ -27,6 +26,8 @@ from traindev.data.synthesis.diversity import (
     diversity_line,
     diversity_report,
 )
+from traindev.records import write_record
+from traindev.records.synthesis import SynthesisDiversity
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def _row_source(tags: list[str], source: str) -> str:
 
 def write_diversity(report: dict) -> str:
     """Write the diversity metric, log any narrow-pool warning, return the summary line."""
-    write_json(paths.DIVERSITY, report)
+    write_record(paths.DIVERSITY, SynthesisDiversity.model_validate(report))
     for warning in report["warnings"]:
         log.warning("synthesize: %s", warning)
     return diversity_line(report)

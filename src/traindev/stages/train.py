@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -30,6 +29,9 @@ from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5
 from traindev.data.tasks import task_targets
 from traindev.models.complexity import flops_per_example
 from traindev.models.registry import build_model, count_parameters, validate_params
+from traindev.records import write_record
+from traindev.records.runs import TrainingRun
+from traindev.records.training import Epoch, TrainingRecord
 from traindev.tracking import flatten, git_state, open_run, split_hash_tag
 from traindev.training.checkpoint import (
     Checkpoint,
@@ -186,24 +188,31 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             mlflow.set_tag("early_stopping.stopped_at_epoch", str(result.stopped_early_at))
         if result.restored_epoch is not None:
             mlflow.set_tag("early_stopping.best_epoch", str(result.restored_epoch))
-        summary = {
-            "architecture": architecture,
-            "run_id": current_run,
-            "device": device_description(device),
-            "world_size": context.world,
-            "precision": trainer.precision.name,
-            "epochs": train_params.epochs,
-            "epochs_run": len(result.history),
-            "stopped_early_at": result.stopped_early_at,
-            "best_epoch": result.restored_epoch,
-            "resumed_from_epoch": result.resumed_from,
-            "tasks": list(tasks),
-            "augmentation": [spec.label() for spec in augmenter.specs] if augmenter else [],
-            "augmentation_backend": augmenter.backend if augmenter else None,
-            "augmentation_offline_copies": train_params.augment.offline_copies,
-            "history": [record.as_dict() for record in result.history],
-            **measured,
-        }
+        record = TrainingRecord(
+            architecture=architecture,
+            device=device_description(device),
+            world_size=context.world,
+            precision=trainer.precision.name,
+            epochs=train_params.epochs,
+            epochs_run=len(result.history),
+            stopped_early_at=result.stopped_early_at,
+            best_epoch=result.restored_epoch,
+            tasks=list(tasks),
+            augmentation=[spec.label() for spec in augmenter.specs] if augmenter else [],
+            augmentation_backend=augmenter.backend if augmenter else None,
+            augmentation_offline_copies=train_params.augment.offline_copies,
+            history=[Epoch(**point) for point in _curve_points(result.history)],
+            parameters=n_parameters,
+            flops_per_example=flops,
+        )
+        run_record = TrainingRun(
+            architecture=architecture,
+            run_id=current_run,
+            train_seconds=result.train_seconds,
+            examples_per_second=result.examples_per_second,
+            epoch_seconds=[point.seconds for point in result.history],
+            resumed_from_epoch=result.resumed_from,
+        )
         checkpoint_record = Checkpoint(
             architecture=architecture,
             model_params=model_params.model_dump(),
@@ -213,7 +222,8 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             state_dict=trainer.model.state_dict(),
             tasks=list(tasks),
         )
-        _write_outputs(trainer.model.eval(), checkpoint_record, summary, store)
+        _write_outputs(trainer.model.eval(), checkpoint_record, record, store)
+        write_record(paths.training_run_file(architecture), run_record)
     context.barrier()
     clear_state(resume_file)  # finished: the next run of this stage starts fresh
     final = result.history[-1]
@@ -350,13 +360,21 @@ def _trainer_and_batches(
     return Trainer(cache.head, params, device, objective, context), train, monitor
 
 
+def _curve_points(history: list[EpochRecord]) -> list[dict]:
+    """The learning curves without each epoch's wall time (that goes to the run record)."""
+    return [
+        {key: value for key, value in point.as_dict().items() if key != "seconds"}
+        for point in history
+    ]
+
+
 def _write_outputs(
-    model: torch.nn.Module, checkpoint: Checkpoint, summary: dict, store: ImageStore
+    model: torch.nn.Module, checkpoint: Checkpoint, record: TrainingRecord, store: ImageStore
 ) -> None:
-    """Checkpoint, training summary and the MLflow model, all or nothing."""
+    """Checkpoint, training record and the MLflow model, all or nothing."""
     with atomic_directory(paths.model_dir(checkpoint.architecture)) as staging:
         save_checkpoint(staging / paths.CHECKPOINT_FILE, checkpoint)
-        (staging / paths.TRAINING_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        write_record(staging / paths.TRAINING_FILE, record)
         mlflow.log_artifact(str(staging / paths.CHECKPOINT_FILE), CHECKPOINT_ARTIFACT_DIR)
         _log_model(model.cpu(), store)
 

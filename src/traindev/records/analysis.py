@@ -1,0 +1,175 @@
+"""reports/analysis/<arch>.json: the error analysis of one architecture (a DVC metric).
+
+Thumbnail paths are relative to reports/analysis/<arch>/ and must stay inside it: the report
+reads them and embeds the images.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from traindev.records.base import Interval, NanFloat, Record
+
+
+def _inside(text: str) -> str:
+    relative = PurePosixPath(text)
+    if not text or relative.is_absolute() or ".." in relative.parts or "\\" in text:
+        raise ValueError(
+            f"{text!r} must be a path inside the analysis directory, like 'thumbnails/<id>.png'"
+        )
+    return text
+
+
+ThumbnailPath = Annotated[str, AfterValidator(_inside)]
+
+
+class Sheet(Record):
+    """One error-analysis sheet (file names relative to the analysis directory)."""
+
+    csv: str
+    html: str
+    rows: int
+
+
+class CategoryCount(Record):
+    category: str
+    count: int
+    percent_of_errors: NanFloat
+    ceiling: NanFloat  # the most the dev error can fall by fixing every error of this category
+
+
+class ErrorReview(Record):
+    """The user's reviewed error sheet, tallied; rows keep the analyze stage's order."""
+
+    path: str
+    reviewed: int
+    table: list[CategoryCount]
+    stale_ids: list[str]  # reviewed rows that are no longer errors
+    unknown_ids: list[str]  # reviewed rows that are not dev examples at all
+    skipped_columns: dict[str, str]  # value columns left out of the table, and why
+
+
+class CorrectReview(Record):
+    path: str
+    reviewed: int
+    incorrectly_labeled: int
+    percent_incorrectly_labeled: float | None
+    ids: list[str]
+    stale_ids: list[str]
+
+
+class LabelImpact(Record):
+    """Ng's arithmetic: how much of the dev error the suspected labels account for."""
+
+    split: str
+    examples: int
+    suspected: int
+    dev_error: NanFloat
+    error_from_labels: NanFloat
+    error_other: NanFloat
+    share_of_errors: NanFloat
+    error_without_suspected: NanFloat
+    worth_fixing_share: float
+    worth_fixing: bool
+    sentence: str
+    reliable: bool
+
+
+class Suspect(Record):
+    """An example whose label looks wrong."""
+
+    id: str
+    split: str
+    label: str
+    suggested: str
+    quality: NanFloat
+    rank: int
+    thumbnail: ThumbnailPath
+
+
+class LabelIssues(Record):
+    suspected_dev: int
+    suspected_test: int
+    impact: LabelImpact
+    top: list[Suspect]
+
+
+class TrainLabelIssues(Record):
+    checked: int
+    suspected: int
+    folds: int
+    note: str
+    top: list[Suspect]
+
+
+class GalleryItem(Record):
+    """A dev example the train-dev vs dev classifier finds most unlike the training data."""
+
+    id: str
+    label: str
+    prediction: str
+    score: NanFloat
+    thumbnail: ThumbnailPath
+
+
+class DomainMismatch(Record):
+    """One training domain's train-dev examples (real or synthesized) against dev."""
+
+    domain: str
+    synthetic: bool
+    train_dev_examples: int
+    dev_examples: int | None
+    auc: NanFloat  # null (NaN) when skipped
+    ci_low: NanFloat
+    ci_high: NanFloat
+    distinguishable: bool | None
+    skipped: str | None  # why there is no AUC
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return None if self.skipped else (self.ci_low, self.ci_high)
+
+
+class Mismatch(Record):
+    auc: NanFloat
+    interval: Interval | None
+    distinguishable: bool
+    train_dev_examples: int
+    dev_examples: int
+    interpretation: str
+    by_domain: list[DomainMismatch]
+    gallery: list[GalleryItem]
+
+
+class AnalysisRecord(Record):
+    architecture: str
+    dev_error: NanFloat
+    misclassified_dev: int  # multi-task: wrong (example, task) labels
+    errors_sheet: Sheet | None  # None for a multi-task model (no sheets; see `note`)
+    correct_sheet: Sheet | None
+    property_thresholds: dict[str, str]
+    review: ErrorReview | None
+    review_hint: str
+    correct_review: CorrectReview | None
+    label_issues: LabelIssues | None
+    train_label_issues: TrainLabelIssues | None
+    mismatch: Mismatch | None
+    # Multi-task models only: the single-label analysis is not run, `note` says where to look.
+    multitask: bool = False
+    tasks: list[str] | None = None
+    dev_labels: int | None = None
+    note: str = ""
+
+    def thumbnail_paths(self) -> list[str]:
+        """Every thumbnail the analysis names, first occurrence first, each once."""
+        names: list[str] = []
+        if self.label_issues is not None:
+            names += [suspect.thumbnail for suspect in self.label_issues.top]
+        if self.train_label_issues is not None:
+            names += [suspect.thumbnail for suspect in self.train_label_issues.top]
+        if self.mismatch is not None:
+            names += [item.thumbnail for item in self.mismatch.gallery]
+        return list(dict.fromkeys(names))
