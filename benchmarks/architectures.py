@@ -6,14 +6,17 @@ per example (torch's flop counter), batch-1 inference latency and training throu
 latency and throughput are measured on the GPU as well.
 
     python benchmarks/architectures.py [--names deep_nn lenet5 ...] [--seconds 2]
+    python benchmarks/architectures.py --dry-run   # deep_nn and lenet5, 0.05 s each
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
+from benchmark_record import Figure, add_arguments, figure, open_run
 from torch import nn
 
 import traindev  # noqa: F401  (quiet tool settings)
@@ -72,11 +75,15 @@ def training_throughput(model: nn.Module, device: torch.device, seconds: float) 
     return steps * 64 / (time.perf_counter() - started)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--names", nargs="*", default=available_architectures())
     parser.add_argument("--seconds", type=float, default=2.0, help="timing budget per model")
-    args = parser.parse_args()
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.dry_run:
+        args.names, args.seconds = ["deep_nn", "lenet5"], 0.05
+    bench = open_run(__file__, args, argv)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} CPU threads; input 8x8x1, batch 64")
@@ -84,19 +91,33 @@ def main() -> None:
     for device in devices:
         header += f"{device.type + ' ms':>10}{device.type + ' ex/s':>12}"
     print(header)
+    figures: list[Figure] = []
+    details: dict[str, dict] = {}
     for name in args.names:
         torch.manual_seed(0)
         model = build_model(name, {}, DATA_SHAPE, CLASSES)
+        entry = {
+            "parameters": count_parameters(model),
+            "reference_parameters": reference_parameters(name),
+            "forward_flops": flops_per_example(model, DATA_SHAPE),
+        }
         row = (
-            f"{name:<18}{count_parameters(model):>12,}{reference_parameters(name):>14}"
-            f"{flops_per_example(model, DATA_SHAPE) / 1e6:>10.2f}"
+            f"{name:<18}{entry['parameters']:>12,}{entry['reference_parameters']:>14}"
+            f"{entry['forward_flops'] / 1e6:>10.2f}"
         )
         for device in devices:
             example = torch.rand(1, *DATA_SHAPE)
-            row += f"{latency_ms(model, example, device, repeats=20):>10.2f}"
-            row += f"{training_throughput(model, device, args.seconds):>12,.0f}"
+            latency = latency_ms(model, example, device, repeats=20)
+            rate = training_throughput(model, device, args.seconds)
+            entry[device.type] = {"latency_ms": latency, "train_examples_per_s": rate}
+            figures.append(figure(f"{name} batch-1 latency, {device.type}", latency, "ms"))
+            figures.append(figure(f"{name} training, {device.type}", rate, "examples/s"))
+            row += f"{latency:>10.2f}{rate:>12,.0f}"
+        details[name] = entry
         print(row, flush=True)
+    bench.write(figures, {"threads": threads, "architectures": details}, args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

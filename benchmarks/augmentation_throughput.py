@@ -30,12 +30,14 @@ unless params.yaml names another).
         [--backend auto|batched|albumentations] [--threads N] [--dev-error]
 
 `--quick` (about a minute on 2 cores): 300 images per transform, 1 timed epoch each.
+`--dry-run` (seconds): a tiny split of the embedded digits made in a temporary folder by the
+ingest, synthesize and split stages' own code, 32 images per transform, deep_nn, 1 epoch.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import statistics
 import sys
@@ -45,10 +47,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from benchmark_record import add_arguments, figure, open_run
 
 import traindev  # noqa: F401  (quiet tool settings)
 from traindev import paths
-from traindev.config import TrainParams
+from traindev.config import Params, TrainParams
 from traindev.data.augmentation import Augmenter, alone, make_augmenter
 from traindev.data.batch_augmentation import chunk_rows
 from traindev.data.batches import (
@@ -62,6 +65,7 @@ from traindev.data.materialize import materialize
 from traindev.data.store import ImageStore, read_store
 from traindev.models.registry import build_model
 from traindev.params_file import load_params
+from traindev.stages import ingest, split, synthesize
 from traindev.stages.train import SplitBatches
 from traindev.training.distributed import DistributedContext
 from traindev.training.runtime import seed_everything
@@ -241,6 +245,16 @@ def dev_errors(store: ImageStore, params: TrainParams, architecture: str, model_
     return errors
 
 
+def tiny_split(project: Params, directory: Path) -> Path:
+    """The embedded digits and 100 synthetic ones, split by the stages' own code under
+    `directory`, none of the real ones in train (for a dry run: no `dvc repro`, tiny epochs)."""
+    with contextlib.chdir(directory):
+        ingest.run(project.ingest)
+        synthesize.run(project.synthesize.model_copy(update={"count": 100}))
+        split.run(project.split.model_copy(update={"target_to_train": 0.0}))
+    return directory / paths.SPLIT
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a run of about a minute")
@@ -254,8 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, help="images per transform (default 2000)")
     parser.add_argument("--repeats", type=int, help="timed epochs each (default 8)")
     parser.add_argument("--dev-error", action="store_true", help="also train off and on fully")
-    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--split", type=Path, default=paths.SPLIT, help="the split store")
+    add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.dry_run:
+        args.images, args.repeats, args.arch, args.dev_error = 32, 1, ["deep_nn"], False
+    bench = open_run(__file__, args, argv)
     images = args.images or (300 if args.quick else 2000)
     repeats = args.repeats or (1 if args.quick else 8)
     if args.threads:
@@ -266,9 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     train = project.train.model_copy(
         update={"augment": project.train.augment.model_copy(update=update)}
     )
-    store = read_store(paths.SPLIT)
+    scratch = tempfile.TemporaryDirectory(prefix="augmentation-bench-")
+    split_dir = tiny_split(project, Path(scratch.name)) if args.dry_run else args.split
+    store = read_store(split_dir)
     print(
-        f"data: {paths.SPLIT}, {len(split_rows(store, 'train'))} training images of "
+        f"data: {split_dir}, {len(split_rows(store, 'train'))} training images of "
         f"{'x'.join(map(str, store.image_shape))} (C x H x W); torch threads "
         f"{torch.get_num_threads()}; preset {train.augment.preset}; "
         f"backend {train.augment.backend}; load average {os.getloadavg()[0]:.2f} "
@@ -323,9 +343,49 @@ def main(argv: list[str] | None = None) -> int:
                     f"({figures['seconds']:.0f} s)"
                 )
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    scratch.cleanup()
+    bench.write(record_figures(results), results, args.out)
     return 0
+
+
+def record_figures(results: dict) -> list:
+    """Training with augmentation on the fly (and offline) against training without it."""
+    out = []
+    for architecture, speed in results["training"].items():
+        for name, label in (("on", f"on the fly ({speed['backend']})"), ("offline", "offline")):
+            out.append(
+                figure(
+                    f"{architecture} training, augmentation {label}",
+                    speed[name],
+                    "examples/s",
+                    baseline=speed["off"],
+                    baseline_name="augmentation off",
+                    goal=f"ratio >= {GOAL}" if name == "on" else None,
+                    goal_met=speed["ratio"] >= GOAL if name == "on" else None,
+                )
+            )
+    for name, rate in results["per_worker_albumentations"].items():
+        batched = results["per_process_batched"][name]["chunk"]
+        out.append(
+            figure(
+                f"augment {name}, batched (one process, chunks)",
+                batched,
+                "images/s",
+                baseline=rate,
+                baseline_name="albumentations, one worker",
+            )
+        )
+    for architecture, errors in results.get("dev_error", {}).items():
+        out.append(
+            figure(
+                f"{architecture} dev error, augmentation on",
+                errors["on"]["dev_error"],
+                "error",
+                baseline=errors["off"]["dev_error"],
+                baseline_name="augmentation off",
+            )
+        )
+    return out
 
 
 if __name__ == "__main__":

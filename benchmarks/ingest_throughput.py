@@ -21,12 +21,12 @@ how busy the machine's cores are; run it on an otherwise idle machine.
 
     python benchmarks/ingest_throughput.py            # 4000 images of 64x64, 5 repeats
     python benchmarks/ingest_throughput.py --quick    # 1000 images, 1 repeat (seconds)
+    python benchmarks/ingest_throughput.py --dry-run  # 24 images of 8x8, 1 repeat
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchmark_record import add_arguments, figure, open_run
 from PIL import Image
 
 import traindev  # noqa: F401  (quiet tool settings)
@@ -89,10 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="1000 images, 1 repeat")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.repeats = min(args.images, 1000), 1
+    if args.dry_run:
+        args.images, args.size, args.repeats = 24, 8, 1
+    bench = open_run(__file__, args, argv)
 
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         root, work = Path(tmp) / "images", Path(tmp) / "work"
@@ -131,8 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  plain PIL loop, 1 process : {loop_rate:9.1f} images/s")
     print(f"  traindev ingest, {args.workers} procs : {ingest_rate:9.1f} images/s")
     print(f"  ratio ingest / loop       : {ratio:9.2f}x (goal >= {GOAL}x)")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    ingest_figure = figure(
+        f"ingest, {args.workers} processes",
+        ingest_rate,
+        "images/s",
+        baseline=loop_rate,
+        baseline_name="plain PIL loop, 1 process",
+        goal=f"ratio >= {GOAL}",
+        goal_met=ratio >= GOAL,
+    )
+    bench.write([ingest_figure], figures, args.out)
     return 0
 
 

@@ -1,6 +1,6 @@
 """What the Prefect layer costs: `reproduce` against a plain `dvc repro`, and sweep parallelism.
 
-1. Overhead. Two fresh temporary git + DVC copies of the project (tests/helpers/dvc_project's
+1. Overhead. Two fresh temporary git + DVC copies of the project (benchmark_projects'
    make_project, the project's params.yaml or, with --tiny, its tiny_params). In one, `dvc repro`
    is the baseline; in the other, `python -m pipeline.flows --project-dir <copy>` runs in a
    subprocess, so Prefect's import, the ephemeral server's start-up and one
@@ -23,7 +23,8 @@ Timings are wall clock and noisy on a shared machine; the header prints the load
 
     python benchmarks/orchestration_overhead.py --tiny              # ~8 min on 2 cores
     python benchmarks/orchestration_overhead.py                     # default params: ~12 min
-    python benchmarks/orchestration_overhead.py --only sweep --sweep-trials 6 --json out.json
+    python benchmarks/orchestration_overhead.py --only sweep --sweep-trials 6
+    python benchmarks/orchestration_overhead.py --dry-run   # tiny, `ingest` only, no sweep
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -43,13 +43,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
+from benchmark_projects import local_prefect_server, make_project, tiny_params, upstream_only
+from benchmark_record import ROOT, Figure, add_arguments, figure, open_run
 
 from pipeline.dvc_graph import stage_graph
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers.background_servers import local_prefect_server  # noqa: E402
-from helpers.dvc_project import make_project, tiny_params  # noqa: E402
 
 GOAL_S = 10.0
 SWEEP_SPACE = {
@@ -104,15 +101,28 @@ def commit(project: Path, env: dict[str, str], message: str) -> None:
         subprocess.run(cmd, cwd=project, env=env, capture_output=True, check=True)
 
 
-def measure_overhead(work: Path, tiny: bool, env: dict[str, str]) -> dict[str, Any]:
-    """dvc repro in one copy, the reproduce flow in another; empty cache, then all up to date."""
+CASES = ("everything to do", "nothing to do")
+
+
+def measure_overhead(
+    work: Path,
+    tiny: bool,
+    env: dict[str, str],
+    last_stage: str | None = None,
+    cases_run: tuple[str, ...] = CASES,
+) -> dict[str, Any]:
+    """dvc repro in one copy, the reproduce flow in another; empty cache, then all up to date.
+    `last_stage` cuts both copies' pipelines to that stage and what it depends on."""
     params = tiny_params() if tiny else yaml.safe_load((ROOT / "params.yaml").read_text())
     work.mkdir(parents=True)
     plain = make_project(work / "plain", params)
     flowed = make_project(work / "flow", params)
+    if last_stage is not None:
+        upstream_only(plain, last_stage)
+        upstream_only(flowed, last_stage)
     flow_cmd = [sys.executable, "-m", "pipeline.flows", "--project-dir", str(flowed)]
     cases: dict[str, Any] = {}
-    for case in ("everything to do", "nothing to do"):
+    for case in cases_run:
         baseline = timed(["dvc", "repro"], plain, env)
         flow = timed(flow_cmd, flowed, env)
         if not (up_to_date(plain, env) and up_to_date(flowed, env)):
@@ -166,15 +176,8 @@ def measure_sweep(work: Path, trials: int, env: dict[str, str]) -> dict[str, Any
     return results
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "dvc": version("dvc"),
-        "prefect": version("prefect"),
-        "load_average_1m": round(os.getloadavg()[0], 2),
-    }
+def versions() -> dict[str, str]:
+    return {"dvc": version("dvc"), "prefect": version("prefect")}
 
 
 def print_overhead(result: dict[str, Any], title: str) -> None:
@@ -196,28 +199,70 @@ def print_sweep(result: dict[str, Any]) -> None:
     )
 
 
-def main() -> None:
+def figures(report: dict[str, Any]) -> list[Figure]:
+    """The flow against `dvc repro` (the baseline) per case and server; the sweep's speed-up."""
+    out = []
+    if "noop_flow_s" in report:
+        out.append(figure("a no-op flow (Prefect's floor per flow)", report["noop_flow_s"], "s"))
+    for key, server in (("overhead", "ephemeral"), ("overhead_running_server", "running")):
+        for case, row in report.get(key, {}).get("cases", {}).items():
+            out.append(
+                figure(
+                    f"reproduce flow, {case}, {server} server",
+                    row["flow_s"],
+                    "s",
+                    baseline=row["dvc_repro_s"],
+                    baseline_name="dvc repro",
+                    goal=f"flow - dvc repro <= {GOAL_S:.0f} s",
+                    goal_met=row["goal_met"],
+                )
+            )
+    if "sweep" in report:
+        sweep = report["sweep"]
+        out.append(
+            figure(
+                f"sweep of {sweep['trials']} trials, parallelism 2",
+                sweep["parallelism_2_s"],
+                "s",
+                baseline=sweep["parallelism_1_s"],
+                baseline_name="parallelism 1",
+            )
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("overhead", "sweep"), help="run one part only")
     parser.add_argument("--tiny", action="store_true", help="tiny params for the overhead part")
     parser.add_argument("--sweep-trials", type=int, default=4, help="trials per sweep (4)")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    add_arguments(parser)
+    args = parser.parse_args(argv)
     if args.sweep_trials < 1:
         parser.error("--sweep-trials must be at least 1")
+    bench = open_run(__file__, args, argv)
+    if args.dry_run:  # the overhead on the ephemeral server, everything to do, `ingest` only
+        args.tiny, args.only = True, "overhead"
 
-    info = machine()
+    info = versions()
     print("orchestration overhead: " + ", ".join(f"{k} {v}" for k, v in info.items()))
-    report: dict[str, Any] = {"machine": info}
+    report: dict[str, Any] = {"versions": info}
     with tempfile.TemporaryDirectory(prefix="traindev-orch-", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         env = bench_env(work / "prefect-home")
-        first_use = timed([sys.executable, "-c", NOOP_FLOW], ROOT, env).wall  # ROOT's pyproject
-        noop = timed([sys.executable, "-c", NOOP_FLOW], ROOT, env).wall
-        report.update(prefect_first_use_s=first_use, noop_flow_s=noop)
-        print(f"prefect first use of a new PREFECT_HOME (database set-up): {first_use:.1f} s")
-        print(f"a no-op flow (python, prefect import, ephemeral server, one run): {noop:.1f} s")
-        if args.only in (None, "overhead"):
+        if args.dry_run:  # one flow only: each Prefect start-up costs seconds
+            print("dry run: the overhead with everything to do, `ingest` only ...", flush=True)
+            report["overhead"] = measure_overhead(
+                work / "ephemeral", True, env, last_stage="ingest", cases_run=CASES[:1]
+            )
+            print_overhead(report["overhead"], "ephemeral server")
+        else:
+            first_use = timed([sys.executable, "-c", NOOP_FLOW], ROOT, env).wall  # ROOT's config
+            noop = timed([sys.executable, "-c", NOOP_FLOW], ROOT, env).wall
+            report.update(prefect_first_use_s=first_use, noop_flow_s=noop)
+            print(f"prefect first use of a new PREFECT_HOME (database set-up): {first_use:.1f} s")
+            print(f"a no-op flow (python, prefect import, ephemeral server, one run): {noop:.1f} s")
+        if args.only in (None, "overhead") and not args.dry_run:
             print(f"overhead on {'tiny' if args.tiny else 'the default'} params ...", flush=True)
             report["overhead"] = measure_overhead(work / "ephemeral", args.tiny, env)
             print_overhead(report["overhead"], "ephemeral server")
@@ -238,10 +283,9 @@ def main() -> None:
             print(f"\nsweep of {args.sweep_trials} trials ...", flush=True)
             report["sweep"] = measure_sweep(work, args.sweep_trials, env)
             print_sweep(report["sweep"])
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    bench.write(figures(report), report, args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,6 +22,7 @@ this benchmark.
     python benchmarks/split_scale.py                   # 1,000,000 rows (about 15 s)
     python benchmarks/split_scale.py --quick           # 100,000 rows
     python benchmarks/split_scale.py --rows 2000000 --near-duplicates
+    python benchmarks/split_scale.py --dry-run         # 3,000 rows with the pHash check
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from benchmark_record import Figure, add_arguments, figure, open_run
 
 GOAL_SECONDS = 10.0
 GOAL_MB = 1024.0
@@ -127,13 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="100,000 rows")
     parser.add_argument("--near-duplicates", action="store_true", help="also time the pHash check")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    add_arguments(parser)
     args = parser.parse_args(argv)
     rows = 100_000 if args.quick else args.rows
+    if args.dry_run:
+        rows, args.near_duplicates = 3000, True
     if args.child:
         print(json.dumps(measure(rows, args.near_duplicates)))
         return 0
+    bench = open_run(__file__, args, argv)
     command = [sys.executable, __file__, "--child", "--rows", str(rows)]
     if args.near_duplicates:
         command.append("--near-duplicates")
@@ -143,9 +148,32 @@ def main(argv: list[str] | None = None) -> int:
         return done.returncode
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     report(figures)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    bench.write(record_figures(figures), figures, args.out)
     return 0
+
+
+def record_figures(figures: dict) -> list[Figure]:
+    seconds, rss = figures["split_s"], figures["max_rss_mb"]
+    out = [
+        figure(
+            f"split of {figures['rows']:,} rows",
+            seconds,
+            "s",
+            goal=f"< {GOAL_SECONDS:.0f} s",
+            goal_met=seconds < GOAL_SECONDS,
+        ),
+        figure(
+            "peak resident memory, whole process",
+            rss,
+            "MB",
+            goal=f"< {GOAL_MB:.0f} MB",
+            goal_met=rss < GOAL_MB,
+        ),
+    ]
+    if "phash_s" in figures:
+        out.append(figure(f"pHash of {figures['rows']:,} 8x8 images", figures["phash_s"], "s"))
+        out.append(figure("banded near-duplicate search (d = 4)", figures["near_search_s"], "s"))
+    return out
 
 
 def report(figures: dict) -> None:

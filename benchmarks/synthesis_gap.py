@@ -1,11 +1,11 @@
 """Does better synthesis narrow the data-mismatch gap? Five pipelines, one architecture.
 
-Each run is the default params.yaml in a fresh temporary project (tests/helpers/dvc_project),
+Each run is the default params.yaml in a fresh temporary project (benchmark_projects),
 reproduced with `dvc repro evaluate@<arch> analyze@<arch>`, changing only:
 
   a  fonts only, naive synthesis     split.target_to_train 0; no distortions at all; 6,000
   b  fonts only, improved synthesis  split.target_to_train 0; pen-drawn digits; 6,000
-                                     (synthesize.source: strokes, README "Synthesis")
+                                     (synthesize.source: strokes, docs/synthesis.md)
   c  no synthetic data               synthesize.count 0 (real target images only)
   d  default mix, improved synthesis all real training digits + the improved synthetic digits
   e  default mix, naive synthesis    all real training digits + naive fonts
@@ -22,7 +22,8 @@ diagnosis bootstrap smaller, to save time; neither changes a dev error. About a 
 run on 2 CPU cores; `--quick` (runs a and b only, 1,000 fonts, 3 epochs, no AUC) under one.
 
     python benchmarks/synthesis_gap.py [--arch deep_nn] [--quick] [--runs abcdef] [--seeds N]
-        [--json out.json]
+    python benchmarks/synthesis_gap.py --dry-run   # seconds: every run's params validated, run
+                                                   # a's synthesis reproduced, nothing trained
 
 `--seeds N` repeats every run N times, adding 0..N-1 to synthesize.seed, split.seed and
 train.seed (a new synthetic set, dev set and initialization each time; run c and d share each
@@ -44,11 +45,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchmark_projects import make_project, run
+from benchmark_record import ROOT, Figure, add_arguments, figure, open_run
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from helpers.dvc_project import make_project, run  # noqa: E402
+from traindev.params_file import validate_params
 
 # No distortion at all: fonts at their size, centred, upright, the font's own stroke.
 NAIVE = {
@@ -152,7 +152,19 @@ def measure(project: Path, arch: str) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def dry_run(base: dict[str, Any], arch: str, workdir: Path) -> dict[str, Any]:
+    """Every run's params through the project's validation; run a's synthesis reproduced in a
+    fresh copy (a tiny count). Nothing is trained: the figures need minutes."""
+    for name in RUNS:
+        validate_params(run_params(base, arch, name, quick=True), source=f"run {name}")
+    params = run_params(base, arch, "a", quick=True)
+    params["synthesize"]["count"] = 60
+    project = make_project(workdir / "a0", params)
+    run(["dvc", "repro", "synthesize"], project)
+    return {"runs_validated": list(RUNS), "reproduced": "run a, synthesize (60 images)"}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="deep_nn", help="one architecture (default deep_nn)")
     parser.add_argument(
@@ -166,17 +178,21 @@ def main() -> None:
         help="repeat each run with N seeds (synthesis, split and training seeds + 0..N-1); "
         "the goals are judged on the means",
     )
-    parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", type=Path, help="build the projects here and keep them")
-    args = parser.parse_args()
+    add_arguments(parser)
+    args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    bench = open_run(__file__, args, argv)
     runs = args.runs or ("ab" if args.quick else "abcde")
     stages = [f"evaluate@{args.arch}"] + ([] if args.quick else [f"analyze@{args.arch}"])
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="traindev-synthesis-gap-"))
     results: dict[str, list[dict[str, float]]] = {}
     try:
+        if args.dry_run:
+            bench.write([], dry_run(base, args.arch, workdir), args.out)
+            return 0
         for seed in range(args.seeds):
             for name in runs:
                 started = time.perf_counter()
@@ -196,11 +212,36 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     report(results, args.arch, args.quick)
-    if args.json:
-        summary = {name: {**mean_row(rows), "seeds": rows} for name, rows in results.items()}
-        args.json.write_text(
-            json.dumps({"arch": args.arch, "quick": args.quick, **summary}, indent=2)
-        )
+    summary = {name: {**mean_row(rows), "seeds": rows} for name, rows in results.items()}
+    details = {"arch": args.arch, "quick": args.quick, "runs": summary}
+    bench.write(figures(results), details, args.out)
+    return 0
+
+
+# The two goals, on dev error: run -> (its baseline run, the goal on the ratio, its test).
+GOALS = {"b": ("a", "ratio <= 0.5", lambda r: r <= 0.5), "d": ("c", "ratio < 1", lambda r: r < 1)}
+
+
+def figures(results: dict[str, list[dict[str, float]]]) -> list[Figure]:
+    """Each run's mean dev error (against its goal's baseline run) and mismatch gap."""
+    means = {name: mean_row(rows) for name, rows in results.items()}
+    out = []
+    for name, row in means.items():
+        label = f"{name} {RUNS[name][0]}"
+        against, goal, test = GOALS.get(name, (None, None, None))
+        dev = figure(f"{label}: dev error", row["dev_error"], "error")
+        if against in means:
+            dev = figure(
+                f"{label}: dev error",
+                row["dev_error"],
+                "error",
+                baseline=means[against]["dev_error"],
+                baseline_name=f"{against} {RUNS[against][0]}",
+                goal=goal,
+            )
+            dev.goal_met = dev.ratio is not None and test(dev.ratio)
+        out += [dev, figure(f"{label}: mismatch gap", row["mismatch_gap"], "error")]
+    return out
 
 
 def mean_row(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -243,4 +284,4 @@ def report(results: dict[str, list[dict[str, float]]], arch: str, quick: bool) -
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -22,7 +22,8 @@ or `--peak-tflops`; on CPU MFU is n/a unless `--peak-tflops` is given.
 
 Run on the GPU machine (defaults: batch 256 / 64, 50 steps per epoch, 5 repeats):
 
-    python benchmarks/trainer_throughput.py [--compile] [--json results.json]
+    python benchmarks/trainer_throughput.py [--compile]
+    python benchmarks/trainer_throughput.py --dry-run   # deep_nn_8 on CPU, 2 steps: seconds
 
 Without a GPU the same command runs on CPU with small batches and few steps (a few minutes
 on 2 cores); CPU figures are indicative only. Per-model batch sizes:
@@ -33,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import re
 import statistics
 import sys
@@ -41,9 +41,9 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
+from benchmark_record import Figure, add_arguments, figure, open_run
 from torch import nn
 
 import traindev  # noqa: F401  (quiet tool settings)
@@ -350,7 +350,7 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("--compile", action="store_true", help="torch.compile both models")
     parse.add_argument("--peak-tflops", type=float, help="peak bf16 TFLOP/s for MFU")
-    parse.add_argument("--json", type=Path, help="also write the figures here")
+    add_arguments(parse)
     return parse
 
 
@@ -394,9 +394,36 @@ def verdict(results: Sequence[Result]) -> str:
     return f"goal trainer >= {GOAL} x bare: NOT met for {', '.join(short)}"
 
 
+DRY_RUN = ["--models", "deep_nn_8", "--batch-size", "2", "--steps", "2", "--repeats", "2"]
+
+
+def record_figures(results: Sequence[Result]) -> list[Figure]:
+    out = []
+    for r in results:
+        out.append(
+            figure(
+                f"{r.model} ({r.input}, batch {r.batch_size}): trainer",
+                r.trainer_images_per_s,
+                "images/s",
+                baseline=r.bare_images_per_s,
+                baseline_name="bare PyTorch loop",
+                goal=f"ratio >= {GOAL}",
+                goal_met=r.ratio >= GOAL,
+            )
+        )
+        if r.trainer_mfu is not None:
+            out.append(figure(f"{r.model}: trainer MFU", r.trainer_mfu, "share of peak"))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
-    """Run the benchmark; returns the report (also printed, and written to --json)."""
+    """Run the benchmark; returns the report (also printed, and written as its record)."""
     args = parser().parse_args(argv)
+    if args.dry_run:
+        args = parser().parse_args(
+            [*DRY_RUN, "--device", "cpu", *(sys.argv[1:] if argv is None else argv)]
+        )
+    bench = open_run(__file__, args, argv)
     try:
         models = parse_models(args.models)
         device = select_device(args.device)
@@ -442,10 +469,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "goal_met": all(r.ratio >= GOAL for r in results),
         "results": [asdict(r) for r in results],
     }
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    bench.write(record_figures(results), report, args.out)
     return report
 
 
