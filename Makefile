@@ -13,8 +13,9 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
+export NO_MKDOCS_2_WARNING := 1  # mkdocs-material's end-of-life banner on every build
 
-.PHONY: install repro test lint flow ui bench clean
+.PHONY: install repro test lint flow ui bench docs clean
 
 install: $(STAMP)
 
@@ -28,7 +29,8 @@ $(STAMP): requirements.lock pyproject.toml
 repro: install          ## run the whole pipeline on the embedded default
 	dvc repro
 
-test: install lint      ## lint (ruff) first, then the test suite (CPU only, a few minutes)
+test: install lint      ## lint (ruff), the docs build (strict: no broken link), then the tests
+	mkdocs build --strict
 	pytest
 
 lint: install           ## what CI enforces before the tests: ruff's lint rules and formatting
@@ -41,11 +43,19 @@ flow: install           ## the same pipeline as a Prefect flow on the local ephe
 ui: install             ## MLflow UI on the runs of this project
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
-bench: install          ## benchmarks: pipeline wall time per stage, trainer throughput
+bench: install          ## benchmarks: records in benchmarks/results/, then the docs page
 	python benchmarks/trainer_throughput.py
 	python benchmarks/pipeline_wall_time.py
 	python benchmarks/analyze_scale.py
+	python benchmarks/split_scale.py
+	python benchmarks/ingest_throughput.py
+	python benchmarks/architectures.py
 	python benchmarks/orchestration_overhead.py --tiny
+	python benchmarks/render_docs.py
+
+docs: install           ## regenerate the generated pages, then build the site into site/
+	python benchmarks/render_docs.py
+	mkdocs build --strict
 
 clean:
 	rm -rf $(VENV)

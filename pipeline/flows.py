@@ -63,7 +63,7 @@ def run_training_stage_with_torchrun(
 
     DVC runs a stage's command as one process, so the flow launches the distributed command
     itself (the stage's own `traindev train --arch A`) and hands the result back to DVC. On
-    more than one machine, the other nodes run the same torchrun command (README).
+    more than one machine, the other nodes run the same torchrun command (docs/scaling-out.md).
     """
     logger = get_run_logger()
     status = dvc("status", "--json", stage, cwd=project_dir)

@@ -1,4 +1,4 @@
-"""Stratified, stable, per-domain split assignment: the guarantees the README states."""
+"""Stratified, stable, per-domain split assignment: the guarantees docs/splitting.md states."""
 
 from __future__ import annotations
 
