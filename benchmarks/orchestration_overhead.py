@@ -19,7 +19,7 @@ no MLFLOW_TRACKING_URI (each copy logs to its own sqlite:///<copy>/mlflow.db), n
 PREFECT_API_URL, and PREFECT_HOME in a temporary directory: the user's Prefect database is never
 touched. A first no-op flow sets that fresh database up (reported, not counted); a second one
 gives Prefect's floor: the part of the overhead paid once per flow, not per stage.
-Timings are wall clock and noisy on a shared machine; the header prints the load average.
+Timings are wall clock and noisy on a shared machine; the record keeps the load average.
 
     python benchmarks/orchestration_overhead.py --tiny              # ~8 min on 2 cores
     python benchmarks/orchestration_overhead.py                     # default params: ~12 min
