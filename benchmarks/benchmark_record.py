@@ -24,6 +24,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 ROOT = BENCHMARKS.parent
 RESULTS = BENCHMARKS / "results"  # real runs, committed
 SCRATCH = BENCHMARKS / "out"  # dry runs, git-ignored
+RESULTS_IN_GIT = RESULTS.relative_to(ROOT).as_posix()
 
 
 class Figure(BaseModel):
@@ -142,7 +143,10 @@ class Run:
         self.date = datetime.now(UTC).replace(microsecond=0)
         self.load = os.getloadavg()
         self.commit = _git("rev-parse", "HEAD")
-        self.dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+        # Changes to tracked files other than the records themselves (one run rewrites them).
+        self.dirty = bool(
+            _git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{RESULTS_IN_GIT}")
+        )
 
     def record(self, figures: list[Figure], details: dict[str, Any]) -> BenchmarkRecord:
         return BenchmarkRecord(
