@@ -54,6 +54,7 @@ bench: install          ## benchmarks: records in benchmarks/results/, then the 
 	python benchmarks/render_docs.py
 
 docs: install           ## regenerate the generated pages, then build the site into site/
+	python -m traindev.params_reference
 	python benchmarks/render_docs.py
 	mkdocs build --strict
 
