@@ -1,10 +1,10 @@
 """Fresh git + DVC copies of this project, for the benchmarks that reproduce the real pipeline.
 
 The copying itself is the test suite's helper (tests/helpers/dvc_project.py: `make_project`,
-whose PROJECT_FILES list the files a copy needs), imported here and nowhere else in benchmarks/: a benchmark that
-kept its own list of files drifted from the project (it left out data/raw, and its first
-`dvc repro` failed). This module adds what only benchmarks need: cutting a copy's pipeline
-down to the stages a dry run reproduces.
+whose PROJECT_FILES list the files a copy needs), imported here and nowhere else in
+benchmarks/: a benchmark that kept its own list of files drifted from the project (it left out
+data/raw, and its first `dvc repro` failed). This module adds what only benchmarks need:
+cutting a copy's pipeline down to the stages a dry run reproduces.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from helpers.repository import PROJECT_ROOT
 from markdown.extensions.toc import slugify
 from markdown_it import MarkdownIt
-from project_harness import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
 DOCS = PROJECT_ROOT / "docs"
