@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import shutil
 import statistics
 import sys
@@ -48,7 +47,11 @@ import yaml
 from benchmark_projects import make_project, run
 from benchmark_record import ROOT, Figure, add_arguments, figure, open_run
 
+from traindev import paths
 from traindev.params_file import validate_params
+from traindev.records.analysis import AnalysisRecord
+from traindev.records.io import read_record
+from traindev.records.metrics import MetricsRecord
 
 # No distortion at all: fonts at their size, centred, upright, the font's own stroke.
 NAIVE = {
@@ -139,16 +142,17 @@ def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(project: Path, arch: str) -> dict[str, float]:
-    table = json.loads((project / f"reports/metrics/{arch}.json").read_text())["bias_variance"]
-    analysis_file = project / f"reports/analysis/{arch}.json"
-    analysis = json.loads(analysis_file.read_text()) if analysis_file.is_file() else {}
-    mismatch = analysis.get("mismatch") or {}
+    """The run's figures, read through the stages' own record models (validated on read)."""
+    table = read_record(project / paths.metrics_file(arch), MetricsRecord).bias_variance
+    analysis_file = project / paths.analysis_file(arch)
+    analysis = read_record(analysis_file, AnalysisRecord) if analysis_file.is_file() else None
+    mismatch = analysis.mismatch if analysis is not None else None
     return {
-        "dev_error": table["dev_error"],
-        "train_dev_error": table["train_dev_error"],
-        "train_error": table["train_error"],
-        "mismatch_gap": table["dev_error"] - table["train_dev_error"],
-        "auc": mismatch.get("auc", float("nan")),
+        "dev_error": table.dev_error,
+        "train_dev_error": table.train_dev_error,
+        "train_error": table.train_error,
+        "mismatch_gap": table.dev_error - table.train_dev_error,
+        "auc": mismatch.auc if mismatch is not None else float("nan"),
     }
 
 
