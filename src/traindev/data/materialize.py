@@ -33,6 +33,7 @@ from traindev.data.augmentation import Augmenter, make_augmenter
 from traindev.data.batch_augmentation import BatchAugmenter, chunk_rows
 from traindev.data.batches import split_rows, to_model_input
 from traindev.data.store import (
+    METADATA_FILE,
     PIXELS_FILE,
     ImageStore,
     content_ids,
@@ -43,6 +44,8 @@ from traindev.data.store import (
     write_store,
 )
 from traindev.machine import usable_cores
+from traindev.records.io import read_record
+from traindev.records.store import AugmentedMetadata
 
 AUGMENTED_PIXEL_MAX = 255
 COPY_COLUMN = "augment.copy"
@@ -141,14 +144,17 @@ def materialize(store: ImageStore, params: TrainParams, target: Path) -> Materia
         manifest = _manifest(store, rows, copies, ids)
         validate_store(manifest, pixels, store.classes, AUGMENTED_PIXEL_MAX, where=str(target))
         pixels.flush()
-        extra = {
-            "copies": copies,
-            "train_rows": len(rows),
-            "backend": augmenter.backend,
-            "seed": params.seed,
-        }
         write_manifest_and_metadata(
-            staging, manifest, pixels, store.classes, AUGMENTED_PIXEL_MAX, extra
+            staging,
+            manifest,
+            pixels,
+            store.classes,
+            AUGMENTED_PIXEL_MAX,
+            AugmentedMetadata,
+            copies=copies,
+            train_rows=len(rows),
+            backend=augmenter.backend,
+            seed=params.seed,
         )
         del pixels  # unmap before the directory is renamed into place
     return Materialized(copies, len(rows), augmenter.backend, time.perf_counter() - start_time)
@@ -169,14 +175,15 @@ def _manifest(store: ImageStore, rows: np.ndarray, copies: int, ids: list[str]) 
 def write_empty(target: Path, split: Path) -> None:
     """`offline_copies: 0`: an empty store, so the DVC graph is the same either way."""
     metadata = read_metadata(split)
-    pixels = np.zeros((0, *metadata["shape"]), dtype=np.uint8)
+    pixels = np.zeros((0, *metadata.shape), dtype=np.uint8)
     write_store(
         target,
         empty_manifest(),
         pixels,
-        metadata["classes"],
+        metadata.classes,
         AUGMENTED_PIXEL_MAX,
-        extra_metadata={"copies": 0},
+        AugmentedMetadata,
+        copies=0,
     )
 
 
@@ -187,9 +194,11 @@ def copy_rows(offline: ImageStore, copy: int) -> np.ndarray:
 
 def check_offline(offline: ImageStore, split: ImageStore, copies: int) -> None:
     """Fail, naming the fix, when data/augmented was made for other params or another split."""
-    metadata = read_metadata(offline.path) if offline.path is not None else {}
+    made, made_rows = 0, 0  # a store held in memory only: never made for these params
+    if offline.path is not None:
+        metadata = read_record(offline.path / METADATA_FILE, AugmentedMetadata)
+        made, made_rows = metadata.copies, metadata.train_rows or 0
     train_rows = split_rows(split, "train")
-    made = int(metadata.get("copies", 0))
     stale = made != copies or len(offline.manifest) != copies * len(train_rows)
     if not stale and copies:  # the same images, in the same order, as the split's train rows
         first = offline.manifest.iloc[: len(train_rows)]
@@ -201,7 +210,7 @@ def check_offline(offline: ImageStore, split: ImageStore, copies: int) -> None:
         )
     if stale:
         raise OfflineCopiesError(
-            f"{offline.path}: holds {made} augmented copies of {metadata.get('train_rows', 0)} "
+            f"{offline.path}: holds {made} augmented copies of {made_rows} "
             f"training images; train.augment.offline_copies asks for {copies} of "
             f"{len(train_rows)}: run `dvc repro augment` (or the whole pipeline) first"
         )

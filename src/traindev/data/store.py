@@ -3,13 +3,13 @@
 Row i of the manifest is image i of `pixels.npy`. The array is memory-mapped on
 read so DataLoader workers never decode files and a large set never has to fit
 in RAM. `dataset.json` holds what is stored once: the ordered class list, the
-image shape and the pixel scale.
+image shape and the pixel scale, and the writing stage's own facts (one record,
+`traindev.records.store`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ import pandas as pd
 import xxhash
 
 from traindev.atomic import atomic_directory
+from traindev.records.io import read_record, write_record
+from traindev.records.store import StoreMetadata, StoreMetadataFile
 
 MANIFEST_FILE = "manifest.parquet"
 PIXELS_FILE = "pixels.npy"
@@ -78,13 +80,16 @@ def write_store(
     pixels: np.ndarray,
     classes: list[str],
     pixel_max: int,
-    extra_metadata: dict | None = None,
+    kind: type[StoreMetadata] = StoreMetadata,
+    **facts: object,
 ) -> None:
-    """Validate and write a store atomically (all three files or none)."""
+    """Validate and write a store atomically (all three files or none). `kind` and `facts`:
+    the writing stage's metadata record and its own fields (validated before anything is
+    written)."""
     validate_store(manifest, pixels, classes, pixel_max, where=str(target))
     with atomic_directory(Path(target)) as staging:
         np.save(staging / PIXELS_FILE, np.ascontiguousarray(pixels, dtype=np.uint8))
-        write_manifest_and_metadata(staging, manifest, pixels, classes, pixel_max, extra_metadata)
+        write_manifest_and_metadata(staging, manifest, pixels, classes, pixel_max, kind, **facts)
 
 
 def write_manifest_and_metadata(
@@ -93,20 +98,21 @@ def write_manifest_and_metadata(
     pixels: np.ndarray,
     classes: list[str],
     pixel_max: int,
-    extra_metadata: dict | None = None,
+    kind: type[StoreMetadata] = StoreMetadata,
+    **facts: object,
 ) -> None:
     """The manifest and dataset.json beside a validated store's pixels, into the staging
     directory of `atomic_directory` (stages that stream pixels into a memmap there write
     pixels.npy themselves)."""
+    metadata = kind(
+        classes=list(classes),
+        pixel_max=int(pixel_max),
+        shape=pixels.shape[1:],
+        count=len(manifest),
+        **facts,
+    )
     manifest.reset_index(drop=True).to_parquet(staging / MANIFEST_FILE, index=False)
-    metadata = {
-        "classes": list(classes),
-        "pixel_max": int(pixel_max),
-        "shape": list(pixels.shape[1:]),
-        "count": len(manifest),
-        **(extra_metadata or {}),
-    }
-    (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    write_record(staging / METADATA_FILE, metadata)
 
 
 def empty_manifest() -> pd.DataFrame:
@@ -122,17 +128,17 @@ def read_store(source: Path, mmap: bool = True) -> ImageStore:
             raise DataContractError(
                 f"{source / name}: missing; run the stage that produces {source} (dvc repro)"
             )
-    metadata = json.loads((source / METADATA_FILE).read_text())
+    metadata = read_metadata(source)
     manifest = pd.read_parquet(source / MANIFEST_FILE)
     pixels = np.load(source / PIXELS_FILE, mmap_mode="r" if mmap else None)
-    validate_store(manifest, pixels, metadata["classes"], metadata["pixel_max"], where=str(source))
-    return ImageStore(
-        manifest, pixels, list(metadata["classes"]), int(metadata["pixel_max"]), source
-    )
+    validate_store(manifest, pixels, metadata.classes, metadata.pixel_max, where=str(source))
+    return ImageStore(manifest, pixels, list(metadata.classes), metadata.pixel_max, source)
 
 
-def read_metadata(source: Path) -> dict:
-    return json.loads((Path(source) / METADATA_FILE).read_text())
+def read_metadata(source: Path) -> StoreMetadata:
+    """A store's dataset.json as the record of the stage that wrote it (a subclass of
+    StoreMetadata); a bad or stale file raises ReportInputError naming the file and field."""
+    return read_record(Path(source) / METADATA_FILE, StoreMetadataFile).root
 
 
 def validate_store(

@@ -27,6 +27,7 @@ from traindev.data.sources.problems import problems_frame
 from traindev.data.store import write_store
 from traindev.records import write_record
 from traindev.records.ingest import IngestSummary
+from traindev.records.store import DigitsMetadata
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def run(params: IngestParams, target: Path | None = None, report_dir: Path | Non
             pixels,
             DIGIT_CLASSES,
             DIGITS_PIXEL_MAX,
-            extra_metadata={"source": params.source, "domain": params.domain},
+            DigitsMetadata,
+            source=params.source,
+            domain=params.domain,
         )
         skipped, shape, workers = problems_frame([]), list(pixels.shape[1:]), 1
     else:

@@ -32,6 +32,7 @@ from traindev.data.store import (
 )
 from traindev.records import write_record
 from traindev.records.split import SplitSummary
+from traindev.records.store import SplitMetadata
 
 SOURCES = (paths.INGESTED, paths.SYNTHESIZED)
 log = logging.getLogger(__name__)
@@ -75,7 +76,9 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
         pixels[order],
         classes,
         pixel_max,
-        extra_metadata={"target_domain": params.target_domain, "totals": totals},
+        SplitMetadata,
+        target_domain=params.target_domain,
+        totals=totals,
     )
     summary["files_md5"] = {
         name: file_md5(paths.SPLIT / name) for name in (MANIFEST_FILE, PIXELS_FILE)

@@ -27,6 +27,7 @@ from traindev.data.synthesis.diversity import (
     diversity_report,
 )
 from traindev.records import write_record
+from traindev.records.store import OverlayMetadata, StoreMetadata, SynthesizedMetadata
 from traindev.records.synthesis import SynthesisDiversity
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def run(params: SynthesizeParams) -> str:
         made = synthesize_overlay(params)
         pixels, labels, tags = made.pixels, made.labels, made.tags
         classes, pixel_max, pools = made.classes, made.pixel_max, OVERLAY_POOLS
-        metadata = {"backgrounds": params.overlay.backgrounds}
+        kind: type[StoreMetadata] = OverlayMetadata
+        facts: dict[str, object] = {"backgrounds": params.overlay.backgrounds}
     else:
         from traindev.data.synthesis.strokes import stroke_count, synthesize_digits
 
@@ -50,7 +52,8 @@ def run(params: SynthesizeParams) -> str:
         classes, pixel_max = DIGIT_CLASSES, DIGITS_PIXEL_MAX
         n_strokes = stroke_count(params)
         pools = {**(FONT_POOLS if n_strokes < params.count else {}), **STROKE_POOLS}
-        metadata = {
+        kind = SynthesizedMetadata
+        facts = {
             "fonts": list(params.fonts) if n_strokes < params.count else [],
             "strokes": n_strokes,
         }
@@ -70,7 +73,9 @@ def run(params: SynthesizeParams) -> str:
         pixels,
         classes,
         pixel_max,
-        extra_metadata={"domain": params.domain, **metadata},
+        kind,
+        domain=params.domain,
+        **facts,
     )
     recipe = params.source
     if params.source == "fonts" and params.strokes.share > 0:
@@ -107,7 +112,10 @@ def write_empty_store(params: SynthesizeParams) -> str:
         pixels,
         DIGIT_CLASSES,
         DIGITS_PIXEL_MAX,
-        extra_metadata={"domain": params.domain, "fonts": []},
+        SynthesizedMetadata,
+        domain=params.domain,
+        fonts=[],
+        strokes=0,
     )
     write_diversity(diversity_report([], {}, params.diversity.min_effective_sources, "none"))
     return f"synthesize.count is 0: no synthetic images ({paths.SYNTHESIZED} is empty)"

@@ -35,6 +35,7 @@ from traindev.data.store import (
     validate_store,
     write_manifest_and_metadata,
 )
+from traindev.records.store import ImagesMetadata
 
 PIXEL_MAX = 255
 COPY_BYTES = 64 * 2**20  # block size when compacting pixels after skipped files
@@ -85,8 +86,16 @@ def ingest_images(
         classes = list(params.classes) if params.classes else natural_sorted(kept["label"])
         manifest = _manifest(kept, outcome.ids, candidates)
         validate_store(manifest, pixels, classes, PIXEL_MAX, where=str(target))
-        extra = {"source": candidates.source, "resize": params.resize}
-        write_manifest_and_metadata(staging, manifest, pixels, classes, PIXEL_MAX, extra)
+        write_manifest_and_metadata(
+            staging,
+            manifest,
+            pixels,
+            classes,
+            PIXEL_MAX,
+            ImagesMetadata,
+            source=candidates.source,
+            resize=params.resize,
+        )
         del pixels  # unmap before the directory is renamed into place
     return IngestResult(manifest, classes, problems_frame(problems), workers)
 
