@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from traindev.data.store import MANIFEST_FILE, METADATA_FILE, PIXELS_FILE
+from traindev.records import write_record
+from traindev.records.store import StoreMetadata
 
 ROWS, SIDE = 16384, 64  # 16384 x 64 x 64 x 3 bytes = 201 MB
 MARK_EVERY = 128
@@ -42,8 +44,8 @@ def write_big_store(path) -> None:
             "split": "train",
         }
     ).to_parquet(path / MANIFEST_FILE, index=False)
-    metadata = {"classes": ["a", "b"], "pixel_max": 255, "shape": [SIDE, SIDE, 3], "count": ROWS}
-    (path / METADATA_FILE).write_text(json.dumps(metadata))
+    metadata = StoreMetadata(classes=["a", "b"], pixel_max=255, shape=(SIDE, SIDE, 3), count=ROWS)
+    write_record(path / METADATA_FILE, metadata)
 
 
 CHILD = """

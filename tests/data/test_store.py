@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from traindev.atomic import atomic_directory, atomic_file
-from traindev.data.store import DataContractError, content_id, read_store, write_store
+from traindev.data.store import (
+    METADATA_FILE,
+    DataContractError,
+    content_id,
+    read_metadata,
+    read_store,
+    write_store,
+)
+from traindev.records import ReportInputError
+from traindev.records.store import SplitMetadata
 
 
 def tiny_store(n: int = 6):
@@ -81,3 +92,45 @@ def test_atomic_file_leaves_no_partial_file(tmp_path):
         handle.write("{")
         raise ValueError("bad value")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_writing_stage_facts_read_back_typed(tmp_path):
+    manifest, pixels = tiny_store()
+    write_store(
+        tmp_path / "store",
+        manifest,
+        pixels,
+        ["0", "1"],
+        16,
+        SplitMetadata,
+        target_domain="handwritten",
+        totals={"train": 6},
+    )
+    metadata = read_metadata(tmp_path / "store")
+    assert isinstance(metadata, SplitMetadata)
+    assert (metadata.count, metadata.shape, metadata.totals) == (6, (4, 4, 1), {"train": 6})
+
+
+def test_a_wrong_fact_fails_before_anything_is_written(tmp_path):
+    manifest, pixels = tiny_store()
+    with pytest.raises(ValueError, match="totals"):
+        write_store(
+            tmp_path / "store",
+            manifest,
+            pixels,
+            ["0", "1"],
+            16,
+            SplitMetadata,
+            target_domain="handwritten",
+            totals={"train": "six"},
+        )
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_bad_dataset_json_names_the_file_and_the_field(tmp_path):
+    manifest, pixels = tiny_store()
+    write_store(tmp_path / "store", manifest, pixels, ["0", "1"], 16)
+    path = tmp_path / "store" / METADATA_FILE
+    path.write_text(path.read_text().replace('"pixel_max": 16', '"pixel_max": "sixteen"'))
+    with pytest.raises(ReportInputError, match=rf"^{re.escape(str(path))}: plain\.pixel_max: "):
+        read_store(tmp_path / "store")

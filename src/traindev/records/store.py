@@ -96,14 +96,13 @@ KINDS: tuple[type[StoreMetadata], ...] = (
     SplitMetadata,
     AugmentedMetadata,
 )
-# The field that only one kind has, in the order they are tried; none of them: a plain store.
+# A field that only one kind has, tried in this order; none of them: a plain store.
 _MARKERS = (
     ("copies", AugmentedMetadata),
     ("totals", SplitMetadata),
     ("backgrounds", OverlayMetadata),
     ("strokes", SynthesizedMetadata),
     ("resize", ImagesMetadata),
-    ("source", DigitsMetadata),
 )
 
 
@@ -111,10 +110,13 @@ def store_kind(value: Any) -> str:
     """The kind of a dataset.json (a dict while reading, a model while validating one)."""
     if isinstance(value, StoreMetadata):
         return value.KIND
-    if isinstance(value, dict):
-        for field, kind in _MARKERS:
-            if field in value:
-                return kind.KIND
+    if not isinstance(value, dict):
+        return StoreMetadata.KIND
+    for field, kind in _MARKERS:
+        if field in value:
+            return kind.KIND
+    if "source" in value:  # both ingest kinds have one; only the digits' is sklearn_digits
+        return (DigitsMetadata if value["source"] == "sklearn_digits" else ImagesMetadata).KIND
     return StoreMetadata.KIND
 
 
