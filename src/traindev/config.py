@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from traindev.models.params import ARCHITECTURE_PARAMS, ArchitectureParams
+from traindev.records.store import Resize
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
 
@@ -78,7 +79,7 @@ class IngestParams(Section):
         (32, 32), description="[height, width] every image is decoded to, once, at ingest."
     )
     channels: Literal[1, 3] = Field(3, description="1: grey (luma); 3: RGB.")
-    resize: Literal["stretch", "letterbox", "centre_crop"] = Field(
+    resize: Resize = Field(
         "letterbox",
         description="How an image of another shape reaches image_size: stretch, letterbox "
         "(pad with black, keeping the aspect) or centre_crop.",

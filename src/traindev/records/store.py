@@ -14,6 +14,8 @@ from pydantic import Discriminator, Field, RootModel, Tag
 
 from traindev.records.base import Record
 
+# How ingest brings an image of another shape to image_size (ingest.resize); defined here, the
+# lowest module that names it, so config, decode and this record share one list.
 Resize = Literal["stretch", "letterbox", "centre_crop"]
 
 

@@ -14,21 +14,19 @@ import io
 import math
 import os
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from traindev.data.sources.plain_png import decode_plain_png
 from traindev.data.store import content_id
+from traindev.records.store import Resize
 
 # PIL format names accepted, and the file suffixes the folder scan takes as images.
 FORMATS = frozenset({"PNG", "JPEG", "MPO", "BMP", "TIFF", "WEBP"})  # MPO: many phone JPEGs
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 RESAMPLE = Image.Resampling.BILINEAR  # antialiased when reducing; fast
 WRITE_BLOCK_BYTES = 8 * 2**20  # decoded rows written to the pixel file per call
-
-Resize = Literal["stretch", "letterbox", "centre_crop"]
 
 
 class BadImage(ValueError):
