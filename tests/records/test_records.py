@@ -16,7 +16,9 @@ from traindev.records import MissingReportInputError, ReportInputError, read_rec
 from traindev.records.analysis import AnalysisRecord
 from traindev.records.ingest import IngestSummary
 from traindev.records.io import record_json
+from traindev.records.metrics import MetricsRecord
 from traindev.records.runs import EvaluationRun, Latency, TrainingRun
+from traindev.records.selection import SelectionRecord
 from traindev.records.split import SplitSummary
 from traindev.records.synthesis import SynthesisDiversity
 
@@ -30,6 +32,8 @@ COMMITTED = {
     "reports/synthesis/diversity.json": SynthesisDiversity,
     "reports/split/summary.json": SplitSummary,
     "reports/analysis/*.json": AnalysisRecord,
+    "reports/metrics/*.json": MetricsRecord,
+    "reports/selection.json": SelectionRecord,
 }
 
 LATENCY = Latency(latency_ms=0.21, quantile=0.1, repeats=200, warmup=20, threads=1, device="cpu")
