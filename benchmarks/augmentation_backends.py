@@ -21,6 +21,8 @@ of a training step the augmentation costs (augmenting on the training thread, as
 backend does). Repeats are interleaved (each way in every position in turn); ratios are per
 repeat against traindev in the same repeat; medians with min-max spreads. The load average is
 recorded before and after: on a shared machine the spread, not one figure, is the result.
+Torch runs one thread by default (`--threads`): on the shared 2-core machine two threads
+scattered 10x from call to call (OpenMP spinning against other jobs), one thread 2x.
 
     python benchmarks/augmentation_backends.py [--repeats 7] [--out benchmarks/results]
     python benchmarks/augmentation_backends.py --dry-run --out /tmp/x   # seconds
@@ -58,7 +60,8 @@ from traindev.data.batch_augmentation import (
 from traindev.data.geometric_targets import per_row_params
 from traindev.models.registry import build_model, get_architecture, validate_params
 
-OUT = Path("benchmarks/results")
+OUT = Path("benchmarks/results")  # real runs (committed)
+DRY_OUT = Path("benchmarks/out")  # dry runs (git-ignored)
 NAME = "augmentation_backends.json"
 SEED = 0
 
@@ -223,7 +226,7 @@ class KorniaMapped:
                 }
             elif kind == "RandomElasticTransform":
                 chosen, subset = self.device_draw(keys, index, applied).subset()
-                noise = torch.zeros(n, 2, height, width)
+                noise = torch.zeros(n, 2, height, width)  # moved with the rest below
                 if len(chosen):
                     raw, scale = ElasticStep.noise(step, subset, (height, width))
                     noise[chosen] = (raw * scale).expand(-1, 2, -1, -1)
@@ -239,7 +242,7 @@ class KorniaMapped:
                 raise KeyError(kind)
             data["batch_prob"] = torch.from_numpy(applied[:, index].astype(np.float32))
             data["forward_input_shape"] = full_shape
-            items.append(ParamItem(name, data))
+            items.append(ParamItem(name, {k: v.to(x.device) for k, v in data.items()}))
         return items
 
     def __call__(self, x: torch.Tensor, rows: np.ndarray, epoch: int) -> torch.Tensor:
@@ -253,9 +256,8 @@ class KorniaRows:
         self.sequential, _ = kornia_sequential(specs, shape)
 
     def __call__(self, x: torch.Tensor, rows: np.ndarray, epoch: int) -> torch.Tensor:
-        return self.sequential(
-            x, params=per_row_params(self.sequential, x.shape, rows, epoch, SEED)
-        )
+        params = per_row_params(self.sequential, x.shape, rows, epoch, SEED, x.device)
+        return self.sequential(x, params=params)
 
 
 class KorniaOwn:
@@ -281,9 +283,10 @@ def model_step(workload: Workload, x: torch.Tensor) -> Callable[[], None]:
         architecture = get_architecture(workload.model)
         params = validate_params(workload.model, workload.model_params)
         model = architecture.build(params, workload.shape, 10)
+    model = model.to(x.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     batch = x[: workload.step_batch].contiguous(memory_format=torch.channels_last)
-    labels = torch.arange(len(batch)) % 10
+    labels = torch.arange(len(batch), device=x.device) % 10
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -293,11 +296,12 @@ def model_step(workload: Workload, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def ways(workload: Workload) -> dict[str, Callable[[], object]]:
-    """Each way to augment the workload's images once (one call), by name."""
+def ways(workload: Workload, device: torch.device) -> dict[str, Callable[[], object]]:
+    """Each way to augment the workload's images once (one call), by name; every torch way on
+    `device` (albumentations on the host, as its workers run)."""
     pixels = pixels_for(workload)
     rows = np.arange(len(pixels), dtype=np.int64)
-    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / workload.pixel_max
+    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().to(device) / workload.pixel_max
     specs = {"full": resolve_specs(AugmentParams(enabled=True), workload.shape)}
     specs["common"] = [spec for spec in specs["full"] if spec.name != "FancyPCA"]
     found: dict[str, Callable[[], object]] = {}
@@ -315,9 +319,10 @@ def ways(workload: Workload) -> dict[str, Callable[[], object]]:
     return found
 
 
-def measure(workload: Workload, repeats: int) -> dict:
+def measure(workload: Workload, repeats: int, device: torch.device) -> dict:
     """Seconds per image of each way: one warm-up call each, then `repeats` interleaved rounds."""
-    runs = ways(workload)
+    runs = ways(workload, device)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     names = list(runs)
     with torch.no_grad():
         for name in names:
@@ -335,6 +340,7 @@ def measure(workload: Workload, repeats: int) -> dict:
             else:
                 with torch.no_grad():
                     runs[name]()
+            synchronize()
             per_image[name].append((time.perf_counter() - start) / count)
     return summarize(workload, per_image)
 
@@ -369,10 +375,21 @@ def summarize(workload: Workload, per_image: dict[str, list[float]]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (default 7)")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"directory for {NAME}")
+    parser.add_argument(
+        "--out", type=Path, help=f"directory for {NAME} (default {OUT}, dry runs {DRY_OUT})"
+    )
     parser.add_argument("--dry-run", action="store_true", help="tiny workloads, one round")
     parser.add_argument("--only", nargs="+", help="workload names to run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared 2-core box two threads spin against other "
+        "jobs and scatter by 10x; 1 is steady)",
+    )
+    parser.add_argument("--device", default="cpu", help="where the torch ways run (cpu, cuda)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     import kornia
 
     workloads = DRY_WORKLOADS if args.dry_run else WORKLOADS
@@ -384,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for workload in workloads:
         print(f"{workload.name}: {workload.images} images of {workload.shape} per call", flush=True)
-        result = measure(workload, repeats)
+        result = measure(workload, repeats, torch.device(args.device))
         for name, figures in result["ways"].items():
             rate, ratio = figures["images_per_s"], figures["ratio_to_traindev"]
             share = figures["share_of_step"]
@@ -403,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {
             "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
+            "device": args.device,
             "python": platform.python_version(),
             "shared": "yes: other engineers' jobs ran beside it (see load averages)",
         },
@@ -418,9 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         "kornia_equivalent": KORNIA_EQUIVALENT,
         "workloads": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / NAME).write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out / NAME} (load average {record['load_average_after'][0]:.2f})")
+    out = args.out or (DRY_OUT if args.dry_run else OUT)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / NAME).write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out / NAME} (load average {record['load_average_after'][0]:.2f})")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The declared augmentation pipeline run on whole batches in plain torch, where the batch lives.
+"""Frozen (docs/augmentation-backend.md): the declared pipeline on whole batches, in torch.
 
 Why: on small images albumentations' cost is its per-image Python dispatch (about 270 us per
 8x8 digit for the `notes` preset), which no number of workers on a small machine hides; the

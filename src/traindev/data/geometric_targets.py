@@ -35,9 +35,11 @@ def per_row_params(
     rows: np.ndarray | torch.Tensor,
     epoch: int,
     seed: int,
+    device: torch.device | None = None,
 ) -> list:
     """kornia `params=` for a batch of `shape` (N, C, H, W): each row's parameters drawn by the
-    sequential's own samplers under that row's seed, concatenated along the batch.
+    sequential's own samplers under that row's seed (on the host), concatenated along the
+    batch, on `device` (the batch's; default the host).
 
     The global torch generator is left as it was. Flat sequentials only (no nested
     containers), which is every sequential `TargetAugmenter` builds.
@@ -61,7 +63,7 @@ def per_row_params(
             if key != "forward_input_shape"
         }
         data["forward_input_shape"] = torch.tensor([int(d) for d in shape])
-        items.append(ParamItem(first.name, data))
+        items.append(ParamItem(first.name, {k: v.to(device) for k, v in data.items()}))
     return items
 
 
@@ -98,7 +100,9 @@ class TargetAugmenter:
         """Images of store `rows` (float in [0, 1]) with their masks and boxes, augmented."""
         if len(images) != len(rows):
             raise ValueError(f"{len(images)} images but {len(rows)} rows")
-        params = per_row_params(self.sequential, images.shape, rows, epoch, self.seed)
+        params = per_row_params(
+            self.sequential, images.shape, rows, epoch, self.seed, images.device
+        )
         inputs: list[torch.Tensor] = [images]
         keys = ["input"]
         if masks is not None:  # nearest interpolation (kornia's default for masks): ids stay ids
