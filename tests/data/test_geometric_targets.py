@@ -72,3 +72,9 @@ def test_the_global_torch_generator_is_left_alone():
     torch.manual_seed(123)
     geometric()(*squares(2)[:1], np.arange(2), epoch=1)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_an_empty_batch_comes_back_as_it_was():
+    images, masks, boxes = (t[:0] for t in squares(1))
+    out = geometric()(images, np.arange(0), epoch=1, masks=masks, boxes=boxes)
+    assert out.images.shape == images.shape and out.boxes.shape == boxes.shape

@@ -63,7 +63,8 @@ def per_row_params(
             if key != "forward_input_shape"
         }
         data["forward_input_shape"] = torch.tensor([int(d) for d in shape])
-        items.append(ParamItem(first.name, {k: v.to(device) for k, v in data.items()}))
+        moved = {key: value.to(device or torch.device("cpu")) for key, value in data.items()}
+        items.append(ParamItem(first.name, moved))
     return items
 
 
@@ -100,6 +101,8 @@ class TargetAugmenter:
         """Images of store `rows` (float in [0, 1]) with their masks and boxes, augmented."""
         if len(images) != len(rows):
             raise ValueError(f"{len(images)} images but {len(rows)} rows")
+        if len(images) == 0:
+            return AugmentedTargets(images, masks, boxes)
         params = per_row_params(
             self.sequential, images.shape, rows, epoch, self.seed, images.device
         )
