@@ -82,6 +82,8 @@ class TargetAugmenter:
 
     `augmentations`: kornia.augmentation modules (e.g. RandomAffine, RandomResizedCrop,
     RandomHorizontalFlip where a mirror keeps the class); intensity ones touch the image only.
+    The samplers stay on the host, where the per-row seeds act (never `.to(cuda)` it); the
+    pixels, masks and boxes are warped on the batch's own device.
     """
 
     def __init__(self, augmentations: Sequence[nn.Module], seed: int) -> None:
