@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from project_harness import load_benchmark
+from helpers.benchmark_scripts import load_benchmark
 
 from traindev.config import AugmentParams
 from traindev.data.augmentation import resolve_specs
