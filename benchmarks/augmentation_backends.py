@@ -24,27 +24,24 @@ recorded before and after: on a shared machine the spread, not one figure, is th
 Torch runs one thread by default (`--threads`): on the shared 2-core machine two threads
 scattered 10x from call to call (OpenMP spinning against other jobs), one thread 2x.
 
-    python benchmarks/augmentation_backends.py [--repeats 7] [--out benchmarks/results]
-    python benchmarks/augmentation_backends.py --dry-run --out /tmp/x   # seconds
+    python benchmarks/augmentation_backends.py [--repeats 7] [--device cuda]
+    python benchmarks/augmentation_backends.py --dry-run   # seconds, into benchmarks/out/
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from benchmark_record import Figure, add_arguments, figure, open_run
 
 import traindev  # noqa: F401  (quiet tool settings)
 from traindev.config import AugmentParams
@@ -60,9 +57,6 @@ from traindev.data.batch_augmentation import (
 from traindev.data.geometric_targets import per_row_params
 from traindev.models.registry import build_model, get_architecture, validate_params
 
-OUT = Path("benchmarks/results")  # real runs (committed)
-DRY_OUT = Path("benchmarks/out")  # dry runs (git-ignored)
-NAME = "augmentation_backends.json"
 SEED = 0
 
 # The preset's transforms and their kornia.augmentation counterparts (None: none in kornia 0.9).
@@ -372,13 +366,27 @@ def summarize(workload: Workload, per_image: dict[str, list[float]]) -> dict:
     return result
 
 
+def record_figures(results: list[dict]) -> list[Figure]:
+    """The headline figures: on the preset less FancyPCA (every way runs it), each way's
+    images/s against traindev's, and the share of a training step it takes."""
+    out = []
+    for result in results:
+        workload, ways = result["workload"], result["ways"]
+        base = ways["traindev/common"]["images_per_s"]["median"]
+        for way in ("traindev", "kornia_mapped", "albumentations"):
+            rate = ways[f"{way}/common"]["images_per_s"]["median"]
+            named = {} if way == "traindev" else {"baseline": base, "baseline_name": "traindev"}
+            out.append(figure(f"{workload['name']}: {way}", rate, "images/s", **named))
+        for way in ("traindev", "kornia_mapped", "albumentations"):
+            share = ways[f"{way}/common"]["share_of_step"]["median"]
+            name = f"{workload['name']}: {way}, share of a {workload['model']} step"
+            out.append(figure(name, 100 * share, "%"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (default 7)")
-    parser.add_argument(
-        "--out", type=Path, help=f"directory for {NAME} (default {OUT}, dry runs {DRY_OUT})"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="tiny workloads, one round")
     parser.add_argument("--only", nargs="+", help="workload names to run")
     parser.add_argument(
         "--threads",
@@ -388,15 +396,16 @@ def main(argv: list[str] | None = None) -> int:
         "jobs and scatter by 10x; 1 is steady)",
     )
     parser.add_argument("--device", default="cpu", help="where the torch ways run (cpu, cuda)")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     import kornia
 
+    bench = open_run(__file__, args, argv)
     workloads = DRY_WORKLOADS if args.dry_run else WORKLOADS
     if args.only:
         workloads = tuple(w for w in workloads if w.name in args.only)
     repeats = 1 if args.dry_run else args.repeats
-    load_before = os.getloadavg()
     started = time.perf_counter()
     results = []
     for workload in workloads:
@@ -413,33 +422,23 @@ def main(argv: list[str] | None = None) -> int:
         step = result["train_step_images_per_s"]["median"]
         print(f"  {workload.model + ' step':26s} {step:12,.0f} img/s", flush=True)
         results.append(result)
-    record = {
-        "benchmark": "augmentation_backends",
-        "dry_run": args.dry_run,
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "device": args.device,
-            "python": platform.python_version(),
-            "shared": "yes: other engineers' jobs ran beside it (see load averages)",
-        },
+    details = {
+        "torch_threads": torch.get_num_threads(),
+        "device": args.device,
+        "shared_machine": "yes: other engineers' jobs ran beside it (see the load averages)",
         "versions": {
             "torch": torch.__version__,
             "kornia": kornia.__version__,
             "albumentations": __import__("albumentations").__version__,
         },
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
+        "load_average_end": os.getloadavg(),
         "repeats": repeats,
         "seconds": time.perf_counter() - started,
         "kornia_equivalent": KORNIA_EQUIVALENT,
         "workloads": results,
     }
-    out = args.out or (DRY_OUT if args.dry_run else OUT)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / NAME).write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out / NAME} (load average {record['load_average_after'][0]:.2f})")
+    bench.write(record_figures(results), details, args.out)
+    print(f"load average at the end {details['load_average_end'][0]:.2f}")
     return 0
 
 

@@ -3,11 +3,11 @@ measures as reproducible is reproducible per row."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from benchmark_record import read_record
 from helpers.benchmark_scripts import load_benchmark
 
 from traindev.config import AugmentParams
@@ -18,8 +18,10 @@ bench = load_benchmark("augmentation_backends")
 
 def test_dry_run_writes_every_way_with_ratios_shares_and_load(tmp_path: Path) -> None:
     assert bench.main(["--dry-run", "--out", str(tmp_path)]) == 0
-    written = json.loads((tmp_path / bench.NAME).read_text())
-    assert written["dry_run"] and len(written["load_average_before"]) == 3
+    record = read_record(tmp_path / "augmentation_backends.json")
+    assert record.dry_run and len(record.details["load_average_end"]) == 3
+    assert {f.baseline_name for f in record.figures if f.baseline} == {"traindev"}
+    written = record.details
     assert written["kornia_equivalent"]["FancyPCA"] is None
     for workload in written["workloads"]:
         ways = workload["ways"]
