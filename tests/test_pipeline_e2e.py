@@ -166,12 +166,13 @@ def test_a_fresh_clone_reproduces_the_tracked_outputs_byte_for_byte(reproduced_p
     run_command(["git", "clone", "-q", str(original), str(clone)], tmp_path)
     run_command(["git", "checkout", "-q", commit], clone)
     second = run_command(["dvc", "repro"], clone)
-    # select's one output is a metric committed to git: with every input reproduced byte for
-    # byte, DVC finds it up to date and skips it (it would re-run on any difference upstream).
-    assert ran_stages(second.stdout) == ALL_STAGES - {"select"}
+    changed = run_command(["git", "status", "--porcelain"], clone).stdout
+    assert changed == "", run_command(["git", "diff"], clone).stdout
     committed = reproduced_project.git("show", f"{commit}:dvc.lock").stdout
     assert (clone / "dvc.lock").read_text() == committed
-    assert run_command(["git", "status", "--porcelain"], clone).stdout == ""
+    # select's one output is a metric committed to git: with every input reproduced byte for
+    # byte, DVC finds it up to date and skips it (it would re-run on any difference upstream).
+    assert ran_stages(second.stdout) == ALL_STAGES - {"select"}, second.stdout
     for pattern, model in RECORDS.items():  # the project's own run wrote every record
         files = sorted(original.glob(pattern))
         assert files, pattern

@@ -53,7 +53,7 @@ def test_reproduce_trains_under_torchrun_and_hands_the_outputs_back_to_dvc(
 ):
     copy = Project(tmp_path / "ddp", reproduced_project.first_repro)
     shutil.copytree(reproduced_project.root, copy.root, symlinks=True)
-    copy.set_param("orchestration", "torchrun", {"nnodes": 1, "nproc_per_node": 2})
+    copy.set_param("orchestration", "torchrun.nproc_per_node", 2)
     params = yaml.safe_load((copy.root / "params.yaml").read_text())
     params["models"]["deep_nn"].update(hidden_sizes=[16], batch_norm=False)
     (copy.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -37,5 +37,8 @@ def test_two_process_data_parallel_training_matches_one_process(tmp_path):
     for a, b in zip(one["history"], two["history"], strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
         assert a["dev_error"] == pytest.approx(b["dev_error"], abs=1 / 300)  # at most 1 image
-    assert one["examples_per_second"] > 0 and two["examples_per_second"] > 0
+    # Throughput is a fact of the run, not of the inputs: it lives in the untracked run record.
+    for directory in (single, parallel):
+        run = json.loads((directory / paths.training_run_file("deep_nn")).read_text())
+        assert run["examples_per_second"] > 0
     assert not (parallel / "checkpoints" / "deep_nn" / "last.pt").exists()
