@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from helpers.dvc_project import Project
@@ -135,8 +136,32 @@ def test_a_four_trial_sweep_runs_experiments_nests_runs_and_picks_the_best(
     assert (project.root / "reports/sweeps/t.json").is_file()
 
 
+# Dask's LocalCluster exports these into the process that starts it and never restores them;
+# left set, every later subprocess of the session (a `dvc repro`'s training) would run on one
+# OpenMP thread and round differently from a run on two (measured: a fresh clone's weights then
+# differed from the first reproduction's).
+DASK_EXPORTS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MALLOC_TRIM_THRESHOLD_",
+)
+
+
+@pytest.fixture
+def dask_exports_restored() -> Iterator[None]:
+    """Put DASK_EXPORTS back as they were (monkeypatch.delenv of an unset name records no undo)."""
+    saved = {name: os.environ.get(name) for name in DASK_EXPORTS}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.mark.e2e
-def test_trials_run_on_a_dask_local_cluster(sweep_project, prefect_server):
+def test_trials_run_on_a_dask_local_cluster(sweep_project, prefect_server, dask_exports_restored):
     summary = run_sweep(
         str(sweep_project.root),
         name="d",
