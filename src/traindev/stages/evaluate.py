@@ -130,15 +130,10 @@ def run(params: Params, architecture: str) -> str:
         {**diagnosis.as_dict(), "per_class": [entry.as_dict() for entry in per_class]}
     )
 
-    with atomic_directory(paths.evaluation_dir(architecture)) as staging:
-        predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
-        np.save(staging / paths.PROBABILITIES_FILE, probabilities.astype(np.float32))
-        write_record(staging / paths.DIAGNOSIS_FILE, record)
-        confusion.to_csv(staging / paths.CONFUSION_FILE)
-    metrics = MetricsRecord(splits=per_split, bias_variance=table.as_dict())
-    write_record(paths.metrics_file(architecture), metrics)
-    write_record(
-        paths.evaluation_run_file(architecture),
+    _publish(
+        architecture,
+        Published(predictions, probabilities, record, confusion),
+        MetricsRecord(splits=per_split, bias_variance=table.as_dict()),
         EvaluationRun(
             architecture=architecture,
             run_id=run_id,
@@ -156,7 +151,7 @@ def run_multitask(
     """A sigmoid per task, scored where labels are present; same files as the softmax path.
 
     reports/metrics/<arch>.json keeps `splits.<split>.error` (pooled over the labels
-    present), the bias / variance table and `inference`, so `select` and the report read it
+    present) and the bias / variance table, so `select` and the report read it
     like any other; per-task figures sit beside them (`task_error`, `task_count`, ...).
     confusion_dev.csv holds each task's 2x2 counts instead of a class-by-class matrix, and
     there is no per-class diagnosis and no error weighting (evaluate.error_weights).
@@ -198,20 +193,15 @@ def run_multitask(
             "per_task": result.per_task,
         }
     )
-    with atomic_directory(paths.evaluation_dir(architecture)) as staging:
-        predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
-        np.save(staging / paths.PROBABILITIES_FILE, probabilities.astype(np.float32))
-        write_record(staging / paths.DIAGNOSIS_FILE, record)
-        result.confusion_dev.to_csv(staging / paths.CONFUSION_FILE)
-    metrics = MetricsRecord(
-        splits=result.per_split,
-        bias_variance=result.table.as_dict(),
-        tasks=tasks,
-        task_threshold=THRESHOLD,
-    )
-    write_record(paths.metrics_file(architecture), metrics)
-    write_record(
-        paths.evaluation_run_file(architecture),
+    _publish(
+        architecture,
+        Published(predictions, probabilities, record, result.confusion_dev),
+        MetricsRecord(
+            splits=result.per_split,
+            bias_variance=result.table.as_dict(),
+            tasks=tasks,
+            task_threshold=THRESHOLD,
+        ),
         EvaluationRun(
             architecture=architecture,
             run_id=run_id,
@@ -254,6 +244,30 @@ def split_metrics(
 def example_input(store: ImageStore) -> torch.Tensor:
     """One stored image as the model takes it: what batch-1 latency is timed on."""
     return to_model_input(torch.from_numpy(np.array(store.pixels[:1])), store.pixel_max)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What goes into data/evaluation/<arch>, whichever head (softmax or multi-task) made it."""
+
+    predictions: pd.DataFrame
+    probabilities: np.ndarray
+    diagnosis: DiagnosisRecord
+    confusion: pd.DataFrame
+
+
+def _publish(
+    architecture: str, outputs: Published, metrics: MetricsRecord, run: EvaluationRun
+) -> None:
+    """The evaluation directory (all of it or none), the tracked metrics, the untracked run
+    record: one writer for both evaluation paths, so their files cannot drift apart."""
+    with atomic_directory(paths.evaluation_dir(architecture)) as staging:
+        outputs.predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
+        np.save(staging / paths.PROBABILITIES_FILE, outputs.probabilities.astype(np.float32))
+        write_record(staging / paths.DIAGNOSIS_FILE, outputs.diagnosis)
+        outputs.confusion.to_csv(staging / paths.CONFUSION_FILE)
+    write_record(paths.metrics_file(architecture), metrics)
+    write_record(paths.evaluation_run_file(architecture), run)
 
 
 def _previous(previous: PreviousRun | None, comparison: Comparison | None) -> dict | None:
