@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -94,36 +95,31 @@ def test_atomic_file_leaves_no_partial_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_writing_stage_facts_read_back_typed(tmp_path):
+def write_split_store(target: Path, totals: dict) -> None:
+    """A tiny store as the split stage writes it, with `totals` as its stage fact."""
     manifest, pixels = tiny_store()
     write_store(
-        tmp_path / "store",
+        target,
         manifest,
         pixels,
         ["0", "1"],
         16,
         SplitMetadata,
         target_domain="handwritten",
-        totals={"train": 6},
+        totals=totals,
     )
+
+
+def test_the_writing_stage_facts_read_back_typed(tmp_path):
+    write_split_store(tmp_path / "store", {"train": 6})
     metadata = read_metadata(tmp_path / "store")
     assert isinstance(metadata, SplitMetadata)
     assert (metadata.count, metadata.shape, metadata.totals) == (6, (4, 4, 1), {"train": 6})
 
 
 def test_a_wrong_fact_fails_before_anything_is_written(tmp_path):
-    manifest, pixels = tiny_store()
     with pytest.raises(ValueError, match="totals"):
-        write_store(
-            tmp_path / "store",
-            manifest,
-            pixels,
-            ["0", "1"],
-            16,
-            SplitMetadata,
-            target_domain="handwritten",
-            totals={"train": "six"},
-        )
+        write_split_store(tmp_path / "store", {"train": "six"})
     assert not (tmp_path / "store").exists()
 
 
