@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from traindev import paths
 from traindev.data.augmentation import AugmentationPreview
 from traindev.records import MissingReportInputError, ReportInputError, read_record
 from traindev.records.analysis import AnalysisRecord
@@ -179,9 +180,9 @@ def load_architecture(
     """Gather one architecture's five input files (and the thumbnails its analysis names)."""
     return ArchitectureResult(
         name=name,
-        training=read_record(models_dir / name / "training.json", TrainingRecord),
+        training=read_record(models_dir / name / paths.TRAINING_FILE, TrainingRecord),
         metrics=load_metrics(metrics_dir / f"{name}.json"),
-        diagnosis=read_record(evaluation_dir / name / "diagnosis.json", Diagnosis),
-        confusion_dev=load_confusion(evaluation_dir / name / "confusion_dev.csv"),
+        diagnosis=read_record(evaluation_dir / name / paths.DIAGNOSIS_FILE, Diagnosis),
+        confusion_dev=load_confusion(evaluation_dir / name / paths.CONFUSION_FILE),
         analysis=load_analysis(analysis_dir / f"{name}.json", analysis_dir / name, name),
     )
