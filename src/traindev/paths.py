@@ -16,7 +16,13 @@ EVALUATION = DATA / "evaluation"
 
 REPORTS = Path("reports")
 SPLIT_REPORT = REPORTS / "split"
-METRICS = REPORTS / "metrics"
+METRICS = REPORTS / "metrics"  # the full metrics records (a plain output, not a DVC metric)
+# The DVC metrics: one flat file of comparable scalars per architecture (records.scores).
+SCORES = REPORTS / "scores"
+# The data of dvc.yaml's top-level plots, one file per architecture in each folder.
+PLOTS = REPORTS / "plots"
+LEARNING_CURVES = PLOTS / "learning_curves"
+CONFUSION_PLOTS = PLOTS / "confusion"
 ANALYSIS = REPORTS / "analysis"
 SPLIT_SUMMARY = SPLIT_REPORT / "summary.json"
 SELECTION_FILE = REPORTS / "selection.json"
@@ -46,13 +52,25 @@ def metrics_file(architecture: str) -> Path:
     return METRICS / f"{architecture}.json"
 
 
+def scores_file(architecture: str) -> Path:
+    return SCORES / f"{architecture}.json"
+
+
+def learning_curve_file(architecture: str) -> Path:
+    return LEARNING_CURVES / f"{architecture}.csv"
+
+
+def confusion_plot_file(architecture: str) -> Path:
+    return CONFUSION_PLOTS / f"{architecture}.csv"
+
+
 def analysis_dir(architecture: str) -> Path:
     """Sheets, thumbnails and galleries: a directory the user opens, so it lives in reports/."""
     return ANALYSIS / architecture
 
 
 def analysis_file(architecture: str) -> Path:
-    """The analysis figures DVC tracks as metrics (beside, not inside, the directory)."""
+    """The analysis record, a git-tracked output beside, not inside, the directory."""
     return ANALYSIS / f"{architecture}.json"
 
 

@@ -18,6 +18,7 @@ from traindev.records.ingest import IngestSummary
 from traindev.records.io import record_json
 from traindev.records.metrics import MetricsRecord
 from traindev.records.runs import EvaluationRun, Latency, TrainingRun
+from traindev.records.scores import ScoresRecord
 from traindev.records.selection import SelectionRecord
 from traindev.records.split import SplitSummary
 from traindev.records.synthesis import SynthesisDiversity
@@ -36,7 +37,17 @@ COMMITTED = {
     "reports/selection.json": SelectionRecord,
 }
 
-LATENCY = Latency(latency_ms=0.21, quantile=0.1, repeats=200, warmup=20, threads=1, device="cpu")
+LATENCY = Latency(
+    latency_ms=0.21,
+    quantile=0.1,
+    median_ms=0.24,
+    p90_ms=0.3,
+    max_ms=1.2,
+    repeats=200,
+    warmup=20,
+    threads=1,
+    device="cpu",
+)
 RECORDS: dict[str, BaseModel] = {
     "split": split_summary(),
     "training": training("mlp"),
@@ -44,6 +55,7 @@ RECORDS: dict[str, BaseModel] = {
     "diagnosis": diagnosis("mlp"),
     "analysis": analysis("mlp"),
     "selection": selection(),
+    "scores": ScoresRecord.from_records(metrics("mlp"), diagnosis("mlp"), training("mlp")),
     "training run": TrainingRun(
         architecture="mlp",
         run_id="0123456789abcdef",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from traindev import paths
-from traindev.atomic import atomic_directory
+from traindev.atomic import atomic_directory, atomic_file
 from traindev.config import Params
 from traindev.data.batches import sample_rows, to_model_input
 from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
@@ -35,12 +36,15 @@ from traindev.evaluation.multitask import (
     predict_task_probabilities,
     prediction_columns,
 )
+from traindev.evaluation.plot_data import confusion_rows, learning_curve, task_confusion_rows
 from traindev.evaluation.predict import predict_probabilities
 from traindev.evaluation.weights import example_weights, weighted_error
-from traindev.records import write_record
+from traindev.records import read_record, write_record
 from traindev.records.diagnosis import DiagnosisRecord
 from traindev.records.metrics import MetricsRecord
 from traindev.records.runs import EvaluationRun, Latency, training_run_id
+from traindev.records.scores import ScoresRecord
+from traindev.records.training import TrainingRecord
 from traindev.tracking import SPLIT_TAG, configure, flatten, logged_tasks, open_run, run_started
 from traindev.training.checkpoint import Checkpoint, load_checkpoint
 from traindev.training.runtime import select_device
@@ -132,7 +136,7 @@ def run(params: Params, architecture: str) -> str:
 
     _publish(
         architecture,
-        Published(predictions, probabilities, record, confusion),
+        Published(predictions, probabilities, record, confusion, confusion_rows(confusion)),
         MetricsRecord(splits=per_split, bias_variance=table.as_dict()),
         EvaluationRun(
             architecture=architecture,
@@ -195,7 +199,13 @@ def run_multitask(
     )
     _publish(
         architecture,
-        Published(predictions, probabilities, record, result.confusion_dev),
+        Published(
+            predictions,
+            probabilities,
+            record,
+            result.confusion_dev,
+            task_confusion_rows(result.confusion_dev),
+        ),
         MetricsRecord(
             splits=result.per_split,
             bias_variance=result.table.as_dict(),
@@ -254,20 +264,35 @@ class Published:
     probabilities: np.ndarray
     diagnosis: DiagnosisRecord
     confusion: pd.DataFrame
+    confusion_rows: pd.DataFrame  # the dvc.yaml confusion plot's data (plot_data)
 
 
 def _publish(
     architecture: str, outputs: Published, metrics: MetricsRecord, run: EvaluationRun
 ) -> None:
-    """The evaluation directory (all of it or none), the tracked metrics, the untracked run
-    record: one writer for both evaluation paths, so their files cannot drift apart."""
+    """The evaluation directory (all of it or none), the tracked metrics record, the flat DVC
+    metrics, the plots' data, the untracked run record: one writer for both evaluation paths,
+    so their files cannot drift apart."""
+    training = read_record(paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord)
     with atomic_directory(paths.evaluation_dir(architecture)) as staging:
         outputs.predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
         np.save(staging / paths.PROBABILITIES_FILE, outputs.probabilities.astype(np.float32))
         write_record(staging / paths.DIAGNOSIS_FILE, outputs.diagnosis)
         outputs.confusion.to_csv(staging / paths.CONFUSION_FILE)
     write_record(paths.metrics_file(architecture), metrics)
+    write_record(
+        paths.scores_file(architecture),
+        ScoresRecord.from_records(metrics, outputs.diagnosis, training),
+    )
+    _write_csv(paths.learning_curve_file(architecture), learning_curve(training))
+    _write_csv(paths.confusion_plot_file(architecture), outputs.confusion_rows)
     write_record(paths.evaluation_run_file(architecture), run)
+
+
+def _write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """A plot's data file, atomically (DVC hashes it; a reader never sees half of it)."""
+    with atomic_file(path) as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n")
 
 
 def _previous(previous: PreviousRun | None, comparison: Comparison | None) -> dict | None:
@@ -295,7 +320,13 @@ def _log_to_mlflow(
         mlflow.log_metrics({f"gap.{name}": value for name, value in table.gaps.items()})
         mlflow.log_metric("final.human_level_error", table.human_level_error)
         # Selection reads it from here (earlier runs, sweeps) or the run record (this run).
-        mlflow.log_metric("final.latency_ms", latency.latency_ms)
+        mlflow.log_metrics(
+            {
+                "final.latency_ms": latency.latency_ms,
+                "final.latency_median_ms": latency.median_ms,
+                "final.latency_p90_ms": latency.p90_ms,
+            }
+        )
         mlflow.set_tags({"latency.threads": str(latency.threads), "latency.device": latency.device})
         mlflow.set_tag("diagnosis", diagnosis.summary)
         for name in (paths.DIAGNOSIS_FILE, paths.CONFUSION_FILE):
