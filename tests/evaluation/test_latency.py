@@ -33,6 +33,10 @@ def test_latency_is_a_low_quantile_of_many_timed_passes_on_one_thread(monkeypatc
     # the warm-up took ticks 0..19; the timed passes took 21..100 ms then 1..20 ms, i.e. each
     # of 1..100 ms once, whose 10th percentile (linear interpolation) is 10.9 ms
     assert measured.latency_ms == pytest.approx(10.9)
+    # and the spread the same timings show (what the load at the time did to them)
+    assert measured.median_ms == pytest.approx(50.5)
+    assert measured.p90_ms == pytest.approx(90.1)
+    assert measured.max_ms == pytest.approx(100.0)
 
 
 def test_a_slow_model_stops_after_the_time_budget(monkeypatch) -> None:

@@ -187,6 +187,9 @@ def test_mlflow_runs_and_files_give_the_same_metric_names_and_values(store):
         Latency(
             latency_ms=metrics["inference"]["latency_ms"],
             quantile=0.1,
+            median_ms=metrics["inference"]["latency_ms"],
+            p90_ms=metrics["inference"]["latency_ms"],
+            max_ms=metrics["inference"]["latency_ms"],
             repeats=200,
             warmup=20,
             threads=1,

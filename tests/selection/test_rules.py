@@ -233,7 +233,17 @@ def test_files_and_mlflow_metrics_share_one_name_space():
         MetricsRecord(splits={"dev": dev}, bias_variance=bias_variance((0.01, 0, 0, 0.02, 0))),
         training("lenet5", parameters=61706),
         None,  # no run record: trained elsewhere, so no run id, wall time or throughput
-        Latency(latency_ms=0.2, quantile=0.1, repeats=200, warmup=20, threads=1, device="cpu"),
+        Latency(
+            latency_ms=0.2,
+            quantile=0.1,
+            median_ms=0.25,
+            p90_ms=0.3,
+            max_ms=0.9,
+            repeats=200,
+            warmup=20,
+            threads=1,
+            device="cpu",
+        ),
     )
     logged = {  # what train and evaluate log to MLflow for the same model
         "final.dev.error": 0.02,

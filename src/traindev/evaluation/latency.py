@@ -5,8 +5,9 @@ cores a single figure measured beside other work varied from 0.22 ms idle to 48 
 So: one intra-op thread (a second one mostly waits for a busy core), a warm-up, many timed
 repeats, and a low quantile rather than the median or the mean, because interference only
 ever adds time. The figure is still a property of the machine at that moment: `traindev
-evaluate` logs it to MLflow and to its run record (records.runs), never to a DVC-hashed output,
-and selection reads it from there.
+evaluate` logs it, with its spread (median, p90, max), to MLflow and to its run record
+(records.runs), never to a DVC-hashed output, and selection reads it from there; the tracked
+selection record leaves latency thresholds to the run record (stages.select).
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def measure_latency(
                 break
     finally:
         torch.set_num_threads(before)
+    milliseconds = np.asarray(timings) * 1000.0
     return Latency(
-        latency_ms=float(np.quantile(timings, quantile) * 1000.0),
+        latency_ms=float(np.quantile(milliseconds, quantile)),
         quantile=quantile,
+        median_ms=float(np.median(milliseconds)),
+        p90_ms=float(np.quantile(milliseconds, 0.9)),
+        max_ms=float(milliseconds.max()),
         repeats=len(timings),
         warmup=warmup,
         threads=threads,

@@ -62,6 +62,11 @@ class Latency(Record):
 
     latency_ms: float  # the `quantile` of `repeats` timed forward passes
     quantile: float
+    # The spread of the same timings: how much the load at the time moved them. A median or
+    # p90 far above latency_ms says other work shared the cores during the measurement.
+    median_ms: float
+    p90_ms: float
+    max_ms: float
     repeats: int
     warmup: int
     threads: int  # torch intra-op threads during the measurement

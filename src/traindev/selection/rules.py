@@ -30,6 +30,8 @@ LOWER_IS_BETTER = frozenset(
         "weighted_error",
         "class_error",
         "latency_ms",
+        "latency_median_ms",
+        "latency_p90_ms",
         "parameters",
         "flops_per_example",
         "train_seconds",
@@ -39,7 +41,15 @@ HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "examples
 # Measurements of the machine at that moment rather than of the model: two runs of the same
 # inputs differ. Their figures stay out of reports/selection.json (a committed DVC metric) and
 # out of a failed threshold's reason; the run record and MLflow hold them.
-VOLATILE = frozenset({"latency_ms", "train_seconds", "examples_per_second"})
+VOLATILE = frozenset(
+    {
+        "latency_ms",
+        "latency_median_ms",
+        "latency_p90_ms",
+        "train_seconds",
+        "examples_per_second",
+    }
+)
 RATES = frozenset(
     {"error", "weighted_error", "class_error", "accuracy", "precision", "recall", "f1"}
 )
@@ -220,6 +230,11 @@ def select_model(
         explanation=explanation,
         warnings=tuple(direction_warnings(optimizing, goal, thresholds)),
     )
+
+
+def is_volatile(metric: str) -> bool:
+    """A measurement of the machine at that moment (latency, wall time), not of the model."""
+    return _kind(metric) in VOLATILE
 
 
 def better_direction(metric: str) -> Goal | None:

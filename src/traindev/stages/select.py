@@ -1,10 +1,12 @@
 """`traindev select`: one optimizing metric, satisficing thresholds, the `champion` alias.
 
 Two records, because only one of them is a function of the stage's inputs:
-- reports/selection.json (a committed DVC metric): the choice among this pipeline's
-  architectures, read from their metrics and training records, with the stable facts only
-  (which thresholds each missed, its rank, the explanation), so a fresh clone's
-  `dvc repro` writes it byte for byte;
+- reports/selection.json (committed to git): the choice among this pipeline's
+  architectures, read from their metrics and training records, on the thresholds that measure
+  the model (parameters, FLOPs, errors), with the stable facts only (which thresholds each
+  missed, its rank, the explanation), so a fresh clone's `dvc repro` writes it byte for byte
+  and a busy machine cannot flip it; thresholds on the machine (latency) are named there and
+  applied only in the run record;
 - reports/runs/selection.json (untracked, also logged to MLflow): the same choice widened to
   earlier MLflow runs on the same split (`select.include_earlier_runs`), with run ids, the
   measured latency and the model version the alias now points at.
@@ -20,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from traindev import paths, tracking
-from traindev.config import Params
+from traindev.config import Params, SelectParams
 from traindev.data.store import MANIFEST_FILE, file_md5
 from traindev.records import read_record, write_record
 from traindev.records.metrics import MetricsRecord
@@ -29,14 +31,21 @@ from traindev.records.selection import SelectionRecord
 from traindev.records.training import TrainingRecord
 from traindev.selection.candidates import Candidate, candidate_from_files, earlier_candidates
 from traindev.selection.champion import set_champion
-from traindev.selection.rules import VOLATILE, Selection, select_from_params
+from traindev.selection.rules import (
+    VOLATILE,
+    Selection,
+    Threshold,
+    direction_warnings,
+    is_volatile,
+    select_from_params,
+    select_model,
+)
 
 
 def run(params: Params) -> str:
     select = params.select
     current = [_current_candidate(name) for name in params.train.architectures]
-    tracked = select_from_params(current, select)
-    write_record(paths.SELECTION_FILE, tracked_record(tracked))
+    write_record(paths.SELECTION_FILE, tracked_record(current, select))
 
     candidates = list(current)
     experiment_id = tracking.configure()
@@ -45,9 +54,7 @@ def run(params: Params) -> str:
         split_md5 = file_md5(paths.SPLIT / MANIFEST_FILE)
         exclude = {c.run_id for c in current if c.run_id}
         candidates += earlier_candidates(client, experiment_id, split_md5, exclude)
-    selection = (
-        select_from_params(candidates, select) if len(candidates) > len(current) else tracked
-    )
+    selection = select_from_params(candidates, select)
     champion, note = _crown(client, selection, select.registered_model, select.alias)
     record = selection.as_dict()
     record["candidates"] = record.pop("rows")
@@ -57,10 +64,24 @@ def run(params: Params) -> str:
     return selection.explanation + (f" {note}" if note else "")
 
 
-def tracked_record(selection: Selection) -> SelectionRecord:
-    """The DVC-tracked view of a choice among this run's architectures: no run ids, no start
-    times, no figure of a VOLATILE metric (their reasons in `failed` carry no figure either)."""
+def tracked_record(candidates: list[Candidate], select: SelectParams) -> SelectionRecord:
+    """The git-tracked view of a choice among this run's architectures: only the thresholds
+    on what the model is (a VOLATILE one is listed as a run-time threshold, not applied), no
+    run ids, no start times, no figure of a VOLATILE metric."""
+    thresholds = [Threshold.from_params(threshold) for threshold in select.satisficing]
+    stable = [threshold for threshold in thresholds if not is_volatile(threshold.metric)]
+    deferred = [threshold for threshold in thresholds if is_volatile(threshold.metric)]
+    selection = select_model(candidates, select.optimizing, select.goal, stable)
     record = selection.as_dict()
+    record["warnings"] = direction_warnings(select.optimizing, select.goal, thresholds)
+    record["run_time_thresholds"] = [threshold.as_dict() for threshold in deferred]
+    if deferred:
+        record["explanation"] += (
+            f" {' and '.join(threshold.describe() for threshold in deferred)} "
+            f"{'measures' if len(deferred) == 1 else 'measure'} the machine under its load at "
+            f"the time, not the model: checked on each run in {paths.SELECTION_RUN}, the "
+            "choice that moves the registry alias."
+        )
     record["candidates"] = record.pop("rows")
     for row in [*record["candidates"], *([record["winner"]] if record["winner"] else [])]:
         del row["run_id"], row["started"]
