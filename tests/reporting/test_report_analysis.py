@@ -252,11 +252,21 @@ def test_mismatch_auc_interval_and_gallery(report: tuple[ReportPaths, str, str])
     for text in (html_text, markdown):
         assert "reaches AUC 0.810 (interval 0.770 to 0.850)" in text
         assert "Dev is easy to tell from train-dev: the mismatch is real." in text
-    assert "<figcaption>Label: 2<br>Prediction: 1<br>Score: 0.970</figcaption>" in html_text
+    assert "<figcaption>Label: 2<br>Prediction: 1<br>P(dev): 0.970</figcaption>" in html_text
     assert "| 2 | 1 | 0.970 | [g1: labeled 2](../inputs/analysis/mlp/thumbnails/g1.png) |" in (
         markdown
     )
     assert "This analysis did not compare train-dev with dev." in section(html_text, "small_cnn")
+
+
+def test_the_mismatch_gallery_says_what_its_figure_is(report: tuple[ReportPaths, str, str]) -> None:
+    """Issue 18: the gallery's "Score" was never defined; it is the classifier's P(dev)."""
+    _, html_text, markdown = report
+    assert "Score:" not in html_text and "| Score |" not in markdown
+    assert "| Label | Prediction | P(dev) | Thumbnail |" in markdown
+    for text in (html_text, markdown):
+        assert "P(dev) is the probability, given by the classifier above" in text
+        assert "0.5 means it looks like training data" in text
 
 
 BY_DOMAIN = [

@@ -5,8 +5,9 @@
 DVC reads every key of a metrics file as a column, and fails on lists: a metrics file that
 holds a whole record (per-class errors, sheets, label issues) prints `DVC failed to load some
 metrics` and a table hundreds of columns wide. So this record is a handful of scalars a user
-compares between experiments: the error on each split, the notes' four gaps, the dev / test
-F1, and the load-independent satisficing metrics (parameters, FLOPs). The full records it is
+compares between experiments: the error on each split, the notes' four gaps, the dev F1, and
+the load-independent satisficing metrics (parameters, FLOPs); human-level error is a param,
+not a result, and stays in params.yaml. The full records it is
 read from stay where they were, as plain outputs (reports/metrics/<arch>.json,
 data/evaluation/<arch>/diagnosis.json, data/models/<arch>/training.json).
 """
@@ -28,7 +29,6 @@ class ScoresRecord(Record):
 
     OMIT_NONE: ClassVar[bool] = True  # a figure not measured is absent, as DVC shows it
 
-    human_level_error: float
     train_error: NanFloat
     train_dev_error: NanFloat
     dev_error: NanFloat
@@ -39,7 +39,6 @@ class ScoresRecord(Record):
     data_mismatch: NanFloat | None = None
     dev_overfitting: NanFloat | None = None
     dev_f1: float | None = None
-    test_f1: float | None = None
     parameters: int
     flops_per_example: int | None = None
 
@@ -52,19 +51,13 @@ class ScoresRecord(Record):
         table = metrics.bias_variance
         gaps = {name: gap.value for name in GAP_NAMES if (gap := diagnosis.gap(name))}
         return cls(
-            human_level_error=table.human_level_error,
             train_error=table.train_error,
             train_dev_error=table.train_dev_error,
             dev_error=table.dev_error,
             test_error=table.test_error,
             **gaps,
-            dev_f1=_f1(metrics, "dev"),
-            test_f1=_f1(metrics, "test"),
+            dev_f1=None if (dev := metrics.splits.get("dev")) is None else dev.f1,
             parameters=training.parameters,
             flops_per_example=training.flops_per_example,
         )
 
-
-def _f1(metrics: MetricsRecord, split: str) -> float | None:
-    scores = metrics.splits.get(split)
-    return None if scores is None else scores.f1

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from traindev.data.augmentation import AugmentationPreview
 from traindev.records.analysis import DomainMismatch, Suspect
 from traindev.records.selection import SelectionRecord as Selection
+from traindev.records.selection import Threshold
 from traindev.records.split import SplitSummary
 from traindev.records.synthesis import SynthesisDiversity
 from traindev.reporting import templating
@@ -309,13 +310,24 @@ def weighted_dev_error(arch: ArchitectureResult) -> float | None:
     return None if dev is None else dev.weighted_error
 
 
+def weights_matter(arch: ArchitectureResult) -> bool:
+    """The weighted dev error says something the dev error does not: error_weights are set
+    and move it (with no weights the two agree up to rounding)."""
+    weighted = weighted_dev_error(arch)
+    error = arch.metrics.bias_variance.dev_error
+    return weighted is not None and not math.isclose(weighted, error, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
+    """One row per architecture, narrow enough for the page (report.css lets headers wrap):
+    a column only where it carries information, so the weighted dev error only when the
+    evaluate stage's error weights moved it."""
     header = (
-        "Architecture", "Parameters", "MFLOPs/example", "Train error", "Train-dev error",
+        "Architecture", "Parameters", "MFLOPs / example", "Train error", "Train-dev error",
         "Dev error", "Test error", "Dev F1",
     )  # fmt: skip
     weighted = [weighted_dev_error(arch) for arch in architectures]
-    show_weighted = any(value is not None for value in weighted)  # older metrics files lack it
+    show_weighted = any(weights_matter(arch) for arch in architectures)
     if show_weighted:
         header = (*header, "Weighted dev error")
     best = best_dev(architectures)
@@ -723,9 +735,9 @@ def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
         ]
     if mismatch.gallery:
         blocks += [
-            Paragraph("Dev examples most unlike the training distribution:"),
+            Paragraph(MISMATCH_GALLERY_NOTE),
             Gallery(
-                ("Label", "Prediction", "Score"),
+                ("Label", "Prediction", "P(dev)"),
                 tuple(
                     Tile(
                         (item.label, item.prediction, number(item.score, 3)),
@@ -738,6 +750,14 @@ def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
             ),
         ]
     return blocks
+
+
+MISMATCH_GALLERY_NOTE = (
+    "Dev examples most unlike the training distribution. P(dev) is the probability, given by "
+    "the classifier above (a linear model on this model's features, scored out of fold, "
+    "class-balanced), that the example comes from dev rather than train-dev: 0.5 means it "
+    "looks like training data, near 1 that nothing in train-dev resembles it."
+)
 
 
 def domain_mismatch_table(entries: Sequence[DomainMismatch]) -> Table:
@@ -836,18 +856,41 @@ def detail_blocks(arch: ArchitectureResult, figures: ArchitectureFigures, base: 
     ]
 
 
+def _bounds(threshold: Threshold) -> str:
+    bounds = []
+    if threshold.min is not None:
+        bounds.append(f"≥ {threshold.min:g}")
+    if threshold.max is not None:
+        bounds.append(f"≤ {threshold.max:g}")
+    return f"{threshold.metric} {' and '.join(bounds)}"
+
+
 def threshold_text(selection: Selection) -> str:
     if not selection.thresholds:
-        return "No satisficing thresholds."
-    parts = []
-    for threshold in selection.thresholds:
-        bounds = []
-        if threshold.min is not None:
-            bounds.append(f"≥ {threshold.min:g}")
-        if threshold.max is not None:
-            bounds.append(f"≤ {threshold.max:g}")
-        parts.append(f"{threshold.metric} {' and '.join(bounds)}")
+        return "No satisficing thresholds applied here."
+    parts = [_bounds(threshold) for threshold in selection.thresholds]
     return "Satisficing thresholds (every one must hold): " + "; ".join(parts) + "."
+
+
+# Latency is a property of the machine at the time: the report (a DVC output, byte for byte
+# the same for the same inputs) says how it is measured and where its figures are.
+RUN_TIME_NOTE = (
+    "Checked on each run, not here: {thresholds}. These measure the machine under its load at "
+    "the time, not the model: latency is a low quantile of many timed batch-1 forward passes "
+    "after a warm-up, on one thread, yet the same model can measure a hundred times slower "
+    "beside another job. Each run's figure and its spread (median, p90, max) are in "
+    "reports/runs/<arch>/evaluation.json and MLflow (final.latency_ms, "
+    "final.latency_median_ms, final.latency_p90_ms); reports/runs/selection.json applies "
+    "these thresholds too and moves the registry alias. For a threshold that holds under any "
+    "load, use parameters or flops_per_example."
+)
+
+
+def run_time_text(selection: Selection) -> str | None:
+    if not selection.run_time_thresholds:
+        return None
+    listed = "; ".join(_bounds(threshold) for threshold in selection.run_time_thresholds)
+    return RUN_TIME_NOTE.format(thresholds=listed)
 
 
 def candidates_table(selection: Selection) -> Table:
@@ -895,6 +938,7 @@ def selection_blocks(selection: Selection) -> list[Block]:
         Heading("Model selection", 2),
         Paragraph(f"Optimizing metric: {selection.optimizing} ({selection.goal})."),
         Paragraph(threshold_text(selection)),
+        *([Paragraph(note, "note")] if (note := run_time_text(selection)) else []),
         candidates_table(selection)
         if selection.candidates
         else Paragraph("No candidate to choose from."),
