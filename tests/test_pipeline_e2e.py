@@ -20,6 +20,7 @@ from traindev.records.diagnosis import DiagnosisRecord
 from traindev.records.ingest import IngestSummary
 from traindev.records.metrics import MetricsRecord
 from traindev.records.runs import EvaluationRun, SelectionRun, TrainingRun
+from traindev.records.scores import ScoresRecord
 from traindev.records.selection import SelectionRecord
 from traindev.records.split import SplitSummary
 from traindev.records.synthesis import SynthesisDiversity
@@ -148,6 +149,7 @@ RECORDS = {
     "data/evaluation/*/diagnosis.json": DiagnosisRecord,
     "reports/analysis/*.json": AnalysisRecord,
     "reports/selection.json": SelectionRecord,
+    "reports/scores/*.json": ScoresRecord,
     "reports/runs/*/training.json": TrainingRun,
     "reports/runs/*/evaluation.json": EvaluationRun,
     "reports/runs/selection.json": SelectionRun,
@@ -244,8 +246,8 @@ def test_dvc_exp_run_with_a_param_override_is_listed_with_its_metrics(reproduced
     assert experiments, shown
     data = experiments[0]["revs"][0]["data"]
     assert data["params"]["params.yaml"]["data"]["models"]["deep_nn"]["hidden_sizes"] == [24]
-    metrics = data["metrics"]["reports/metrics/deep_nn.json"]["data"]
-    assert 0.0 <= metrics["splits"]["dev"]["error"] <= 1.0
+    scores = data["metrics"]["reports/scores/deep_nn.json"]["data"]
+    assert 0.0 <= scores["dev_error"] <= 1.0
 
 
 def test_split_is_reproducible_from_the_same_seed(reproduced_project, tmp_path):

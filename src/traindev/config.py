@@ -941,7 +941,8 @@ class ThresholdParams(Section):
     """A satisficing metric: `metric` must be at most `max` and/or at least `min`."""
 
     metric: str = Field(
-        min_length=1, description="A metric name, e.g. latency_ms, parameters, dev.error."
+        min_length=1,
+        description="A metric name, e.g. latency_ms, parameters, flops_per_example, dev.error.",
     )
     max: float | None = Field(None, description="Upper bound; null: none.")
     min: float | None = Field(None, description="Lower bound; null: none.")
@@ -971,7 +972,10 @@ class SelectParams(Section):
             ThresholdParams(metric="parameters", max=50_000_000),
         ],
         description="Thresholds every candidate must meet; the defaults: batch-1 inference "
-        "under 100 ms on the evaluation device, at most 50 million parameters.",
+        "under 100 ms on the evaluation device, at most 50 million parameters. Latency "
+        "(latency_ms) depends on the machine's load, so only the run record "
+        "reports/runs/selection.json applies it; parameters and flops_per_example hold "
+        "under any load.",
     )
     include_earlier_runs: bool = Field(
         True,

@@ -33,6 +33,7 @@ from traindev.config import AugmentParams
 from traindev.records import MissingReportInputError, ReportInputError, read_record, write_record
 from traindev.records.analysis import DomainMismatch
 from traindev.records.diagnosis import DiagnosisRecord
+from traindev.records.selection import Threshold
 from traindev.reporting import plots
 from traindev.reporting.inputs import load_metrics
 from traindev.reporting.render import CHAMPION_NOTE, domain_mismatch_sentence
@@ -387,6 +388,26 @@ def test_selection_without_winner_says_so(tmp_path: Path) -> None:
     (candidates,) = tables(html_text, "selection")
     assert {row["Rank"] for row in candidates} == {"—"}
     assert "★" not in "".join(row["Candidate"] for row in candidates)
+
+
+def test_a_run_time_threshold_is_named_with_where_its_figures_are(tmp_path: Path) -> None:
+    """Issue 18: latency is judged per run, so the report (a DVC output) says how it is
+    measured and where each run's figure and spread are, and shows no figure itself."""
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    flops = Threshold(
+        metric="flops_per_example", max=1e6, min=None, description="flops_per_example <= 1e+06"
+    )
+    latency = Threshold(metric="latency_ms", max=100.0, min=None, description="latency_ms <= 100")
+    record = selection().model_copy(
+        update={"thresholds": [flops], "run_time_thresholds": [latency]}
+    )
+    write_record(dirs["selection"], record)
+    paths = write_report(load(dirs), tmp_path / "out", "t", generated_at=WHEN)
+    for text in (paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")):
+        assert "Satisficing thresholds (every one must hold): flops" in text
+        assert "Checked on each run, not here: latency" in text
+        assert "spread (median, p90, max)" in text
+        assert "evaluation.json" in text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -60,4 +60,3 @@ class ScoresRecord(Record):
             parameters=training.parameters,
             flops_per_example=training.flops_per_example,
         )
-
