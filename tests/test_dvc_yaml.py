@@ -11,6 +11,7 @@ import yaml
 from helpers.import_graph import SourceTree, is_re_export_only
 from helpers.repository import PROJECT_ROOT
 
+from traindev import paths
 from traindev.cli import STAGES
 from traindev.config import TrainParams
 
@@ -118,3 +119,24 @@ def test_every_allowed_exception_is_still_needed():
         assert any(imported in SOURCE.targets(found) for found in imports), (
             f"{importer} no longer imports {imported}: delete its NOT_FOLLOWED entry"
         )
+
+
+def _declared(entries: list) -> list[str]:
+    """Output paths of a stage's outs / metrics list (an entry is a path or {path: options})."""
+    return [entry if isinstance(entry, str) else next(iter(entry)) for entry in entries]
+
+
+def test_the_only_dvc_metrics_are_the_flat_scores_and_the_plots_read_evaluate_outputs():
+    """Issue 18: `dvc metrics show` reads only flat scalar files (records.scores); every other
+    record is a plain output. The top-level plots read the folders evaluate fills."""
+    document = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
+    metrics = {name: _declared(stage.get("metrics", [])) for name, stage in dvc_stages().items()}
+    item = "${item}"
+    assert {name: files for name, files in metrics.items() if files} == {
+        "evaluate": [str(paths.scores_file(item))]
+    }
+    evaluate_outs = _declared(dvc_stages()["evaluate"]["outs"])
+    assert str(paths.learning_curve_file(item)) in evaluate_outs
+    assert str(paths.confusion_plot_file(item)) in evaluate_outs
+    plots = [next(iter(entry)) for entry in document["plots"]]
+    assert plots == [str(paths.LEARNING_CURVES), str(paths.CONFUSION_PLOTS)]

@@ -24,7 +24,7 @@ from traindev.records.split import SplitSummary
 from traindev.records.synthesis import SynthesisDiversity
 
 ROOT = Path(__file__).resolve().parents[2]
-# Records the default pipeline wrote and the repository commits (DVC metrics with cache: false),
+# Records the default pipeline wrote and the repository commits (DVC outs with cache: false),
 # whose schema issue 17 left as it was. reports/metrics/*.json and reports/selection.json lost
 # their run facts (latency, run ids) in the same change and are re-written by the next
 # `dvc repro`; the end-to-end test validates every record a fresh reproduction writes.
