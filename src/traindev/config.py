@@ -814,6 +814,14 @@ class DiagnosisParams(Section):
         2000, ge=100, description="Bootstrap resamples behind each interval."
     )
     seed: int = Field(0, description="Seed of the bootstrap.")
+    min_examples: int = Field(
+        10,
+        ge=1,
+        description="A row of a table (pooled, per class or per domain) measured on fewer "
+        "examples than this shows 'too few examples (n=...)' instead of an interval, and the "
+        "gaps that touch it are not judged: a bootstrap of a handful of 0/1 outcomes "
+        "collapses to a zero-width interval.",
+    )
 
 
 class ErrorWeightsParams(Section):

@@ -197,6 +197,67 @@ def test_a_noisy_gap_beside_a_real_one_is_named_after_it():
     assert "Variance 4.00% (95% CI" in diagnosis.summary
 
 
+def test_when_every_interval_reaches_zero_the_largest_gap_is_still_called_within_noise():
+    # The issue's case: data mismatch 1.83% above min_gap, its interval just reaching zero,
+    # and no other gap measurable. It must be named, with its interval and the fix.
+    n = {"train": 2000, "train_dev": 400, "dev": 600, "test": 600}
+    rows, intervals = measured(1, 1, 2, 3.83, n=n)
+    diagnosis = diagnose(rows, intervals=intervals)
+    assert diagnosis.problems == []
+    assert "data_mismatch" in diagnosis.within_noise
+    low, high = intervals.gap("data_mismatch").as_tuple()
+    assert low <= 0 < high
+    assert f"Data mismatch 1.83% (95% CI {low:.2%} to {high:.2%}) is within noise" in (
+        diagnosis.summary
+    )
+    assert "would tell" in diagnosis.summary
+    assert "every gap is below the diagnosis thresholds" not in diagnosis.summary
+
+
+def test_a_gap_below_min_gap_is_not_called_within_noise_when_nothing_is_measurable():
+    n = {"train": 2000, "train_dev": 400, "dev": 600, "test": 600}
+    rows, intervals = measured(1, 1, 1.25, 1.5, n=n)
+    diagnosis = diagnose(rows, intervals=intervals)
+    assert diagnosis.within_noise == [] and diagnosis.problems == []
+    assert "every gap is below the diagnosis thresholds" in diagnosis.summary
+
+
+def test_a_dev_set_easier_than_train_dev_is_said_in_words():
+    # Train-dev mixes a harder source domain: dev (the target) is easier. Information.
+    rows, intervals = measured(1, 2, 10, 5, n=20_000)
+    diagnosis = diagnose(rows, intervals=intervals)
+    mismatch = next(gap for gap in diagnosis.gaps if gap.name == "data_mismatch")
+    assert mismatch.negative and not mismatch.matters
+    assert "dev error is below train-dev error" in mismatch.note
+    assert "information, not an error" in diagnosis.summary
+    assert "Dev error is below train-dev error" in diagnosis.summary
+    assert "data mismatch (-5.00%, train-dev → dev, 95% CI" in diagnosis.summary
+
+
+def test_a_negative_gap_within_noise_is_not_called_negative():
+    n = {"train": 20_000, "train_dev": 50, "dev": 50, "test": 50}
+    rows, intervals = measured(1, 2, 6, 4, n=n)
+    gaps = diagnose(rows, intervals=intervals).gaps
+    mismatch = next(gap for gap in gaps if gap.name == "data_mismatch")
+    assert mismatch.value < 0 and not mismatch.negative and mismatch.note is None
+
+
+def test_a_row_of_four_examples_claims_no_interval_and_judges_no_gap():
+    # Issue 18's "bird": four training examples, all wrong, none anywhere else. The bootstrap
+    # of 4/4 is the zero-width [100%, 100%]; it must not be called avoidable bias.
+    rows, intervals = measured(1, 100, 2, 2, n={"train": 4, "train_dev": 0, "dev": 0, "test": 0})
+    counts = {"train": 4, "train-dev": 0, "dev": 0, "test": 0}
+    assert intervals.row("train").as_tuple() == (1.0, 1.0)  # what the bootstrap claims
+    diagnosis = diagnose(rows, intervals=intervals, counts=counts)
+    bias = next(gap for gap in diagnosis.gaps if gap.name == "avoidable_bias")
+    assert bias.too_few == 4 and not bias.matters and not bias.within_noise
+    assert bias.interval is None and bias.value == pytest.approx(0.99)
+    assert diagnosis.dominant is None
+    assert diagnosis.intervals.row("train").is_empty
+    assert "Too few examples to judge the gaps of train (n=4)" in diagnosis.summary
+    assert "min_examples=10" in diagnosis.summary
+
+
 def test_diagnosis_as_dict_is_strict_json_with_intervals_and_confidence():
     rows, intervals = measured(
         1, 2, 3, 10, n={"train": 500, "train_dev": 500, "dev": 500, "test": 0}
@@ -303,6 +364,23 @@ def test_a_class_always_wrong_on_dev_shows_data_mismatch_for_that_class_only():
     written(
         {**diagnose(table(0, 1, 9, 10)).as_dict(), "per_class": [d.as_dict() for d in diagnoses]}
     )
+
+
+def test_a_class_seen_a_handful_of_times_gets_no_interval_claim():
+    classes = ["cat", "bird"]
+    y_true = np.array([0] * 400 + [1] * 4)
+    split = np.array(["train", "train_dev", "dev", "test"] * 100 + ["train"] * 4)
+    y_pred = np.zeros_like(y_true)  # every bird is called a cat
+    result = per_class_intervals(y_true, y_pred, split, classes, 0.01, 500, 0.95, 0)
+    by_name = {entry.name: entry for entry in diagnose_per_class(result)}
+    bird = by_name["bird"].as_dict()
+    assert bird["dominant"] is None
+    assert bird["gaps"]["avoidable_bias"]["too_few"] == 4
+    assert bird["gaps"]["avoidable_bias"]["interval"] is None
+    assert not bird["gaps"]["avoidable_bias"]["matters"]
+    assert math.isnan(bird["error_intervals"]["train"][0])
+    assert "too few examples" in bird["summary"].lower()
+    assert all(gap["too_few"] is None for gap in by_name["cat"].as_dict()["gaps"].values())
 
 
 def test_classes_sort_naturally():

@@ -8,7 +8,10 @@ names one problem, and the notes prescribe an orthogonal set of knobs for each:
 
 With bootstrap intervals (traindev.evaluation.bootstrap) a gap is a problem only when
 its interval lies above zero: a gap that passes the thresholds but whose interval holds
-zero is reported as "within noise", with the split that would settle it.
+zero is reported as "within noise", with the split that would settle it. A negative gap
+(dev easier than train-dev, say) is information, not an error, and is said in words; a row
+measured on fewer than `min_examples` examples (a class seen four times) claims no interval,
+and the gaps that touch it are not judged.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from traindev.config import DiagnosisParams
@@ -33,6 +36,7 @@ class GapSpec:
     lower: str  # row the gap starts from
     upper: str  # row it ends at
     knobs: tuple[str, ...]
+    negative: str  # what it means when the upper row's error is below the lower row's
 
 
 GAPS: tuple[GapSpec, ...] = (
@@ -47,6 +51,9 @@ GAPS: tuple[GapSpec, ...] = (
             "use a better optimization algorithm (momentum, RMSprop, Adam)",
             "search for a better architecture or hyperparameters",
         ),
+        "train error is below human-level: the model fits its training data better than the "
+        "human-level proxy, so avoidable bias is no longer the thing to work on (or "
+        "evaluate.human_level_error is set too high)",
     ),
     GapSpec(
         "variance",
@@ -59,6 +66,8 @@ GAPS: tuple[GapSpec, ...] = (
             "use data augmentation",
             "search for a better architecture or hyperparameters",
         ),
+        "train-dev error is below train error: train-dev is easier for the model than train "
+        "(a different mix of domains or classes, or chance); there is no variance to fix",
     ),
     GapSpec(
         "data_mismatch",
@@ -70,6 +79,9 @@ GAPS: tuple[GapSpec, ...] = (
             "make the training data more similar to dev/test, or collect more data like dev/test",
             "use artificial data synthesis (without overfitting to a narrow synthetic pool)",
         ),
+        "dev error is below train-dev error: the target is easier for the model than the "
+        "training distribution (typically another domain in train-dev is harder); this is "
+        "information, not an error, and there is no data mismatch to fix",
     ),
     GapSpec(
         "dev_overfitting",
@@ -77,6 +89,8 @@ GAPS: tuple[GapSpec, ...] = (
         "dev",
         "test",
         ("get a bigger dev set",),
+        "test error is below dev error: test is easier for the model than dev; there is no "
+        "sign of overfitting to dev",
     ),
 )
 
@@ -166,6 +180,7 @@ def diagnose(
     table: BiasVarianceTable,
     params: DiagnosisParams | None = None,
     intervals: TableIntervals | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> Diagnosis:
     """Flag each gap that is non-trivial, comparable to the largest one, and not noise.
 
@@ -175,22 +190,70 @@ def diagnose(
     train 7%, train-dev 10%, dev 12% all three gaps deserve work. With `intervals`, a gap
     must also have its interval's low bound above zero; one that passes the thresholds
     but not that test is "within noise", so a 30-image dev set never sends anyone off
-    collecting data for a mismatch that may not exist.
+    collecting data for a mismatch that may not exist. When every interval reaches zero,
+    the largest gap sets the bar, so the largest one above `min_gap` is still reported as
+    within noise rather than dropped.
+
+    `counts` (examples per row, "train", "train-dev", ...) marks rows measured on fewer than
+    `min_examples`: they claim no interval and the gaps that touch them are not judged.
     """
     params = params or DiagnosisParams()
     values = table.gaps
+    few = too_few_rows(counts, params.min_examples)
+    if few and intervals is not None:
+        intervals = _without_claims(intervals, few)
+    short = {spec.name: _too_few(spec, few) for spec in GAPS}
+
+    def judged(name: str) -> bool:
+        return short[name] is None and not math.isnan(values[name])
 
     def measurable(name: str) -> bool:
         # A gap within noise must not set the bar: a huge but noisy mismatch on a tiny dev
         # set would otherwise hide a real variance problem behind `relative_to_largest`.
         interval = None if intervals is None else intervals.gap(name)
-        return not math.isnan(values[name]) and (interval is None or interval.low > 0)
+        return judged(name) and (interval is None or interval.low > 0)
 
-    largest = max((values[name] for name in values if measurable(name)), default=0.0)
-    findings = tuple(_finding(spec, values[spec.name], largest, params, intervals) for spec in GAPS)
+    measured = [values[name] for name in values if measurable(name)]
+    largest = max(measured or [values[name] for name in values if judged(name)], default=0.0)
+    findings = tuple(
+        _finding(spec, values[spec.name], largest, params, intervals, short[spec.name])
+        for spec in GAPS
+    )
     flagged = [finding for finding in findings if finding.matters]
     dominant = max(flagged, key=lambda finding: finding.value).name if flagged else None
-    return Diagnosis(findings, dominant, _summarize(table, findings, intervals), intervals)
+    summary = _summarize(table, findings, intervals, few, params.min_examples)
+    return Diagnosis(findings, dominant, summary, intervals)
+
+
+def too_few_rows(counts: Mapping[str, int] | None, minimum: int) -> dict[str, int]:
+    """Rows measured on at least one but fewer than `minimum` examples, with their count.
+
+    An empty row is already NaN; a handful of 0/1 outcomes bootstraps to a zero-width
+    interval (4 of 4 wrong resamples to exactly 100% every time), a certainty it has not.
+    """
+    return {row: int(n) for row, n in (counts or {}).items() if 0 < n < minimum}
+
+
+def _too_few(spec: GapSpec, few: Mapping[str, int]) -> int | None:
+    """The smaller count of the gap's rows when one of them has too few examples."""
+    found = [few[row] for row in (spec.lower, spec.upper) if row in few]
+    return min(found) if found else None
+
+
+def _without_claims(intervals: TableIntervals, few: Mapping[str, int]) -> TableIntervals:
+    """The intervals with the too-few rows, and every gap touching them, emptied."""
+    from traindev.evaluation.bootstrap import Interval
+
+    empty = Interval.empty()
+    return replace(
+        intervals,
+        rows={row: empty if row in few else v for row, v in intervals.rows.items()},
+        gaps={
+            spec.name: empty if _too_few(spec, few) is not None else intervals.gap(spec.name)
+            for spec in GAPS
+            if spec.name in intervals.gaps
+        },
+    )
 
 
 def _finding(
@@ -199,21 +262,31 @@ def _finding(
     largest: float,
     params: DiagnosisParams,
     intervals: TableIntervals | None,
+    too_few: int | None = None,
 ) -> Gap:
+    interval = None if intervals is None else intervals.gap(spec.name)
+    common = {
+        "name": spec.name,
+        "label": spec.label,
+        "value": float(value),
+        "between": (spec.lower, spec.upper),
+        "knobs": spec.knobs,
+    }
+    if too_few is not None:
+        return Gap(**common, matters=False, too_few=too_few)
     passes = (
         largest > 0 and value >= params.min_gap and value >= params.relative_to_largest * largest
     )
-    interval = None if intervals is None else intervals.gap(spec.name)
     clear = interval is None or interval.low > 0  # an empty (NaN) interval is never clear
+    # Below zero by more than min_gap, and (with an interval) surely below zero.
+    negative = value < 0 and value <= -params.min_gap and (interval is None or interval.high < 0)
     return Gap(
-        name=spec.name,
-        label=spec.label,
-        value=float(value),
-        between=(spec.lower, spec.upper),
+        **common,
         matters=bool(passes and clear),
-        knobs=spec.knobs,
         interval=None if interval is None else interval.as_tuple(),
         within_noise=bool(passes and not clear),
+        negative=bool(negative),
+        note=spec.negative if negative else None,
     )
 
 
@@ -221,6 +294,8 @@ def _summarize(
     table: BiasVarianceTable,
     findings: tuple[Gap, ...],
     intervals: TableIntervals | None,
+    few: Mapping[str, int] | None = None,
+    minimum: int = 0,
 ) -> str:
     flagged = sorted(
         (finding for finding in findings if finding.matters),
@@ -245,6 +320,15 @@ def _summarize(
         )
     for finding in noisy:
         summary += " " + _noise_sentence(finding, ci, intervals)
+    for finding in findings:
+        if finding.negative and finding.note:
+            summary += f" {finding.note[0].upper()}{finding.note[1:]} ({_describe(finding, ci)})."
+    if few:
+        rows = ", ".join(f"{row} (n={n})" for row, n in few.items())
+        summary += (
+            f" Too few examples to judge the gaps of {rows}: fewer than "
+            f"evaluate.diagnosis.min_examples={minimum}, so no interval is claimed."
+        )
     return summary
 
 
@@ -443,6 +527,8 @@ class ClassDiagnosis:
                     "interval": finding.interval,
                     "matters": finding.matters,
                     "within_noise": finding.within_noise,
+                    "negative": finding.negative,
+                    "too_few": finding.too_few,
                 }
                 for finding in self.diagnosis.gaps
             },
@@ -458,14 +544,15 @@ def diagnose_per_class(
     """The diagnosis of each class on its own, classes in natural order.
 
     A model can fit the font digits overall and still mistake every handwritten 7 for a
-    1; the per-class table shows which class carries which gap.
+    1; the per-class table shows which class carries which gap. A class row measured on
+    fewer than `min_examples` examples claims no interval and its gaps are not judged.
     """
     return [
         ClassDiagnosis(
             name=entry.name,
             table=entry.table,
             counts=entry.counts,
-            diagnosis=diagnose(entry.table, params, entry.intervals),
+            diagnosis=diagnose(entry.table, params, entry.intervals, entry.counts),
         )
         for entry in sorted(per_class_result.classes, key=lambda entry: natural_key(entry.name))
     ]

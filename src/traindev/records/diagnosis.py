@@ -24,6 +24,11 @@ class Gap(Record):
     knobs: tuple[str, ...]  # what the notes prescribe for it
     interval: Interval | None = None  # bootstrap (low, high), when one was given
     within_noise: bool = False  # passes the thresholds, but its interval holds zero
+    # Below -min_gap with its interval below zero: the upper row is easier, said in `note`.
+    negative: bool = False
+    note: str | None = None
+    # A row it touches has this few examples (< evaluate.diagnosis.min_examples): not judged.
+    too_few: int | None = None
 
 
 class TableIntervals(Record):
@@ -40,6 +45,8 @@ class ClassGap(Record):
     interval: Interval | None
     matters: bool
     within_noise: bool
+    negative: bool = False
+    too_few: int | None = None  # examples of the class in the smaller row, when too few
 
 
 class ClassDiagnosis(Record):
