@@ -231,7 +231,7 @@ def test_a_dev_set_easier_than_train_dev_is_said_in_words():
     assert "dev error is below train-dev error" in mismatch.note
     assert "information, not an error" in diagnosis.summary
     assert "Dev error is below train-dev error" in diagnosis.summary
-    assert "data mismatch (-5.00%, train-dev → dev, 95% CI" in diagnosis.summary
+    assert "no data mismatch to fix: data mismatch -5.00% (95% CI" in diagnosis.summary
 
 
 def test_a_negative_gap_within_noise_is_not_called_negative():

@@ -224,6 +224,12 @@ def table_intervals(
     return _grouped_intervals(wrong, total, human_level_error, replicates, confidence, seed)[0]
 
 
+def row_counts(split: np.ndarray) -> dict[str, int]:
+    """Examples per row of the table ("train", "train-dev", ...) from store split names."""
+    split = np.asarray(split)
+    return {row: int((split == name).sum()) for name, row in SPLIT_ROWS.items()}
+
+
 def error_interval(
     wrong: np.ndarray | Sequence[bool], replicates: int, confidence: float, seed: int
 ) -> Interval:

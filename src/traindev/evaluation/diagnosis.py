@@ -322,7 +322,7 @@ def _summarize(
         summary += " " + _noise_sentence(finding, ci, intervals)
     for finding in findings:
         if finding.negative and finding.note:
-            summary += f" {finding.note[0].upper()}{finding.note[1:]} ({_describe(finding, ci)})."
+            summary += f" {finding.note[0].upper()}{finding.note[1:]}: {_measured(finding, ci)}."
     if few:
         rows = ", ".join(f"{row} (n={n})" for row, n in few.items())
         summary += (
@@ -338,6 +338,14 @@ def _describe(finding: Gap, ci: str) -> str:
     if finding.interval is not None:
         detail += f", {ci} {finding.interval[0]:.2%} to {finding.interval[1]:.2%}"
     return f"{finding.label.lower()} ({detail})"
+
+
+def _measured(finding: Gap, ci: str) -> str:
+    """'data mismatch -5.00% (95% CI -5.4% to -4.6%)': the gap and its interval."""
+    text = f"{finding.label.lower()} {finding.value:.2%}"
+    if finding.interval is not None:
+        text += f" ({ci} {finding.interval[0]:.2%} to {finding.interval[1]:.2%})"
+    return text
 
 
 def _noise_sentence(finding: Gap, ci: str, intervals: TableIntervals | None) -> str:

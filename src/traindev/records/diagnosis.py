@@ -68,6 +68,34 @@ class TaskDiagnosis(ClassDiagnosis):
     label: str = Field(alias="task")
 
 
+class DomainRows(Record):
+    """One training domain's train and train-dev rows (keys "train", "train-dev")."""
+
+    domain: str
+    target: bool  # dev and test come from this domain
+    counts: dict[str, int]
+    errors: dict[str, NanFloat]  # null where the domain has no example in the row
+    error_intervals: dict[str, Interval]  # [null, null] where too few examples for one
+
+
+class DomainDiagnosis(Record):
+    """Per-domain rows beside the pooled ones, and the target's own five-row table judged
+    like the pooled one (evaluation.domains). Present when training mixes domains."""
+
+    target_domains: list[str]
+    rows: list[DomainRows]
+    target_errors: dict[str, NanFloat] | None  # "human-level", "train", ...: target rows only
+    target_gaps: list[Gap] | None  # None when no target example is in train or train-dev
+    target_dominant: str | None
+    target_intervals: TableIntervals | None
+    composition: bool  # the pooled data mismatch is the mix of domains in train-dev
+    conclusion: str  # what the rows change about the pooled reading; "" when nothing
+    summary: str
+
+    def target_gap(self, name: str) -> Gap | None:
+        return next((gap for gap in self.target_gaps or () if gap.name == name), None)
+
+
 class DiagnosisRecord(Record):
     gaps: list[Gap]
     dominant: str | None
@@ -77,6 +105,7 @@ class DiagnosisRecord(Record):
     per_class: list[ClassDiagnosis]
     tasks: list[str] | None = None  # multi-task models only
     per_task: list[TaskDiagnosis] | None = None
+    domains: DomainDiagnosis | None = None  # when train / train-dev mix several domains
 
     def gap(self, name: str) -> Gap | None:
         """The gap called `name`, or None when the evaluation stage did not report it."""

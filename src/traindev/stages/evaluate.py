@@ -18,7 +18,7 @@ from traindev.config import Params
 from traindev.data.batches import sample_rows, to_model_input
 from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
 from traindev.data.tasks import task_targets
-from traindev.evaluation.bootstrap import per_class_intervals, table_intervals
+from traindev.evaluation.bootstrap import per_class_intervals, row_counts, table_intervals
 from traindev.evaluation.diagnosis import (
     GAPS,
     BiasVarianceTable,
@@ -28,6 +28,7 @@ from traindev.evaluation.diagnosis import (
     diagnose,
     diagnose_per_class,
 )
+from traindev.evaluation.domains import diagnose_domains, with_domain_reading
 from traindev.evaluation.latency import measure_latency
 from traindev.evaluation.metrics import class_errors, classification_metrics, confusion_table
 from traindev.evaluation.multitask import (
@@ -98,7 +99,11 @@ def run(params: Params, architecture: str) -> str:
         settings.confidence,
         settings.seed,
     )
-    diagnosis = diagnose(table, settings, intervals)
+    diagnosis = diagnose(table, settings, intervals, row_counts(split))
+    domains = diagnose_domains(
+        wrong, split, manifest["domain"].to_numpy(), evaluate.human_level_error, diagnosis, settings
+    )
+    diagnosis = with_domain_reading(diagnosis, domains)
     per_class = diagnose_per_class(
         per_class_intervals(
             y_true,
@@ -131,7 +136,11 @@ def run(params: Params, architecture: str) -> str:
         }
     )
     record = DiagnosisRecord.model_validate(
-        {**diagnosis.as_dict(), "per_class": [entry.as_dict() for entry in per_class]}
+        {
+            **diagnosis.as_dict(),
+            "per_class": [entry.as_dict() for entry in per_class],
+            "domains": None if domains is None else domains.as_dict(),
+        }
     )
 
     _publish(
