@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from traindev.data.store import ImageStore
@@ -86,3 +87,8 @@ def test_mismatch_record_breaks_train_dev_down_by_domain_and_origin(default_para
     assert 0.0 <= by_domain["handwritten"]["auc"] <= 1.0
     assert by_domain["handwritten"]["ci_low"] <= by_domain["handwritten"]["ci_high"]
     assert by_domain["scans"]["auc"] is None and "fewer than" in by_domain["scans"]["skipped"]
+    # Dev is all handwritten: that domain is the target, and the summary leads with it.
+    assert by_domain["handwritten"]["target"] and not by_domain["fonts"]["target"]
+    assert by_domain["fonts"]["share"] == pytest.approx(30 / 62)
+    assert record["summary"].startswith("Per training domain")
+    assert "handwritten (target) AUC" in record["summary"]

@@ -16,6 +16,8 @@ from traindev.analysis.mismatch import (
     auc_by_ranks,
     mismatch_by_domain,
     mismatch_check,
+    mismatch_summary,
+    separability,
 )
 from traindev.data.batches import to_model_input
 from traindev.data.store import ImageStore
@@ -47,7 +49,7 @@ def test_shifted_dev_is_told_apart_and_its_most_shifted_rows_come_first():
     dev[planted] += 8.0
     result = mismatch_check(train_dev, dev, np.arange(300) + DEV_ROW_OFFSET, 5, 1000, seed=0)
     assert result.auc > 0.9 and result.distinguishable
-    assert "easy to tell from the training distribution" in result.interpretation
+    assert "easy to tell apart from the training distribution" in result.interpretation
     assert sorted(result.most_unlike(5).tolist()) == (planted + DEV_ROW_OFFSET).tolist()
     scores = result.most_unlike_scores(6)
     assert np.all(np.diff(scores) <= 0) and scores[4] > 0.99
@@ -70,13 +72,26 @@ def test_most_unlike_breaks_score_ties_by_store_row():
         (0.45, (0.40, 0.49), "look alike to the model"),
         (0.62, (0.55, 0.69), "slightly but measurably different"),
         (0.80, (0.75, 0.85), "clearly different"),
-        (0.93, (0.91, 0.95), "easy to tell from the training distribution"),
+        (0.93, (0.91, 0.95), "easy to tell apart from the training distribution"),
+        (0.70, (0.66, 0.74), "slightly but measurably different to clearly different"),
+        (0.90, (0.85, 0.95), "(borderline: the interval spans 0.9)"),
     ],
 )
 def test_interpretation_bands(auc, ci, phrase):
     result = MismatchResult(auc, *ci, 10, 10, 2, np.arange(3), np.zeros(3))
     assert result.interpretation.startswith(f"AUC {auc:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}): ")
     assert phrase in result.interpretation
+
+
+def test_wording_reads_the_interval_so_it_does_not_flip_at_a_cut():
+    # The flip: 0.69 read "slightly different - look for a small subgroup" and 0.71
+    # "clearly different". Point estimates either side of 0.7, same spread: same words.
+    below = MismatchResult(0.69, 0.65, 0.73, 10, 10, 2, np.arange(3), np.zeros(3))
+    above = MismatchResult(0.71, 0.67, 0.75, 10, 10, 2, np.arange(3), np.zeros(3))
+    words = [result.interpretation.split(": ", 1)[1] for result in (below, above)]
+    assert words[0] == words[1] and "borderline" in words[0]
+    assert separability(0.72, 0.88) == "clearly different"
+    assert separability(0.40, 0.95) == "look alike to the model"
 
 
 def test_each_side_is_subsampled_with_a_seed():
@@ -140,9 +155,49 @@ def test_per_domain_check_tells_a_shifted_synthetic_domain_from_one_drawn_like_d
         "domain": "fonts", "synthetic": True, "train_dev_examples": 148, "dev_examples": 200,
         "auc": pytest.approx(fonts_entry.result.auc), "ci_low": fonts_entry.result.ci_low,
         "ci_high": fonts_entry.result.ci_high, "distinguishable": True, "skipped": None,
+        "target": False, "share": pytest.approx(148 / 300),
+        "interpretation": fonts_entry.interpretation,
     }  # fmt: skip
     assert records[1]["auc"] is None and records[1]["skipped"].startswith("2 train-dev")
     assert records[1]["train_dev_examples"] == 2
+
+
+def test_a_pooled_auc_from_a_mixed_train_dev_is_read_as_composition_led_by_the_domains():
+    # Dev is drawn exactly like the target's training data; 42% of train-dev comes from a
+    # foreign domain the model tells apart perfectly. The pooled AUC lands near 0.7, which
+    # says nothing about dev: the per-domain AUCs (about 0.5 and 1.0) lead the reading.
+    target, foreign = gaussian(290, 0.0, seed=20), gaussian(210, 6.0, seed=21)
+    train_dev = np.concatenate([target, foreign])
+    domains = ["handwritten"] * 290 + ["mnist"] * 210
+    dev, rows = gaussian(400, 0.0, seed=22), np.arange(400) + DEV_ROW_OFFSET
+    pooled = mismatch_check(train_dev, dev, rows, 5, 1000, seed=0)
+    found = mismatch_by_domain(
+        train_dev, domains, [False] * 500, dev, rows, 5, 1000, seed=0, dev_domains=["handwritten"]
+    )
+    assert 0.6 < pooled.auc < 0.8
+    handwritten, mnist = found
+    assert handwritten.target and not mnist.target
+    assert handwritten.share == pytest.approx(0.58) and mnist.share == pytest.approx(0.42)
+    assert not handwritten.result.distinguishable and mnist.result.auc > 0.99
+    assert handwritten.name == "handwritten (target)"
+    summary = mismatch_summary(pooled, found)
+    assert summary.startswith("Per training domain (its train-dev rows against dev): ")
+    assert "handwritten (target) AUC" in summary and ": look alike to the model" in summary
+    assert "mnist AUC 1.00" in summary and "easy to tell apart" in summary
+    assert "Dev looks like the target's own training data" in summary
+    assert "(58% handwritten (target), 42% mnist)" in summary
+    assert "mostly measures that mix" in summary
+    expected = 0.58 * handwritten.result.auc + 0.42 * mnist.result.auc
+    assert f"give {expected:.2f}" in summary
+    assert summary.index("Per training domain") < summary.index("Pooled")
+
+
+def test_with_one_training_domain_the_summary_is_the_pooled_reading():
+    train_dev, dev = gaussian(100, 0.0, seed=23), gaussian(100, 0.0, seed=24)
+    rows = np.arange(100)
+    pooled = mismatch_check(train_dev, dev, rows, 5, 1000, seed=0)
+    found = mismatch_by_domain(train_dev, ["a"] * 100, [False] * 100, dev, rows, 5, 1000, 0)
+    assert mismatch_summary(pooled, found) == pooled.interpretation
 
 
 def test_per_domain_check_splits_real_from_synthetic_rows_of_one_domain():

@@ -127,6 +127,9 @@ class DomainMismatch(Record):
     ci_high: NanFloat
     distinguishable: bool | None
     skipped: str | None  # why there is no AUC
+    target: bool = False  # dev comes from this domain (real rows only)
+    share: NanFloat = float("nan")  # of all train-dev examples
+    interpretation: str | None = None  # read from the interval; None when skipped
 
     @property
     def interval(self) -> tuple[float, float] | None:
@@ -139,8 +142,10 @@ class Mismatch(Record):
     distinguishable: bool
     train_dev_examples: int
     dev_examples: int
-    interpretation: str
+    interpretation: str  # the pooled check's own reading
     by_domain: list[DomainMismatch]
+    # Per-domain AUCs first, then the pooled one as the mix it is (analysis.mismatch).
+    summary: str = ""
     gallery: list[GalleryItem]
 
 

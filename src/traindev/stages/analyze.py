@@ -23,7 +23,7 @@ from traindev.analysis.label_issues import (
     suspect_label_issues,
     train_label_issues,
 )
-from traindev.analysis.mismatch import mismatch_by_domain, mismatch_check
+from traindev.analysis.mismatch import mismatch_by_domain, mismatch_check, mismatch_summary
 from traindev.analysis.properties import measure_images, property_flags
 from traindev.analysis.review import (
     ReviewError,
@@ -285,6 +285,7 @@ def _mismatch(
         settings.folds,
         settings.max_per_split,
         params.analyze.errors.seed,
+        dev_domains=store.manifest["domain"].to_numpy()[rows["dev"]],
     )
     by_row = predictions.set_index("row")
     top_rows = result.most_unlike(settings.gallery_size)
@@ -296,6 +297,7 @@ def _mismatch(
         "train_dev_examples": int(result.train_dev_examples),
         "dev_examples": int(result.dev_examples),
         "interpretation": result.interpretation,
+        "summary": mismatch_summary(result, by_domain),
         "by_domain": [entry.as_dict() for entry in by_domain],
     }
     record["gallery"] = [
