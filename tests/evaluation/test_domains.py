@@ -8,51 +8,19 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
+from helpers.domains import option_two
+from helpers.domains import pooled_and_domains as measured
 
-from traindev.config import DiagnosisParams
-from traindev.evaluation.bootstrap import row_counts, table_intervals
-from traindev.evaluation.diagnosis import BiasVarianceTable, diagnose
-from traindev.evaluation.domains import diagnose_domains, with_domain_reading
+from traindev.evaluation.domains import with_domain_reading
 from traindev.records.diagnosis import DiagnosisRecord
 from traindev.records.io import record_json
 
-SPLITS = ("train", "train_dev", "dev", "test")
-HUMAN = 0.01
 
-
-def scored(cells: dict[tuple[str, str], tuple[float, int]]):
-    """(wrong, split, domain) from {(split, domain): (error rate, examples)}."""
-    wrong, split, domain = [], [], []
-    for (name, where), (rate, n) in cells.items():
-        wrong.append(np.arange(n) < round(rate * n))
-        split += [name] * n
-        domain += [where] * n
-    return np.concatenate(wrong), np.array(split), np.array(domain)
-
-
-def pooled_and_domains(cells, params: DiagnosisParams | None = None):
-    params = params or DiagnosisParams(bootstrap_replicates=1000)
-    wrong, split, domain = scored(cells)
-    table = BiasVarianceTable(HUMAN, *(wrong[split == name].mean() for name in SPLITS))
-    intervals = table_intervals(
-        {name: wrong[split == name] for name in SPLITS}, HUMAN, 1000, 0.95, seed=0
-    )
-    pooled = diagnose(table, params, intervals, row_counts(split))
-    return pooled, diagnose_domains(wrong, split, domain, HUMAN, pooled, params)
-
-
-def option_two(source: tuple[float, float], target: tuple[float, float], dev: float, n=4000):
-    """Source and target both in train and train-dev (60% source); dev and test target only."""
-    return {
-        ("train", "source"): (source[0], 3 * n // 2),
-        ("train", "target"): (target[0], n),
-        ("train_dev", "source"): (source[1], 3 * n // 2),
-        ("train_dev", "target"): (target[1], n),
-        ("dev", "target"): (dev, 2 * n),
-        ("test", "target"): (dev, 2 * n),
-    }
+def pooled_and_domains(cells):
+    """(pooled diagnosis, per-domain diagnosis) of a scored set built from `cells`."""
+    _, pooled, domains = measured(cells)
+    return pooled, domains
 
 
 def test_a_pooled_mismatch_that_is_bias_on_the_target_prescribes_training_not_synthesis():

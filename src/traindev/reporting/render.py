@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from traindev.data.augmentation import AugmentationPreview
 from traindev.records.analysis import DomainMismatch, Suspect
+from traindev.records.diagnosis import ClassDiagnosis, DomainDiagnosis, DomainRows, Gap
 from traindev.records.selection import SelectionRecord as Selection
 from traindev.records.selection import Threshold
 from traindev.records.split import SplitSummary
@@ -364,14 +365,32 @@ def comparison_table(architectures: Sequence[ArchitectureResult]) -> Table:
 LEVEL_KEYS: tuple[str, ...] = ("human-level", "train", "train-dev", "dev", "test")
 
 
+def too_few_text(count: int) -> str:
+    return f"too few examples (n={count})"
+
+
 def verdict(diagnosis: Diagnosis, name: str) -> str:
-    """'yes' / 'no', qualified by '(dominant)' and '(within noise)' where they apply."""
-    gap = diagnosis.gap(name)
+    """The Matters cell of one pooled gap (see gap_verdict)."""
+    return gap_verdict(diagnosis.gap(name), diagnosis.dominant == name)
+
+
+def gap_verdict(gap: Gap | None, dominant: bool) -> str:
+    """'yes' / 'no', qualified by '(dominant)' and '(within noise)' where they apply; a
+    negative gap says which level is easier, and a gap on too few examples is not judged."""
+    if gap is not None and gap.too_few is not None:
+        return f"not judged: {too_few_text(gap.too_few)}"
+    if gap is not None and gap.negative:
+        lower, upper = gap.between
+        return f"no: negative, {upper} easier than {lower}"
     qualifiers = [
         text
         for text, applies in (
-            ("dominant", diagnosis.dominant == name),
+            ("dominant", dominant),
             ("within noise", gap is not None and gap.within_noise),
+            (
+                "below zero, within noise",
+                gap is not None and not gap.within_noise and gap.value < 0,
+            ),
         )
         if applies
     ]
@@ -379,10 +398,44 @@ def verdict(diagnosis: Diagnosis, name: str) -> str:
     return base + (f" ({', '.join(qualifiers)})" if qualifiers else "")
 
 
+def domain_error_text(errors: dict[str, float], counts: dict[str, int], row: str) -> str:
+    """'10.38% (n=809)' for a per-domain cell; a dash where the domain has no example."""
+    count = counts.get(row, 0)
+    if not count:
+        return MISSING
+    text = f"{percent(errors.get(row, math.nan))} (n={number(count)})"
+    return text
+
+
+def _domain_cells(domains: DomainDiagnosis | None, key: str) -> tuple[str, ...]:
+    """One level's cell for each training domain (the target also shows dev and test)."""
+    if domains is None:
+        return ()
+    cells = []
+    for row in domains.rows:
+        if key in row.counts:
+            cell = domain_error_text(row.errors, row.counts, key)
+            low, _ = row.error_intervals.get(key, (math.nan, math.nan))
+            if row.counts.get(key) and not math.isfinite(low):
+                cell += ", too few"
+        elif row.target and domains.target_errors and key in ("dev", "test"):
+            cell = percent(domains.target_errors.get(key, math.nan))
+        else:
+            cell = MISSING
+        cells.append(cell)
+    return tuple(cells)
+
+
+def domain_header(row: DomainRows) -> str:
+    return f"{row.domain} (target) error" if row.target else f"{row.domain} error"
+
+
 def bias_variance_table(arch: ArchitectureResult) -> Table:
     """Ng's table: the five levels, each with the named gap to the level below it, both with
-    their confidence intervals (a dash where the diagnosis file has none)."""
+    their confidence intervals (a dash where the diagnosis file has none). When training
+    mixes domains, each domain's train and train-dev error sits beside the pooled rows."""
     bv, diagnosis = arch.metrics.bias_variance, arch.diagnosis
+    domains = diagnosis.domains
     ci = ci_label(diagnosis.confidence)
     rows, emphasis = [], []
     for index, ((label, field), key) in enumerate(zip(LEVELS, LEVEL_KEYS, strict=True)):
@@ -390,6 +443,7 @@ def bias_variance_table(arch: ArchitectureResult) -> Table:
             label,
             percent(getattr(bv, field)),
             interval_text(diagnosis.row_intervals.get(key)),
+            *_domain_cells(domains, key),
         )
         if index < len(GAPS):
             name, name_label = GAPS[index]
@@ -405,13 +459,65 @@ def bias_variance_table(arch: ArchitectureResult) -> Table:
             matters, cells = False, ("", "", "", "")
         rows.append((*level, *cells))
         emphasis.append("matters" if matters else "")
+    extra = tuple(domain_header(row) for row in domains.rows) if domains else ()
+    first_gap = 3 + len(extra)
     return Table(
-        ("Level", "Error", f"Error {ci}", "Gap to next level", "Gap", f"Gap {ci}", "Matters"),
+        (
+            "Level",
+            "Pooled error" if extra else "Error",
+            f"Error {ci}",
+            *extra,
+            "Gap to next level",
+            "Gap",
+            f"Gap {ci}",
+            "Matters",
+        ),
         tuple(rows),
-        numeric=frozenset({1, 2, 4, 5}),
+        numeric=frozenset({1, 2, *range(3, first_gap), first_gap + 1, first_gap + 2}),
         emphasis=tuple(emphasis),
         css_class="bias-variance",
     )
+
+
+def domain_blocks(arch: ArchitectureResult) -> list[Block]:
+    """The per-domain reading: the target's own table, judged, and what it says."""
+    domains = arch.diagnosis.domains
+    if domains is None:
+        return []
+    blocks: list[Block] = [
+        Heading("Per domain", 4),
+        Paragraph(
+            "Train and train-dev mix domains, so the pooled rows above can hide where the "
+            "error is. The domain columns split each pooled row by domain; the target's own "
+            "table (its training rows, its train-dev rows, then dev and test) isolates a real "
+            "mismatch (the target's train-dev rows against dev) from bias and variance on the "
+            "target."
+        ),
+        Paragraph(domains.summary),
+    ]
+    if domains.target_gaps:
+        ci = ci_label(arch.diagnosis.confidence)
+        rows = []
+        for gap in domains.target_gaps:
+            rows.append(
+                (
+                    f"{gap.label} on the target",
+                    f"{gap.between[0]} → {gap.between[1]}",
+                    percent(gap.value),
+                    interval_text(gap.interval),
+                    gap_verdict(gap, gap.name == domains.target_dominant),
+                )
+            )
+        blocks.append(
+            Table(
+                ("Target's own gap", "Levels", "Gap", f"Gap {ci}", "Matters"),
+                tuple(rows),
+                numeric=frozenset({2, 3}),
+                emphasis=tuple("matters" if g.matters else "" for g in domains.target_gaps),
+                css_class="target-gaps",
+            )
+        )
+    return blocks
 
 
 def confidence_note(diagnosis: Diagnosis) -> str | None:
@@ -431,43 +537,73 @@ def bias_variance_blocks(arch: ArchitectureResult) -> list[Block]:
         Heading("Bias / variance"),
         bias_variance_table(arch),
         *([Paragraph(note, "note")] if note else []),
+        *domain_blocks(arch),
     ]
 
 
-def per_class_table(arch: ArchitectureResult) -> Table | None:
-    """Classes whose own gaps single one out; None when no class has a dominant gap."""
-    diagnosis = arch.diagnosis
-    ci = ci_label(diagnosis.confidence)
-    rows = []
-    for entry in diagnosis.per_class:
-        if entry.dominant is None:
-            continue
+def per_class_error_text(entry: ClassDiagnosis, level: str) -> str:
+    """A class's error on one level; marked when measured on too few examples to judge (the
+    diagnosis then leaves that level's interval empty although the level has examples)."""
+    text = percent(entry.errors.get(level, math.nan))
+    count = entry.counts.get(level, entry.counts.get(level.replace("-", "_"), 0))
+    intervals = entry.error_intervals or {}
+    if count and level in intervals and not all(map(math.isfinite, intervals[level])):
+        text += f" ({too_few_text(count)})"
+    return text
+
+
+def _class_verdict(entry: ClassDiagnosis) -> tuple[str, str, str]:
+    """(dominant gap, gap, interval): "none stands out" when no gap dominates."""
+    if entry.dominant is not None:
         gap = entry.gaps.get(entry.dominant)
-        rows.append((
-            entry.label,
-            number(entry.counts["dev"]) if "dev" in entry.counts else MISSING,
-            percent(entry.errors.get("train", math.nan)),
-            percent(entry.errors.get("train-dev", math.nan)),
-            percent(entry.errors.get("dev", math.nan)),
+        return (
             gap_label(entry.dominant),
             MISSING if gap is None else percent(gap.value),
             MISSING if gap is None else interval_text(gap.interval),
-        ))  # fmt: skip
-    if not rows:
+        )
+    few = sorted({gap.too_few for gap in entry.gaps.values() if gap.too_few is not None})
+    if few:
+        return (f"none judged: {too_few_text(few[0])}", MISSING, MISSING)
+    return ("none stands out", MISSING, MISSING)
+
+
+def per_class_table(arch: ArchitectureResult) -> Table | None:
+    """Every class, with the gap that dominates its own table or "none stands out"; a row
+    measured on too few examples says so instead of claiming an interval. None when the
+    diagnosis has no per-class rows."""
+    diagnosis = arch.diagnosis
+    if not diagnosis.per_class:
         return None
+    ci = ci_label(diagnosis.confidence)
+    rows, emphasis = [], []
+    for entry in diagnosis.per_class:
+        rows.append((
+            entry.label,
+            number(entry.counts["dev"]) if "dev" in entry.counts else MISSING,
+            per_class_error_text(entry, "train"),
+            per_class_error_text(entry, "train-dev"),
+            per_class_error_text(entry, "dev"),
+            *_class_verdict(entry),
+        ))  # fmt: skip
+        emphasis.append("matters" if entry.dominant is not None else "")
     header = ("Class", "Dev examples", "Train error", "Train-dev error", "Dev error",
               "Dominant gap", "Gap", f"Gap {ci}")  # fmt: skip
-    return Table(header, tuple(rows), numeric=frozenset({1, 2, 3, 4, 6, 7}), css_class="per-class")
+    return Table(
+        header,
+        tuple(rows),
+        numeric=frozenset({1, 2, 3, 4, 6, 7}),
+        emphasis=tuple(emphasis),
+        css_class="per-class",
+    )
 
 
 def per_class_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> list[Block]:
     blocks: list[Block] = []
-    if arch.diagnosis.per_class:
-        table = per_class_table(arch)
-        blocks += [
-            Heading("Per class"),
-            table if table is not None else Paragraph("No class has a gap that matters."),
-        ]
+    table = per_class_table(arch)
+    if table is not None:
+        blocks += [Heading("Per class"), table]
+        if not any(entry.dominant for entry in arch.diagnosis.per_class):
+            blocks.append(Paragraph("No class has a gap that matters."))
     if figures.class_errors is not None:
         if not blocks:
             blocks.append(Heading("Per class"))
@@ -715,24 +851,36 @@ def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
         blocks.append(Paragraph("This analysis did not compare train-dev with dev."))
         return blocks
     interval = interval_text(mismatch.interval, decimals=3)
-    blocks += [
-        Paragraph(
-            f"A classifier telling train-dev ({number(mismatch.train_dev_examples)} examples) "
-            f"from dev ({number(mismatch.dev_examples)} examples) reaches AUC "
-            f"{number(mismatch.auc, 3)} (interval {interval}); 0.5 would mean the two "
-            "distributions cannot be told apart."
-        ),
-        Paragraph(mismatch.interpretation),
-    ]
-    if mismatch.by_domain:
+    pooled = Paragraph(
+        f"A classifier telling train-dev ({number(mismatch.train_dev_examples)} examples) "
+        f"from dev ({number(mismatch.dev_examples)} examples) reaches AUC "
+        f"{number(mismatch.auc, 3)} (interval {interval}); 0.5 would mean the two "
+        "distributions cannot be told apart."
+    )
+    mixed = len(mismatch.by_domain) > 1 and mismatch.summary
+    if mixed:
+        # Train-dev mixes domains: the per-domain AUCs lead, the pooled one is their mix.
         blocks += [
+            Paragraph(mismatch.summary),
             Paragraph(
                 "The same check for each training domain's train-dev examples alone "
                 "(synthesized rows apart from real ones):"
             ),
             domain_mismatch_table(mismatch.by_domain),
             Paragraph(domain_mismatch_sentence(mismatch.by_domain)),
+            pooled,
         ]
+    else:
+        blocks += [pooled, Paragraph(mismatch.interpretation)]
+        if mismatch.by_domain:
+            blocks += [
+                Paragraph(
+                    "The same check for each training domain's train-dev examples alone "
+                    "(synthesized rows apart from real ones):"
+                ),
+                domain_mismatch_table(mismatch.by_domain),
+                Paragraph(domain_mismatch_sentence(mismatch.by_domain)),
+            ]
     if mismatch.gallery:
         blocks += [
             Paragraph(MISMATCH_GALLERY_NOTE),
@@ -763,16 +911,20 @@ MISMATCH_GALLERY_NOTE = (
 def domain_mismatch_table(entries: Sequence[DomainMismatch]) -> Table:
     rows = tuple(
         (
-            entry.domain,
+            f"{entry.domain} (target)" if entry.target else entry.domain,
             "synthetic" if entry.synthetic else "real",
             number(entry.train_dev_examples),
+            percent(entry.share) if math.isfinite(entry.share) else MISSING,
             MISSING if entry.skipped else number(entry.auc, 3),
             f"skipped: {entry.skipped}" if entry.skipped else interval_text(entry.interval, 3),
         )
         for entry in entries
     )
-    header = ("Train-dev domain", "Origin", "Train-dev examples", "AUC vs dev", "Interval")
-    return Table(header, rows, numeric=frozenset({2, 3}), css_class="mismatch-by-domain")
+    header = (
+        "Train-dev domain", "Origin", "Train-dev examples", "Share of train-dev", "AUC vs dev",
+        "Interval",
+    )  # fmt: skip
+    return Table(header, rows, numeric=frozenset({2, 3, 4}), css_class="mismatch-by-domain")
 
 
 def domain_mismatch_sentence(entries: Sequence[DomainMismatch]) -> str:
@@ -951,19 +1103,41 @@ def selection_blocks(selection: Selection) -> list[Block]:
 
 
 def acting_gaps(arch: ArchitectureResult) -> list[tuple[str, str, list[str]]]:
-    """(title, detail, knobs) for each gap the diagnosis says matters, dominant first."""
+    """(title, detail, knobs) for each gap the diagnosis says matters, dominant first.
+
+    With per-domain rows, the target's own gaps that matter follow the pooled ones, and a
+    pooled data mismatch that is only the mix of domains in train-dev gives way to them:
+    its knobs (synthesis, data like dev) would not touch the target's own problem.
+    """
+    diagnosis = arch.diagnosis
+    domains = diagnosis.domains
+    composition = domains is not None and domains.composition
     gaps = sorted(
-        (gap for gap in arch.diagnosis.gaps if gap.matters),
-        key=lambda gap: gap.name != arch.diagnosis.dominant,
-    )
-    return [
         (
-            gap.label + (" (dominant)" if gap.name == arch.diagnosis.dominant else ""),
+            gap
+            for gap in diagnosis.gaps
+            if gap.matters and not (composition and gap.name == "data_mismatch")
+        ),
+        key=lambda gap: gap.name != diagnosis.dominant,
+    )
+    found = [
+        (
+            gap.label + (" (dominant)" if gap.name == diagnosis.dominant else ""),
             f"{percent(gap.value)}, {gap.between[0]} → {gap.between[1]}",
             list(gap.knobs),
         )
         for gap in gaps
     ]
+    for gap in (domains.target_gaps or []) if domains is not None else []:
+        if gap.matters and gap.name != "dev_overfitting":
+            found.append(
+                (
+                    f"{gap.label} on the target's own rows",
+                    f"{percent(gap.value)}, target {gap.between[0]} → {gap.between[1]}",
+                    list(gap.knobs),
+                )
+            )
+    return found
 
 
 def split_note(summary: SplitSummary) -> str:
