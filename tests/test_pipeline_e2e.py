@@ -91,6 +91,16 @@ def test_analyze_writes_sheets_label_issues_and_mismatch_for_each_architecture(
         diagnosis = json.loads((root / f"data/evaluation/{arch}/diagnosis.json").read_text())
         low, high = diagnosis["intervals"]["rows"]["dev"]
         assert low <= summary["dev_error"] <= high
+        # The default split puts target and synthetic rows in train: per-domain rows follow.
+        domains = diagnosis["domains"]
+        assert [(row["domain"], row["target"]) for row in domains["rows"]] == [
+            ("handwritten", True),
+            ("synthetic", False),
+        ]
+        assert (
+            domains["target_gaps"] and "Train / train-dev error per domain" in (domains["summary"])
+        )
+        assert summary["mismatch"]["summary"].startswith("Per training domain")
 
 
 def test_select_crowns_the_best_architecture_in_the_mlflow_registry(reproduced_project):
