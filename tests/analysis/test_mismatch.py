@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from traindev.analysis.features import penultimate_features
 from traindev.analysis.mismatch import (
+    DomainMismatch,
     MismatchResult,
     auc_by_ranks,
     mismatch_by_domain,
@@ -180,6 +181,8 @@ def test_a_pooled_auc_from_a_mixed_train_dev_is_read_as_composition_led_by_the_d
     assert handwritten.share == pytest.approx(0.58) and mnist.share == pytest.approx(0.42)
     assert not handwritten.result.distinguishable and mnist.result.auc > 0.99
     assert handwritten.name == "handwritten (target)"
+    assert DomainMismatch("synthetic", True, 10, None, "x").name == "synthetic"
+    assert DomainMismatch("fonts", True, 10, None, "x").name == "fonts (synthetic)"
     summary = mismatch_summary(pooled, found)
     assert summary.startswith("Per training domain (its train-dev rows against dev): ")
     assert "handwritten (target) AUC" in summary and ": look alike to the model" in summary

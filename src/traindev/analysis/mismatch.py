@@ -191,7 +191,7 @@ class DomainMismatch:
     def name(self) -> str:
         """'handwritten (target)', 'fonts (synthetic)': how the report and summary name it."""
         flags = (("target", self.target), ("synthetic", self.synthetic))
-        marks = [mark for mark, on in flags if on]
+        marks = [mark for mark, on in flags if on and mark != self.domain]
         return self.domain + (f" ({', '.join(marks)})" if marks else "")
 
     @property
@@ -286,8 +286,8 @@ def mismatch_summary(pooled: MismatchResult, by_domain: Sequence[DomainMismatch]
     if target:
         alike = all(not entry.result.distinguishable for entry in target)
         lead += (
-            ". Dev looks like the target's own training data, so the data mismatch lies in the "
-            "other domains"
+            ". Dev looks like the target's own training data, so what sets dev apart from "
+            "train-dev lies in the other domains"
             if alike
             else ". Dev differs even from the target's own training data: look at the gallery "
             "for what sets it apart"
