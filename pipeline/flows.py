@@ -21,7 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.states import Completed, State
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
-from pipeline.dvc_graph import dvc, run_in_environment, stage_graph, stage_order
+from pipeline.dvc_graph import dvc, pipeline_state, run_in_environment, stage_order
 from traindev.config import TorchrunParams
 from traindev.params_file import load_params
 
@@ -97,16 +97,6 @@ def torchrun_command(torchrun: TorchrunParams, architecture: str) -> list[str]:
     return [launcher, *placement, "-m", "traindev.cli", "train", "--arch", architecture]
 
 
-def stale_stages(project_dir: Path) -> set[str] | None:
-    """The stages `dvc status` reports changed; None when it cannot tell (every stage runs)."""
-    result = dvc("status", "--json", cwd=project_dir)
-    try:
-        status = json.loads(result.stdout or "{}") if result.returncode == 0 else None
-    except json.JSONDecodeError:
-        status = None
-    return set(status) if isinstance(status, dict) else None
-
-
 def error_lines(stderr: str) -> str:
     """The lines that say what went wrong (traindev's own `error:` lines first)."""
     lines = [line for line in stderr.splitlines() if line.strip()]
@@ -127,8 +117,7 @@ def reproduce(project_dir: str = ".", params_file: str = "params.yaml") -> dict[
     stage = run_stage.with_options(**limits)
     distributed = run_training_stage_with_torchrun.with_options(**limits)
     torchrun = orchestration.torchrun
-    graph = stage_graph(root)
-    stale = stale_stages(root)
+    graph, stale = pipeline_state(root)
     outcome: dict[str, str] = {}
     # DVC holds a repository lock while it reproduces, so stages run one at a time.
     for name in stage_order(graph):
