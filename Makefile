@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export NO_MKDOCS_2_WARNING := 1  # mkdocs-material's end-of-life banner on every build
 
-.PHONY: install repro test lint flow ui bench docs clean
+.PHONY: install repro test lint flow flow-stop ui bench docs clean
 
 install: $(STAMP)
 
@@ -37,8 +37,11 @@ lint: install           ## what CI enforces before the tests: ruff's lint rules 
 	ruff check .
 	ruff format --check .
 
-flow: install           ## the same pipeline as a Prefect flow on the local ephemeral server
+flow: install           ## the same pipeline as a Prefect flow, on the project's Prefect server
 	python -m pipeline.flows
+
+flow-stop: install      ## stop the project's Prefect server (the first `make flow` started it)
+	python -m pipeline.local_server stop
 
 ui: install             ## MLflow UI on the runs of this project
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
@@ -58,5 +61,6 @@ docs: install           ## regenerate the generated pages, then build the site i
 	python benchmarks/render_docs.py
 	mkdocs build --strict
 
-clean:
+clean:                  ## remove the virtualenv (the project's Prefect server is stopped first)
+	-$(BIN)/python -m pipeline.local_server stop
 	rm -rf $(VENV)

@@ -2,8 +2,8 @@
 
 1. Overhead. Two fresh temporary git + DVC copies of the project (benchmark_projects'
    make_project, the project's params.yaml or, with --tiny, its tiny_params). In one, `dvc repro`
-   is the baseline; in the other, `python -m pipeline.flows --project-dir <copy>` runs in a
-   subprocess, so Prefect's import, the ephemeral server's start-up and one
+   is the baseline; in the other, `python -m pipeline.flows --ephemeral --project-dir <copy>`
+   runs in a subprocess, so Prefect's import, the ephemeral server's start-up and one
    `dvc status` plus one `dvc repro --single-item` per stage that may have work all count, as
    a user sees them. Measured twice: "everything to do" (empty cache) and "nothing to do" (both
    copies just reproduced). The issue's goal: at most 10 s of absolute overhead in each case.
@@ -13,6 +13,8 @@
    log scale and train.beta1 on a 1 - beta log scale) is reproduced and committed, then copied;
    `python -m pipeline.sweep` (run_sweep) runs N coarse trials, no fine round, with parallelism 1
    in one copy and 2 in the other. The sweep's seed is fixed, so both sample the same points.
+   Each copy's own Prefect server (pipeline/local_server.py) is started before its sweep is
+   timed and stopped after it, so neither figure includes a server start.
 
 Every subprocess has this virtualenv's bin directory first on PATH (the stages run `traindev`),
 no MLFLOW_TRACKING_URI (each copy logs to its own sqlite:///<copy>/mlflow.db), no
@@ -53,6 +55,7 @@ SWEEP_SPACE = {
     "train.lr": {"scale": "log", "low": 1.0e-3, "high": 1.0e-1},
     "train.beta1": {"scale": "one_minus_log", "low": 0.8, "high": 0.99},
 }
+LOCAL_SERVER = [sys.executable, "-m", "pipeline.local_server"]  # a copy's own Prefect server
 NOOP_FLOW = "from prefect import flow\n@flow\ndef noop():\n    pass\nnoop()\n"
 
 
@@ -120,7 +123,7 @@ def measure_overhead(
     if last_stage is not None:
         upstream_only(plain, last_stage)
         upstream_only(flowed, last_stage)
-    flow_cmd = [sys.executable, "-m", "pipeline.flows", "--project-dir", str(flowed)]
+    flow_cmd = [sys.executable, "-m", "pipeline.flows", "--ephemeral", "--project-dir", str(flowed)]
     cases: dict[str, Any] = {}
     for case in cases_run:
         baseline = timed(["dvc", "repro"], plain, env)
@@ -168,7 +171,11 @@ def measure_sweep(work: Path, trials: int, env: dict[str, str]) -> dict[str, Any
         cmd = [sys.executable, "-m", "pipeline.sweep", "--project-dir", str(project)]
         cmd += ["--name", name, "--trials", str(trials), "--fine-trials", "0"]
         cmd += ["--parallelism", str(parallelism)]
-        results[f"parallelism_{parallelism}_s"] = timed(cmd, project, env).wall
+        timed([*LOCAL_SERVER, "start"], project, env)  # as the first `make flow` there would
+        try:
+            results[f"parallelism_{parallelism}_s"] = timed(cmd, project, env).wall
+        finally:
+            timed([*LOCAL_SERVER, "stop"], project, env)
         summary = json.loads((project / "reports/sweeps" / f"{name}.json").read_text())
         if summary["failed"]:
             raise RuntimeError(f"sweep at parallelism {parallelism}: {summary['failed']}")

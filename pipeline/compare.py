@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedSeq
 
 from pipeline.flows import reproduce
+from pipeline.local_server import prefect_api
 from traindev.atomic import atomic_file
 from traindev.config import ParamsError
 from traindev.params_file import validate_params
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     try:
-        compare(args.architectures, args.project_dir, args.params)
+        with prefect_api(args.project_dir):  # the project's server, as `make flow` uses
+            compare(args.architectures, args.project_dir, args.params)
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

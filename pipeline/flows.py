@@ -1,6 +1,12 @@
 """`reproduce`: the DVC pipeline as Prefect tasks, one per stage, in dependency order.
 
-    python -m pipeline.flows            # on Prefect's local ephemeral server, no setup
+    python -m pipeline.flows            # make flow: on the project's local Prefect server
+    python -m pipeline.flows --ephemeral    # on a temporary server, nothing left running
+
+The command line validates params.yaml first (traindev's own messages, before DVC parses
+dvc.yaml or any server starts), then runs the flow on the server PREFECT_API_URL names, or
+else on the project's own server, started by the first flow and reused by later ones
+(pipeline/local_server.py).
 
 DVC decides what is up to date. One `dvc status` up front names the stages whose own
 dependencies, params or outputs changed; each of those, and each stage downstream of one that
@@ -13,6 +19,7 @@ params.yaml.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -22,7 +29,8 @@ from prefect.states import Completed, State
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.dvc_graph import dvc, pipeline_state, run_in_environment, stage_order
-from traindev.config import TorchrunParams
+from pipeline.local_server import prefect_api
+from traindev.config import ParamsError, TorchrunParams
 from traindev.params_file import load_params
 
 SKIPPED_MARKERS = ("didn't change, skipping", "is cached - skipping")
@@ -138,8 +146,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the DVC pipeline as a Prefect flow.")
     parser.add_argument("--project-dir", default=".")
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="Prefect's default: a temporary server for this run unless PREFECT_API_URL is set",
+    )
     args = parser.parse_args(argv)
-    reproduce(args.project_dir, args.params)
+    try:
+        load_params(Path(args.project_dir) / args.params)
+    except ParamsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.nullcontext() if args.ephemeral else prefect_api(args.project_dir):
+        reproduce(args.project_dir, args.params)
     return 0
 
 

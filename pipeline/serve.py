@@ -1,23 +1,23 @@
 """Schedule `reproduce` on a Prefect server: new data in data/raw is picked up nightly.
 
-    prefect server start --host 127.0.0.1 --port 4200          # terminal 1
-    export PREFECT_API_URL=http://127.0.0.1:4200/api             # terminal 2
     python -m pipeline.serve --cron "0 2 * * *"                  # 02:00 every night
 
 `serve` registers the deployment `reproduce/nightly` and runs its scheduled flow runs in
-this process until it is stopped; the Prefect UI (http://127.0.0.1:4200) lists them. On the
-ephemeral server (no PREFECT_API_URL) Prefect schedules nothing, so this refuses to start.
+this process until it is stopped; the Prefect UI lists them. Schedules need a server that
+outlives one flow (Prefect's temporary per-process server schedules nothing): this uses the
+server PREFECT_API_URL names, or else the project's own local server, the one `make flow`
+uses, started here if it is not running (pipeline/local_server.py; `make flow-stop`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.flows import reproduce
+from pipeline.local_server import prefect_api
 
 DEPLOYMENT = "nightly"
 
@@ -29,20 +29,15 @@ def serve_reproduce(
     name: str = DEPLOYMENT,
 ) -> None:
     """Serve `reproduce` on a cron schedule (or an interval, for trying it out)."""
-    if not os.environ.get("PREFECT_API_URL"):
-        raise SystemExit(
-            "pipeline.serve: set PREFECT_API_URL to a running server "
-            "(prefect server start --host 127.0.0.1; export "
-            "PREFECT_API_URL=http://127.0.0.1:4200/api): the ephemeral server schedules nothing"
-        )
     schedule = {"interval": interval_seconds} if interval_seconds else {"cron": cron}
-    reproduce.serve(
-        name=name,
-        parameters={"project_dir": str(Path(project_dir).resolve())},
-        description="The DVC pipeline, every stage DVC finds out of date.",
-        tags=["traindev"],
-        **schedule,
-    )
+    with prefect_api(project_dir):
+        reproduce.serve(
+            name=name,
+            parameters={"project_dir": str(Path(project_dir).resolve())},
+            description="The DVC pipeline, every stage DVC finds out of date.",
+            tags=["traindev"],
+            **schedule,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

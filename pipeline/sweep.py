@@ -32,6 +32,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.dvc_graph import dvc
 from pipeline.flows import error_lines
+from pipeline.local_server import prefect_api
 from pipeline.search_space import Knob, parse_space, refine_region, sample, to_dvc_overrides
 from traindev.config import ParamsError, SweepParams
 from traindev.machine import usable_cores
@@ -420,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         }.items()
         if value is not None
     }
-    summary = run_sweep(args.project_dir, args.params, args.name, overrides)
+    with prefect_api(args.project_dir):  # the project's server, as `make flow` uses
+        summary = run_sweep(args.project_dir, args.params, args.name, overrides)
     print(json.dumps({k: summary[k] for k in ("sweep", "winner", "explanation")}, indent=2))
     return 0
 

@@ -9,6 +9,7 @@ for _name, _value in {
     "NO_ALBUMENTATIONS_UPDATE": "1",
     "DVC_NO_ANALYTICS": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",  # Prefect's client-side SDK telemetry (and other tools that honour it)
     "GIT_PYTHON_REFRESH": "quiet",
 }.items():
     os.environ.setdefault(_name, _value)
