@@ -29,7 +29,7 @@ from prefect.states import Completed, State
 
 import traindev  # noqa: F401  (sets the tools quiet and offline)
 from pipeline.dvc_graph import dvc, pipeline_state, run_in_environment, stage_order
-from pipeline.local_server import prefect_api
+from pipeline.local_server import ServerError, prefect_api
 from traindev.config import ParamsError, TorchrunParams
 from traindev.params_file import load_params
 
@@ -157,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with contextlib.nullcontext() if args.ephemeral else prefect_api(args.project_dir):
-        reproduce(args.project_dir, args.params)
+    try:
+        with contextlib.nullcontext() if args.ephemeral else prefect_api(args.project_dir):
+            reproduce(args.project_dir, args.params)
+    except ServerError as exc:  # the project's server did not come up: its log says why
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -140,3 +141,14 @@ def test_the_second_flow_reuses_the_server_the_first_started_and_stop_ends_it(
     assert local_server.group_members(server.pid) == []  # nothing of its group is left
     assert not local_server.healthy(server.url)
     assert "not running" in command("pipeline.local_server", "status").stdout
+
+
+def test_a_server_that_cannot_start_is_reported_with_its_log_and_not_recorded(tmp_path):
+    (tmp_path / PREFECT_HOME).mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(local_server.ServerError, match=rf"(?s)exited \(1\).*Port {port}"):
+            local_server.start(tmp_path, port)
+    assert not (tmp_path / PREFECT_SERVER_FILE).exists()
