@@ -87,6 +87,15 @@ def test_analyze_writes_sheets_label_issues_and_mismatch_for_each_architecture(
         assert 0.0 <= summary["mismatch"]["auc"] <= 1.0
         impact = summary["label_issues"]["impact"]
         assert impact["dev_error"] == pytest.approx(summary["dev_error"])
+        alarms = summary["label_issues"]["false_suspects"]
+        assert alarms["calibrated_on"] == "train-dev" and alarms["low"] <= alarms["high"]
+        assert impact["verdict"] in {
+            "none",
+            "unreliable",
+            "worth_fixing",
+            "uncertain",
+            "not_priority",
+        }
         assert summary["review"] is None and "reviews/" in summary["review_hint"]
         diagnosis = json.loads((root / f"data/evaluation/{arch}/diagnosis.json").read_text())
         low, high = diagnosis["intervals"]["rows"]["dev"]

@@ -904,12 +904,25 @@ class LabelIssueParams(Section):
     enabled: bool = Field(True, description="Look for label issues on dev and test.")
     worth_fixing_share: Fraction = Field(
         0.1,
-        description="Fixing labels is worth it when suspected label errors explain this share "
-        "of dev errors.",
+        description="Fixing labels is worth it when label errors (suspects beyond the false "
+        "alarms) explain this share of dev errors.",
     )
     max_model_error: Fraction = Field(
         0.15,
         description="Above this dev error, suspects are mostly the model's own mistakes.",
+    )
+    null_replicates: int = Field(
+        100,
+        ge=20,
+        description="Simulated clean-label replicates that count the suspects a model of this "
+        "error rate flags on correct labels (the false alarms the verdict discounts).",
+    )
+    confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1.0,
+        description="Confidence of the interval on the share of errors that are label errors; "
+        "the advice needs the whole interval on one side of worth_fixing_share.",
     )
     train_folds: int = Field(
         0,

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from tests.helpers.label_noise import planted_errors, scored_held_out
 from traindev.analysis.label_issues import (
+    false_suspects,
     label_error_impact,
     suspect_label_issues,
     train_label_issues,
@@ -26,18 +28,19 @@ def error_arrays(count: int, errors: int, errors_suspected: int, right_suspected
 
 
 def test_label_errors_in_a_ten_percent_error_are_six_percent_of_errors_not_worth_fixing():
-    misclassified, suspected = error_arrays(1000, 100, 6, 10)
+    # The notes' example at a size where 6% of errors is known to be under 10%: 60 of 1,000.
+    misclassified, suspected = error_arrays(10000, 1000, 60, 100)
     impact = label_error_impact(misclassified, suspected, worth_fixing_share=0.1)
     assert impact.dev_error == pytest.approx(0.10)
     assert impact.error_from_labels == pytest.approx(0.006)
     assert impact.error_other == pytest.approx(0.094)
     assert impact.share_of_errors == pytest.approx(0.06)
-    assert impact.error_without_suspected == pytest.approx(94 / 984)
-    assert impact.suspected == 16
-    assert not impact.worth_fixing
+    assert impact.error_without_suspected == pytest.approx(940 / 9840)
+    assert impact.suspected == 160
+    assert impact.verdict == "not_priority" and not impact.worth_fixing
     assert impact.sentence == (
         "0.60% of the 10.00% dev error (6% of errors) comes from suspected label errors, "
-        "9.40% from other causes: fixing labels is not the priority"
+        "9.40% from other causes (5% to 8% of errors): fixing labels is not the priority"
     )
 
 
@@ -50,14 +53,70 @@ def test_same_label_errors_in_a_two_percent_error_are_thirty_percent_worth_fixin
     assert impact.worth_fixing
     assert impact.sentence == (
         "0.60% of the 2.00% dev error (30% of errors) comes from suspected label errors, "
-        "1.40% from other causes: worth fixing the suspected labels"
+        "1.40% from other causes (15% to 52% of errors): worth fixing the suspected labels"
     )
     assert json.loads(json.dumps(impact.as_dict()))["share_of_errors"] == pytest.approx(0.3)
 
 
-def test_label_share_exactly_at_the_threshold_is_worth_fixing():
-    misclassified, suspected = error_arrays(1000, 30, 3, 0)
-    assert label_error_impact(misclassified, suspected, worth_fixing_share=0.1).worth_fixing
+@pytest.mark.parametrize("suspected_errors", [9, 10, 11])
+def test_a_share_on_the_threshold_reads_uncertain_on_both_sides_of_it(suspected_errors):
+    # 10 of 100 errors is 10%, exactly the threshold; one suspect more or less must not flip
+    # the advice between "worth fixing" and "not the priority".
+    misclassified, suspected = error_arrays(1000, 100, suspected_errors, 0)
+    impact = label_error_impact(misclassified, suspected, worth_fixing_share=0.1)
+    assert impact.verdict == "uncertain" and not impact.worth_fixing
+    assert impact.share_low < 0.1 < impact.share_high
+    assert impact.sentence.endswith(
+        "uncertain whether fixing labels pays off (the interval spans the 10% threshold): "
+        "view the top suspects before relabelling"
+    )
+
+
+def _alarms(spread: float, rate: float, seed: int = 0):
+    """Held-out rows scored by a real classifier, `rate` of their labels wrong, and the
+    false-alarm count calibrated on clean train-dev rows of the same model."""
+    truth, probabilities = scored_held_out(per_class=100, classes=10, spread=spread, seed=seed)
+    given = planted_errors(truth, rate, classes=10, seed=seed + 1)
+    checked, train_dev = slice(0, None, 2), slice(1, None, 2)
+    labels, scores = given[checked], probabilities[checked]
+    issues = suspect_label_issues(labels, scores, [str(i) for i in range(len(labels))])
+    alarms = false_suspects(
+        labels,
+        scores,
+        observed=len(issues),
+        focus=np.ones(len(labels), dtype=bool),
+        settings=(100, 0.95, 0),
+        calibration=(truth[train_dev], probabilities[train_dev], "train-dev"),
+    )
+    return scores.argmax(axis=1) != labels, issues.mask(len(labels)), alarms
+
+
+def test_planted_label_errors_at_five_percent_are_worth_fixing():
+    misclassified, suspected, alarms = _alarms(spread=0.5, rate=0.05)  # 25 of 500 wrong
+    impact = label_error_impact(misclassified, suspected, 0.1, 0.15, false_alarms=alarms)
+    assert impact.verdict == "worth_fixing"
+    assert 15 <= alarms.excess <= 30  # the estimated number of wrong labels
+    assert "worth fixing the suspected labels" in impact.sentence
+
+
+def test_a_clean_set_and_a_model_of_realistic_error_get_no_worth_fixing_advice():
+    # Every label right, the model wrong on about 4% of rows: its confident mistakes are
+    # suspects, and the raw share alone would say "worth fixing".
+    misclassified, suspected, alarms = _alarms(spread=0.5, rate=0.0)
+    raw = label_error_impact(misclassified, suspected, 0.1, 0.15)
+    assert raw.verdict == "worth_fixing"  # what the issue's three models were told
+    impact = label_error_impact(misclassified, suspected, 0.1, 0.15, false_alarms=alarms)
+    assert impact.verdict in {"not_priority", "uncertain"} and not impact.worth_fixing
+    low, high = alarms.interval()
+    assert low <= alarms.observed <= high  # the suspects are what clean labels produce
+    assert f"flags about {impact.false_suspects:.1f} of those" in impact.sentence
+
+
+def test_false_alarm_count_is_seeded_and_reports_its_calibration():
+    first = _alarms(spread=0.5, rate=0.0)[2]
+    second = _alarms(spread=0.5, rate=0.0)[2]
+    assert np.array_equal(first.counts, second.counts)
+    assert first.as_dict()["calibrated_on"] == "train-dev" and first.counts.shape == (100, 2)
 
 
 def test_zero_dev_error_is_never_worth_fixing_labels_for():

@@ -207,12 +207,15 @@ def test_label_issue_arithmetic_and_sentence(report: tuple[ReportPaths, str, str
         "Error from suspected labels": "1.00%",
         "Error from other causes": "11.34%",
         "Share of errors from suspected labels": "8.10%",
+        "Of those, expected on correct labels": "1.6 (0 to 3)",
+        "Share of errors that are label errors (95% interval)": "0.00% to 12.00%",
         "Dev error without the suspected rows": "11.52%",
-        "Worth fixing now": "no",
+        "Verdict": "uncertain: view the top suspects",
     }
     for text in (html_text, markdown):
         assert "Suspected labels explain 1.00 of the 12.34 points of dev error." in text
         assert "Suspected incorrect labels: 3 in dev, 2 in test." in text
+        assert "Expected false suspects: 3.2 of 5 (1 to 6)" in text
         assert "Training-set check: 4 of 146 training examples suspected" in text
     assert "This analysis did not check the dev and test labels." in section(markdown, "small_cnn")
 

@@ -11,13 +11,21 @@ cross-validation of a linear probe on the model's penultimate features.
 `label_error_impact` is the notes' arithmetic: the share of dev errors explained by
 suspected label errors decides whether fixing labels is worth the effort (0.6% of a 10%
 error is 6% of errors, a low priority; 0.6% of a 2% error is 30% of errors, worth it).
+
+A suspect is not a label error: a model that errs confidently is flagged on correct labels
+too, so on a clean set the raw share of "errors from suspected labels" is mostly the
+model's own mistakes. `false_suspects` measures that false-alarm count (how many suspects a
+model of this error rate flags when every label is right) and the verdict counts only the
+suspects beyond it, with an interval, so a share sitting on the threshold reads as
+"uncertain" rather than flipping between "worth fixing" and "not the priority".
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,6 +41,11 @@ from sklearn.preprocessing import StandardScaler
 ROW_SUM_TOLERANCE = 1e-3
 # lbfgs on standardized features converges in well under this on penultimate activations.
 PROBE_MAX_ITER = 1000
+# The temperature search of the clean-label simulation: log-temperature bounds and the
+# fixed-point rounds that separate the model's own errors from label errors.
+LOG_TEMPERATURE_BOUNDS = (np.log(0.02), np.log(100.0))
+BISECTION_STEPS = 60
+FIXED_POINT_ROUNDS = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,9 +215,179 @@ def _check_probability_rows(probabilities: np.ndarray) -> None:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class FalseSuspects:
+    """How many suspects the check raises when every label is right (the false-alarm count).
+
+    Simulated: each replicate draws labels from the model's own temperature-calibrated
+    probabilities (a world where every label is what a model of this confidence expects)
+    and runs the same cleanlab check on them. The temperature is fitted on labels the
+    checked ones do not influence (train-dev: its error equals the expected error there);
+    calibrating on the checked labels themselves would spread their label errors over the
+    model's confident rows and call them "expected". Without such rows it falls back to a
+    fixed point on the checked rows (observed error minus the estimated label errors),
+    which underestimates label errors when the model is very confident. `counts` are per
+    replicate and position group: column 0 all examined rows, column 1 the `focus` rows
+    (e.g. dev) where the simulated label disagrees with the model's prediction.
+    """
+
+    counts: np.ndarray  # (replicates, 2) int64
+    observed: int  # suspects the real check found among all examined rows
+    temperature: float
+    confidence: float
+    calibrated_on: str  # the rows the temperature was fitted on
+
+    @property
+    def expected(self) -> float:
+        return float(self.counts[:, 0].mean())
+
+    def interval(self, column: int = 0) -> tuple[float, float]:
+        tail = (1.0 - self.confidence) / 2
+        low, high = np.quantile(self.counts[:, column], [tail, 1.0 - tail])
+        return float(low), float(high)
+
+    @property
+    def excess(self) -> float:
+        """Suspects beyond the false alarms: the estimated number of wrong labels."""
+        return max(0.0, self.observed - self.expected)
+
+    def as_dict(self) -> dict:
+        low, high = self.interval()
+        return {
+            "replicates": len(self.counts),
+            "temperature": self.temperature,
+            "observed": self.observed,
+            "expected": self.expected,
+            "low": low,
+            "high": high,
+            "label_errors": self.excess,
+            "confidence": self.confidence,
+            "calibrated_on": self.calibrated_on,
+        }
+
+
+def false_suspects(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    observed: int,
+    focus: np.ndarray,
+    settings: tuple[int, float, int],
+    calibration: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> FalseSuspects:
+    """The false-alarm count of `suspect_label_issues` for this model, with its spread.
+
+    `observed` is how many suspects the real check found on these rows; `focus` (bool,
+    one per row) marks the rows whose false alarms are counted separately (dev);
+    `settings` is (replicates, confidence, seed); `calibration` is (labels, probabilities,
+    name) of held-out rows outside the check (train-dev). The replicates share one seeded
+    set of uniform draws, so the result is deterministic.
+    """
+    replicates, confidence, seed = settings
+    labels, probabilities = _checked_inputs(labels, probabilities, [""] * len(labels))
+    if replicates < 1:
+        raise ValueError(f"label_issues.null_replicates must be >= 1, got {replicates}")
+    focus = np.asarray(focus, dtype=bool)
+    count = len(labels)
+    uniforms = np.random.default_rng(seed).random((replicates, count, 1))
+    if calibration is not None:
+        held_labels, held_probabilities, name = calibration
+        error = float(np.mean(np.asarray(held_probabilities).argmax(axis=1) != held_labels))
+        temperature = _temperature_for_error(np.asarray(held_probabilities, float), error)
+        counts = _simulate(labels, probabilities, focus, uniforms, temperature)
+        return FalseSuspects(counts, int(observed), temperature, confidence, name)
+    observed_error = float(np.mean(probabilities.argmax(axis=1) != labels))
+    model_error = observed_error
+    for _ in range(FIXED_POINT_ROUNDS):
+        temperature = _temperature_for_error(probabilities, model_error)
+        counts = _simulate(labels, probabilities, focus, uniforms, temperature)
+        excess = max(0.0, observed - counts[:, 0].mean())
+        updated = max(0.0, observed_error - excess / count)
+        if abs(updated - model_error) < 0.5 / count:
+            break
+        model_error = updated
+    return FalseSuspects(counts, int(observed), temperature, confidence, "the checked rows")
+
+
+def _simulate(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    focus: np.ndarray,
+    uniforms: np.ndarray,
+    temperature: float,
+) -> np.ndarray:
+    """(replicates, 2) suspects on labels drawn from the tempered probabilities."""
+    from cleanlab.filter import find_label_issues
+
+    predicted = probabilities.argmax(axis=1)
+    cumulative = _tempered(probabilities, temperature).cumsum(axis=1)
+    counts = np.zeros((len(uniforms), 2), dtype=np.int64)
+    for replicate, draws in enumerate(uniforms):
+        simulated = np.minimum((draws > cumulative).sum(axis=1), probabilities.shape[1] - 1)
+        flagged = find_label_issues(simulated, probabilities, n_jobs=1)
+        counts[replicate] = flagged.sum(), (flagged & focus & (simulated != predicted)).sum()
+    return counts
+
+
+def _tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    exponentials = np.exp(logits)
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def _temperature_for_error(probabilities: np.ndarray, error: float) -> float:
+    """The temperature at which the expected error, mean(1 - max p), equals `error`.
+
+    It grows monotonically with the temperature, so bisection on log T finds it; an error
+    outside the reachable range gets the nearest bound.
+    """
+
+    def gap(log_t: float) -> float:
+        return float(np.mean(1.0 - _tempered(probabilities, np.exp(log_t)).max(axis=1))) - error
+
+    low, high = LOG_TEMPERATURE_BOUNDS
+    if gap(low) >= 0:
+        return float(np.exp(low))
+    if gap(high) <= 0:
+        return float(np.exp(high))
+    for _ in range(BISECTION_STEPS):
+        middle = (low + high) / 2
+        low, high = (low, middle) if gap(middle) > 0 else (middle, high)
+    return float(np.exp((low + high) / 2))
+
+
+def share_interval(count: float, total: int, confidence: float) -> tuple[float, float]:
+    """Wilson interval of `count` of `total` errors: the share is a proportion of a finite
+    number of errors, so 10 of 100 is not known to be 10% (about 5% to 17%)."""
+    from scipy.stats import norm
+
+    if total == 0:
+        return 0.0, 0.0
+    z = float(norm.ppf(0.5 + confidence / 2))
+    share = min(max(count, 0.0), total) / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * np.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
+    half /= 1 + z * z / total
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+Verdict = Literal["none", "unreliable", "worth_fixing", "uncertain", "not_priority"]
+VERDICT_TEXT = {
+    "worth_fixing": "worth fixing the suspected labels",
+    "not_priority": "fixing labels is not the priority",
+    "uncertain": "uncertain whether fixing labels pays off (the interval spans the "
+    "{threshold:.0%} threshold): view the top suspects before relabelling",
+}
+
+
 @dataclass(frozen=True)
 class LabelErrorImpact:
-    """How much of the dev error suspected label errors explain, and whether to fix them."""
+    """How much of the dev error suspected label errors explain, and whether to fix them.
+
+    `share_of_errors` is the raw share (every misclassified suspect counted as a label
+    error); `label_errors` and `share_low` / `share_high` discount the suspects a model of
+    this error rate flags on correct labels, and the verdict reads the interval.
+    """
 
     split: str
     examples: int
@@ -219,22 +402,18 @@ class LabelErrorImpact:
     sentence: str
     # False when the model errs too often for its disagreements with a label to mean much.
     reliable: bool = True
+    # Misclassified suspects a clean-label model would raise anyway: mean and interval.
+    false_suspects: float = 0.0
+    false_suspects_low: float = 0.0
+    false_suspects_high: float = 0.0
+    label_errors: float = 0.0  # misclassified suspects beyond the false alarms
+    share_low: float = 0.0  # of errors that are label errors, interval at `confidence`
+    share_high: float = 0.0
+    confidence: float = 0.95
+    verdict: Verdict = "none"
 
     def as_dict(self) -> dict:
-        return {
-            "split": self.split,
-            "examples": self.examples,
-            "suspected": self.suspected,
-            "dev_error": self.dev_error,
-            "error_from_labels": self.error_from_labels,
-            "error_other": self.error_other,
-            "share_of_errors": self.share_of_errors,
-            "error_without_suspected": self.error_without_suspected,
-            "worth_fixing_share": self.worth_fixing_share,
-            "worth_fixing": self.worth_fixing,
-            "sentence": self.sentence,
-            "reliable": self.reliable,
-        }
+        return dataclasses.asdict(self)
 
 
 def label_error_impact(
@@ -243,13 +422,18 @@ def label_error_impact(
     worth_fixing_share: float,
     split: str = "dev",
     max_model_error: float | None = None,
+    false_alarms: FalseSuspects | None = None,
+    confidence: float = 0.95,
 ) -> LabelErrorImpact:
     """The notes' decision: fix labels when they explain at least `worth_fixing_share` of errors.
 
-    Shares are ratios of counts, so 6 of 100 errors is exactly 6% (no float drift at the
-    threshold). Confident learning trusts the model more than the labels: above
-    `max_model_error` most "suspects" are the model's own mistakes, so the verdict is
-    withheld and the sentence says to improve the model first.
+    Counted are the misclassified suspects beyond the false alarms (`false_alarms`, its
+    column 1 for these rows; none: every suspect counts), and the decision needs the whole
+    interval of that share on one side of the threshold: "worth fixing" when its low end
+    reaches it, "not the priority" when its high end stays below, "uncertain" otherwise, so
+    a share on the boundary never flips the advice. Confident learning trusts the model more
+    than the labels: above `max_model_error` most "suspects" are the model's own mistakes,
+    so the verdict is withheld and the sentence says to improve the model first.
     """
     misclassified = _bool_vector(misclassified, "misclassified")
     suspected = _bool_vector(suspected, "suspected")
@@ -270,14 +454,25 @@ def label_error_impact(
     unsuspected = int((~suspected).sum())
     share = from_labels / errors if errors else 0.0
     reliable = max_model_error is None or errors / count <= max_model_error
-    worth = errors > 0 and share >= worth_fixing_share and reliable
-    sentence = _impact_sentence(split, errors / count, from_labels / count, share, worth)
-    if not reliable:
+    expected, low, high = 0.0, 0.0, 0.0
+    if false_alarms is not None:
+        expected = float(false_alarms.counts[:, 1].mean())
+        low, high = false_alarms.interval(1)
+    label_errors = max(0.0, from_labels - expected)
+    share_low = share_interval(from_labels - high, errors, confidence)[0]
+    share_high = share_interval(from_labels - low, errors, confidence)[1]
+    verdict = _verdict(errors, reliable, share_low, share_high, worth_fixing_share)
+    sentence = _impact_sentence(
+        split, count, errors, from_labels, (expected, low, high), (share_low, share_high)
+    )
+    if verdict == "unreliable":
         sentence = (
-            f"{sentence.split(':')[0]}; but at {errors / count:.2%} {split} error (above "
+            f"{sentence}; but at {errors / count:.2%} {split} error (above "
             f"{max_model_error:.0%}) most suspects are likely the model's own mistakes: "
             "improve the model first, then look at labels again"
         )
+    elif verdict != "none":
+        sentence = f"{sentence}: {VERDICT_TEXT[verdict].format(threshold=worth_fixing_share)}"
     return LabelErrorImpact(
         split=split,
         examples=count,
@@ -290,10 +485,30 @@ def label_error_impact(
             int((misclassified & ~suspected).sum()) / unsuspected if unsuspected else None
         ),
         worth_fixing_share=float(worth_fixing_share),
-        worth_fixing=worth,
+        worth_fixing=verdict == "worth_fixing",
         sentence=sentence,
         reliable=reliable,
+        false_suspects=expected,
+        false_suspects_low=low,
+        false_suspects_high=high,
+        label_errors=label_errors,
+        share_low=share_low,
+        share_high=share_high,
+        confidence=confidence,
+        verdict=verdict,
     )
+
+
+def _verdict(
+    errors: int, reliable: bool, share_low: float, share_high: float, threshold: float
+) -> Verdict:
+    if errors == 0:
+        return "none"
+    if not reliable:
+        return "unreliable"
+    if share_low >= threshold:
+        return "worth_fixing"
+    return "not_priority" if share_high < threshold else "uncertain"
 
 
 def _bool_vector(values: np.ndarray, name: str) -> np.ndarray:
@@ -306,15 +521,28 @@ def _bool_vector(values: np.ndarray, name: str) -> np.ndarray:
 
 
 def _impact_sentence(
-    split: str, error: float, from_labels: float, share: float, worth: bool
+    split: str,
+    count: int,
+    errors: int,
+    from_labels: int,
+    false_alarms: tuple[float, float, float],
+    shares: tuple[float, float],
 ) -> str:
-    if error == 0:
+    if errors == 0:
         return f"no {split} errors: nothing to gain from fixing labels"
-    verdict = "worth fixing the suspected labels" if worth else "fixing labels is not the priority"
-    return (
-        f"{from_labels:.2%} of the {error:.2%} {split} error ({share:.0%} of errors) comes from "
-        f"suspected label errors, {error - from_labels:.2%} from other causes: {verdict}"
+    error, from_share = errors / count, from_labels / count
+    text = (
+        f"{from_share:.2%} of the {error:.2%} {split} error ({from_labels / errors:.0%} of "
+        f"errors) comes from suspected label errors, {error - from_share:.2%} from other causes"
     )
+    expected, low, high = false_alarms
+    if high > 0:
+        text += (
+            f"; a model of this error rate flags about {expected:.1f} of those {from_labels} "
+            f"suspects ({low:.0f} to {high:.0f}) on correct labels, so about "
+            f"{max(0.0, from_labels - expected):.0f} of the {errors} errors are label errors"
+        )
+    return f"{text} ({shares[0]:.0%} to {shares[1]:.0%} of errors)"
 
 
 def train_label_issues(

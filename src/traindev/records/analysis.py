@@ -7,7 +7,7 @@ reads them and embeds the images.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
@@ -76,6 +76,34 @@ class LabelImpact(Record):
     worth_fixing: bool
     sentence: str
     reliable: bool
+    # Misclassified suspects a model of this error rate raises on correct labels (mean and
+    # interval), the label errors beyond them, and their share of errors as an interval.
+    # None: a record written before the false-alarm calibration (re-run analyze).
+    false_suspects: float | None = None
+    false_suspects_low: float | None = None
+    false_suspects_high: float | None = None
+    label_errors: float | None = None
+    share_low: float | None = None
+    share_high: float | None = None
+    confidence: float | None = None
+    verdict: Literal["none", "unreliable", "worth_fixing", "uncertain", "not_priority"] | None = (
+        None
+    )
+
+
+class FalseSuspectCount(Record):
+    """Suspects among all checked rows that the same check raises on simulated correct
+    labels (analysis.label_issues.false_suspects)."""
+
+    replicates: int
+    temperature: float
+    observed: int
+    expected: float
+    low: float
+    high: float
+    label_errors: float  # suspects beyond the false alarms
+    confidence: float
+    calibrated_on: str  # the rows the model's confidence was calibrated on (train-dev)
 
 
 class Suspect(Record):
@@ -93,6 +121,7 @@ class Suspect(Record):
 class LabelIssues(Record):
     suspected_dev: int
     suspected_test: int
+    false_suspects: FalseSuspectCount | None = None  # None: written before the calibration
     impact: LabelImpact
     top: list[Suspect]
 

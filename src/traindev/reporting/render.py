@@ -22,7 +22,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from traindev.data.augmentation import AugmentationPreview
-from traindev.records.analysis import DomainMismatch, Suspect
+from traindev.records.analysis import DomainMismatch, LabelIssues, Suspect
 from traindev.records.diagnosis import ClassDiagnosis, DomainDiagnosis, DomainRows, Gap
 from traindev.records.selection import SelectionRecord as Selection
 from traindev.records.selection import Threshold
@@ -790,19 +790,59 @@ def suspects_gallery(analysis: Analysis, suspects: Sequence[Suspect], base: str)
     )
 
 
+# The label verdict in a table cell (analysis.label_issues.label_error_impact decides it).
+LABEL_VERDICTS = {
+    "none": "no dev errors",
+    "unreliable": "withheld: improve the model first",
+    "worth_fixing": "worth fixing now",
+    "uncertain": "uncertain: view the top suspects",
+    "not_priority": "not the priority",
+}
+
+
+def false_suspects_note(issues: LabelIssues) -> str:
+    alarms = issues.false_suspects
+    if alarms is None:
+        return ""
+    return (
+        f" Expected false suspects: {alarms.expected:.1f} of {number(alarms.observed)} "
+        f"({alarms.low:.0f} to {alarms.high:.0f}), what a model of this error rate flags when "
+        f"every label is right (its confidence calibrated on {alarms.calibrated_on})."
+    )
+
+
 def label_impact_table(analysis: Analysis) -> Table | None:
     issues = analysis.label_issues
     if issues is None:
         return None
     impact = issues.impact
-    rows = (
+    rows = [
         ("Dev error", percent(impact.dev_error)),
         ("Error from suspected labels", percent(impact.error_from_labels)),
         ("Error from other causes", percent(impact.error_other)),
         ("Share of errors from suspected labels", percent(impact.share_of_errors)),
+    ]
+    if impact.verdict is not None:  # None: a record from before the false-alarm count
+        rows += [
+            (
+                "Of those, expected on correct labels",
+                f"{impact.false_suspects:.1f} ({impact.false_suspects_low:.0f} to "
+                f"{impact.false_suspects_high:.0f})",
+            ),
+            (
+                f"Share of errors that are label errors ({impact.confidence:.0%} interval)",
+                f"{percent(impact.share_low)} to {percent(impact.share_high)}",
+            ),
+        ]
+    rows += [
         ("Dev error without the suspected rows", percent(impact.error_without_suspected)),
-        ("Worth fixing now", "yes" if impact.worth_fixing else "no"),
-    )
+        (
+            "Verdict",
+            LABEL_VERDICTS[impact.verdict]
+            if impact.verdict is not None
+            else ("worth fixing now" if impact.worth_fixing else "not the priority"),
+        ),
+    ]
     return Table(("Quantity", "Value"), rows, numeric=frozenset({1}), css_class="label-impact")
 
 
@@ -819,7 +859,7 @@ def label_issue_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
         blocks += [
             Paragraph(
                 f"Suspected incorrect labels: {number(issues.suspected_dev)} in dev, "
-                f"{number(issues.suspected_test)} in test."
+                f"{number(issues.suspected_test)} in test.{false_suspects_note(issues)}"
             ),
             Paragraph(issues.impact.sentence),
             table,

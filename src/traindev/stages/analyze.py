@@ -18,7 +18,9 @@ import pandas as pd
 from traindev import paths
 from traindev.analysis.features import penultimate_features
 from traindev.analysis.label_issues import (
+    FalseSuspects,
     LabelIssues,
+    false_suspects,
     label_error_impact,
     suspect_label_issues,
     train_label_issues,
@@ -148,7 +150,15 @@ def run(params: Params, architecture: str) -> str:
         summary["label_issues"] = None
         if issues is not None:
             summary["label_issues"] = _label_summary(
-                issues, predictions, wrong, dev, settings, store.classes
+                issues,
+                predictions,
+                (probabilities, store.label_indices(held_out_rows)),
+                store.label_indices(
+                    predictions.loc[predictions["split"] == "train_dev", "row"].to_numpy()
+                ),
+                (dev, wrong),
+                settings,
+                store.classes,
             )
             _thumbnails(store, held_out_rows[issues.rows[:TOP_SUSPECTS]], staging)
             issues.as_frame(store.classes).drop(columns=["row"]).to_csv(
@@ -232,26 +242,64 @@ def _label_issues(
 def _label_summary(
     issues: LabelIssues,
     predictions: pd.DataFrame,
-    wrong: pd.Series,
-    dev: pd.DataFrame,
+    held_out: tuple[np.ndarray, np.ndarray],
+    train_dev_labels: np.ndarray,
+    dev_errors: tuple[pd.DataFrame, pd.Series],
     settings: AnalyzeParams,
     classes: list[str],
 ) -> dict:
+    """The label-issue record: suspects, their false-alarm count and the verdict.
+
+    `held_out` is (all probabilities, the dev + test labels cleanlab checked);
+    `train_dev_labels` calibrate the false-alarm count; `dev_errors` the dev rows and which
+    of them the model got wrong.
+    """
+    dev, wrong = dev_errors
     suspected = set(issues.ids)
     split_of = dict(zip(predictions["id"], predictions["split"], strict=False))
+    alarms = _false_alarms(issues, predictions, held_out, train_dev_labels, settings)
     impact = label_error_impact(
         wrong.to_numpy(),
         dev["id"].isin(suspected).to_numpy(),
         settings.label_issues.worth_fixing_share,
         max_model_error=settings.label_issues.max_model_error,
+        false_alarms=alarms,
+        confidence=settings.label_issues.confidence,
     )
     top = _suspect_rows(issues, classes, split_of)
     return {
         "suspected_dev": sum(split_of.get(i) == "dev" for i in suspected),
         "suspected_test": sum(split_of.get(i) == "test" for i in suspected),
+        "false_suspects": alarms.as_dict(),
         "impact": impact.as_dict(),
         "top": top,
     }
+
+
+def _false_alarms(
+    issues: LabelIssues,
+    predictions: pd.DataFrame,
+    held_out: tuple[np.ndarray, np.ndarray],
+    train_dev_labels: np.ndarray,
+    settings: AnalyzeParams,
+) -> FalseSuspects:
+    """The suspects this model raises on correct labels, on the rows cleanlab checked
+    (dev and test, in prediction order), dev counted apart for the verdict; the model's
+    confidence is calibrated on train-dev, whose labels the verdict does not judge."""
+    probabilities, labels = held_out
+    checked = predictions["split"].isin(["dev", "test"]).to_numpy()
+    train_dev = (predictions["split"] == "train_dev").to_numpy()
+    options = settings.label_issues
+    return false_suspects(
+        labels,
+        probabilities[checked],
+        observed=len(issues),
+        focus=(predictions.loc[checked, "split"] == "dev").to_numpy(),
+        settings=(options.null_replicates, options.confidence, settings.errors.seed),
+        calibration=(
+            (train_dev_labels, probabilities[train_dev], "train-dev") if train_dev.any() else None
+        ),
+    )
 
 
 def _mismatch(
