@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import mlflow
@@ -110,6 +111,15 @@ def test_analyze_writes_sheets_label_issues_and_mismatch_for_each_architecture(
             domains["target_gaps"] and "Train / train-dev error per domain" in (domains["summary"])
         )
         assert summary["mismatch"]["summary"].startswith("Per training domain")
+
+
+def test_evaluate_and_analyze_print_their_phases_and_training_its_epochs(reproduced_project):
+    # DVC passes each stage's stderr through: a stage that runs for minutes is never silent.
+    output = reproduced_project.first_repro.stdout + reproduced_project.first_repro.stderr
+    for arch in ARCHITECTURES:
+        assert f"[evaluate {arch}" in output and f"[analyze {arch}" in output
+        assert re.search(rf"\[analyze {arch} +\d+\.\ds\] label issues", output)
+    assert re.search(r"\[train +\d+\.\ds\] epoch 1/\d+: loss", output)
 
 
 def test_select_crowns_the_best_architecture_in_the_mlflow_registry(reproduced_project):

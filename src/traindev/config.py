@@ -705,7 +705,9 @@ class TrainParams(Section):
     )
     checkpoint: CheckpointParams = Field(default_factory=CheckpointParams)
     progress: Literal["auto", "always", "never"] = Field(
-        "auto", description="The per-epoch progress bar; auto: on a terminal, never in CI or logs."
+        "auto",
+        description="The per-epoch progress bar (auto: on a terminal, never in CI or logs); "
+        "one line per epoch goes to stderr in every mode but never.",
     )
     in_memory_max_mb: float = Field(
         512.0,

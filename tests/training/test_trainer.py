@@ -246,3 +246,18 @@ def test_the_progress_bar_shows_images_per_second_and_loss_when_asked(capsys, mo
     Trainer(model, params, CPU).fit(train, {"train": train, "train_dev": train, "dev": train})
     shown = capsys.readouterr().err
     assert "epoch 1/1" in shown and "img/s" in shown and "loss=" in shown
+
+
+def test_fit_prints_one_line_per_epoch_to_stderr_unless_progress_is_never(capsys):
+    fit(separable_store(), lr=0.01)
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == ""
+    assert [line.split("] ")[1].split(":")[0] for line in lines] == [
+        "epoch 1/3",
+        "epoch 2/3",
+        "epoch 3/3",
+    ]
+    assert all(line.startswith("[train ") and "train-dev" in line for line in lines)
+    fit(separable_store(), lr=0.01, progress="never")
+    assert capsys.readouterr().err == ""

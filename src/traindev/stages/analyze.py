@@ -51,6 +51,7 @@ from traindev.records.analysis import AnalysisRecord
 from traindev.records.runs import training_run_id
 from traindev.tracking import open_run
 from traindev.training.checkpoint import load_checkpoint
+from traindev.training.progress import PhaseLog
 from traindev.training.runtime import select_device
 
 ERRORS_SHEET = "errors"
@@ -62,6 +63,7 @@ SYNTHETIC_ORIGIN = "synthetic"  # the manifest's origin of synthesize-stage rows
 
 def run(params: Params, architecture: str) -> str:
     settings = params.analyze
+    log = PhaseLog(f"analyze {architecture}")
     evaluation = paths.evaluation_dir(architecture)
     checkpoint = load_checkpoint(paths.model_dir(architecture) / paths.CHECKPOINT_FILE)
     if checkpoint.tasks:
@@ -83,6 +85,8 @@ def run(params: Params, architecture: str) -> str:
     dev_error = float(wrong.mean())
 
     held_out_rows = predictions.loc[predictions["split"].isin(["dev", "test"]), "row"].to_numpy()
+    if settings.label_issues.enabled:
+        log("label issues (cleanlab)")
     issues = (
         _label_issues(store, predictions, probabilities, held_out_rows)
         if settings.label_issues.enabled
@@ -107,13 +111,18 @@ def run(params: Params, architecture: str) -> str:
             )
         ],
     }
+    log("error properties and sheets")
     model = None
     if settings.mismatch.enabled or settings.label_issues.train_folds > 1:
         model = checkpoint.build()
     # Each optional part: its JSON record and the store rows of the examples it shows.
+    if settings.mismatch.enabled:
+        log(f"data-mismatch classifier ({settings.mismatch.folds} folds)")
     mismatch, gallery_rows = (
         _mismatch(model, store, predictions, params) if settings.mismatch.enabled else (None, [])
     )
+    if settings.label_issues.train_folds > 1:
+        log(f"training-label check ({settings.label_issues.train_folds} folds)")
     train_issues, train_suspect_rows = (
         _train_label_issues(model, store, params)
         if settings.label_issues.train_folds > 1
@@ -149,6 +158,7 @@ def run(params: Params, architecture: str) -> str:
             }
         summary["label_issues"] = None
         if issues is not None:
+            log(f"false-alarm count ({settings.label_issues.null_replicates} replicates)")
             summary["label_issues"] = _label_summary(
                 issues,
                 predictions,
@@ -168,6 +178,7 @@ def run(params: Params, architecture: str) -> str:
         summary["mismatch"] = mismatch
         _thumbnails(store, train_suspect_rows, staging)
         _thumbnails(store, gallery_rows, staging)
+    log("writing the record and logging to MLflow")
     write_record(paths.analysis_file(architecture), AnalysisRecord.model_validate(summary))
     _log_to_mlflow(architecture, summary)
     return _headline(architecture, summary)

@@ -48,11 +48,13 @@ from traindev.records.scores import ScoresRecord
 from traindev.records.training import TrainingRecord
 from traindev.tracking import SPLIT_TAG, configure, flatten, logged_tasks, open_run, run_started
 from traindev.training.checkpoint import Checkpoint, load_checkpoint
+from traindev.training.progress import PhaseLog
 from traindev.training.runtime import select_device
 
 
 def run(params: Params, architecture: str) -> str:
     evaluate = params.evaluate
+    log = PhaseLog(f"evaluate {architecture}")
     store = read_store(paths.SPLIT)
     checkpoint = load_checkpoint(paths.model_dir(architecture) / paths.CHECKPOINT_FILE)
     if checkpoint.classes != store.classes:
@@ -72,7 +74,9 @@ def run(params: Params, architecture: str) -> str:
     device = select_device("auto")
     model = checkpoint.build()
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
+    log(f"predicting {len(rows)} examples on {device}")
     probabilities = predict_probabilities(model, store, device, evaluate.batch_size, rows)
+    log("measuring latency")
     latency = measure_latency(model, example_input(store), device)
     manifest = store.manifest.iloc[rows]
     y_true = store.label_indices(rows)
@@ -92,6 +96,7 @@ def run(params: Params, architecture: str) -> str:
     )
     settings = evaluate.diagnosis
     wrong = y_true != y_pred
+    log(f"bootstrap intervals ({settings.bootstrap_replicates} replicates)")
     intervals = table_intervals(
         {name: wrong[split == name] for name in SPLITS},
         evaluate.human_level_error,
@@ -143,6 +148,7 @@ def run(params: Params, architecture: str) -> str:
         }
     )
 
+    log("writing outputs and logging to MLflow")
     _publish(
         architecture,
         Published(predictions, probabilities, record, confusion, confusion_rows(confusion)),

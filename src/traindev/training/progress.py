@@ -1,8 +1,10 @@
-"""A per-epoch progress bar (loss, images/s, ETA) that costs nothing when it is off.
+"""Progress on stderr: a per-epoch bar on a terminal, and one short line per phase anywhere.
 
-The loss shown is read back from the device at most twice a second, never per step, so
-the bar does not make the GPU wait; off a terminal, in CI or on ranks other than 0 it is
-a no-op object.
+The bar (loss, images/s, ETA) costs nothing when it is off: the loss shown is read back from
+the device at most twice a second, never per step, so the bar does not make the GPU wait;
+off a terminal, in CI or on ranks other than 0 it is a no-op object. `PhaseLog` writes one
+line per phase or epoch with the seconds since the stage started, so a stage that runs for
+minutes in a log (DVC, Prefect, CI) is never silent; stdout keeps only the stage's result.
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, TextIO
 
-import torch
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    import torch
+
+    from traindev.training.trainer import EpochRecord
 
 REFRESH_SECONDS = 0.5
 
@@ -56,3 +63,31 @@ class EpochProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class PhaseLog:
+    """`[evaluate lenet5  12.3s] bootstrap intervals`: one line per call, flushed at once.
+
+    `stream` defaults to the current sys.stderr (read at each call, so pytest's capture and
+    redirections see it); `enabled=False` makes it silent.
+    """
+
+    def __init__(self, stage: str, enabled: bool = True, stream: TextIO | None = None) -> None:
+        self.stage, self.enabled, self.stream = stage, enabled, stream
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        stream = self.stream if self.stream is not None else sys.stderr
+        print(f"[{self.stage} {elapsed:6.1f}s] {message}", file=stream, flush=True)
+
+
+def epoch_line(record: EpochRecord, epochs: int) -> str:
+    """One epoch's summary: the loss and the three monitored errors."""
+    return (
+        f"epoch {record.epoch}/{epochs}: loss {record.loss:.4f}, error train "
+        f"{record.train_error:.2%} / train-dev {record.train_dev_error:.2%} / dev "
+        f"{record.dev_error:.2%} ({record.seconds:.1f}s training)"
+    )

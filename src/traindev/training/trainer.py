@@ -31,7 +31,7 @@ from traindev.training.early_stopping import EarlyStopping
 from traindev.training.objectives import Objective, SingleLabel
 from traindev.training.optimizers import build_optimizer
 from traindev.training.precision import choose_precision
-from traindev.training.progress import EpochProgress, progress_enabled
+from traindev.training.progress import EpochProgress, PhaseLog, epoch_line, progress_enabled
 from traindev.training.schedules import build_scheduler
 from traindev.training.state import TrainingState, capture_rng, restore_rng
 
@@ -248,6 +248,8 @@ class Trainer:
             result.train_seconds, result.examples_seen = resume.train_seconds, resume.examples_seen
             result.resumed_from = resume.epoch
             first_epoch = resume.epoch + 1
+        # One line per epoch (the bar above is for terminals only): `progress: never` mutes it.
+        log = PhaseLog("train", self.params.progress != "never" and self.context.is_main)
         for epoch in range(first_epoch, self.params.epochs + 1):
             started = time.perf_counter()
             loss, seen = self.train_epoch(train, epoch)
@@ -266,6 +268,7 @@ class Trainer:
                 seconds=elapsed,
             )
             result.history.append(record)
+            log(epoch_line(record, self.params.epochs))
             stop = self.early_stopping.update(epoch, record.dev_error, self.model)
             if on_epoch is not None:
                 on_epoch(record)
