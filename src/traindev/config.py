@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     NonNegativeFloat,
     PositiveFloat,
+    ValidationError,
     create_model,
     field_validator,
     model_validator,
@@ -636,6 +637,27 @@ class AugmentParams(Section):
         return self
 
 
+# The train keys one architecture may set for itself (train.overrides.<arch>): its budget.
+OVERRIDABLE_TRAIN_KEYS = ("epochs", "lr", "batch_size")
+
+
+class TrainOverrideParams(Section):
+    """One architecture's own training budget; a key left out keeps the shared train value.
+
+    The values are checked against the shared key's own rules (TrainParams), so each rule
+    lives once.
+    """
+
+    epochs: int | None = Field(None, description="This architecture's train.epochs.")
+    lr: float | None = Field(None, description="This architecture's train.lr.")
+    batch_size: int | Literal["full"] | None = Field(
+        None, description="This architecture's train.batch_size."
+    )
+
+    def values(self) -> dict[str, Any]:
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
 class TrainParams(Section):
     """Training: one train@<arch> stage and one MLflow run per listed architecture."""
 
@@ -717,6 +739,49 @@ class TrainParams(Section):
     )
     transfer: TransferParams = Field(default_factory=TransferParams)
     augment: AugmentParams = Field(default_factory=AugmentParams)
+    overrides: dict[str, TrainOverrideParams] = Field(
+        default_factory=dict,
+        description="Per-architecture epochs, lr and batch_size replacing the shared ones, e.g. "
+        "{resnet18: {epochs: 40, lr: 0.01}, logistic_regression: {epochs: 5}}; {}: every "
+        "architecture trains with the shared values. Any change re-runs every train stage "
+        "(DVC tracks the whole mapping).",
+    )
+
+    def for_architecture(self, name: str) -> TrainParams:
+        """The train params `name` trains with: the shared ones, its overrides applied."""
+        override = self.overrides.get(name)
+        if override is None or not override.values():
+            return self.model_copy(update={"overrides": {}})
+        return TrainParams.model_validate(self.model_dump() | override.values() | {"overrides": {}})
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides_name_architectures(
+        cls, overrides: dict[str, TrainOverrideParams]
+    ) -> dict[str, TrainOverrideParams]:
+        known = sorted(ARCHITECTURE_PARAMS)
+        for name in overrides:
+            if name not in ARCHITECTURE_PARAMS:
+                raise ValueError(
+                    f"unknown architecture {name!r}{did_you_mean(name, known)}; "
+                    f"valid architectures: {', '.join(known)}"
+                )
+        return overrides
+
+    @model_validator(mode="after")
+    def _overrides_follow_the_shared_rules(self) -> TrainParams:
+        shared = self.model_dump() | {"overrides": {}}
+        for name, override in self.overrides.items():
+            try:
+                TrainParams.model_validate(shared | override.values())
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                key = ".".join(str(part) for part in error["loc"])
+                message = error["msg"].removeprefix("Value error, ")
+                raise ValueError(
+                    f"overrides.{name}.{key}: {message} (got {error.get('input')!r})"
+                ) from None
+        return self
 
     @model_validator(mode="after")
     def _transfer_targets_are_trained(self) -> TrainParams:

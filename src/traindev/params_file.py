@@ -14,7 +14,7 @@ data layer (`traindev.data.augmentation` imports the schema).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -123,10 +123,23 @@ def _format_errors(exc: ValidationError) -> list[str]:
 def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
     """Field names of the schema at `loc`, walking the Params model tree."""
     model: Any = Params
-    for part in loc:
+    parts = iter(loc)
+    for part in parts:
         field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
         annotation = getattr(field, "annotation", None)
+        values = _mapping_values(annotation)
+        if values is not None:  # a mapping the user keys (train.overrides.<arch>)
+            annotation = values
+            if next(parts, None) is None:
+                return []
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation
     return list(model.model_fields)
+
+
+def _mapping_values(annotation: Any) -> Any:
+    """V of a dict[str, V] annotation; None for anything else."""
+    if get_origin(annotation) is dict:
+        return get_args(annotation)[1]
+    return None

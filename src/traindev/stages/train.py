@@ -76,7 +76,7 @@ def _device_type(requested: str) -> str:
 
 
 def _train(params: Params, architecture: str, context: DistributedContext) -> str:
-    train_params = params.train
+    train_params = params.train.for_architecture(architecture)  # its overrides applied
     store = read_store(paths.SPLIT)
     seed_everything(train_params.seed, train_params.deterministic)
     device = select_device(train_params.device, context.local_rank)
