@@ -89,6 +89,31 @@ def test_bad_file_is_skipped_listed_and_counted_under_skip(tmp_path, case):
     assert len(read_store(tmp_path / "ingested").manifest) == 4
 
 
+def test_one_run_lists_every_kind_of_bad_input(tmp_path):
+    """An empty class folder is found by the scan, a corrupt PNG and a zero-byte file only by
+    decoding: the first run names all three, so no second run is needed to find the rest."""
+    root = make_folder(tmp_path / "f", GOOD)
+    for breaker in (_empty_class_folder, _truncated, _zero_bytes):
+        breaker(root)
+    with pytest.raises(BadInputError) as caught:
+        run_ingest(tmp_path, folder_params(root))
+    text = str(caught.value)
+    assert "3 bad input(s)" in text
+    assert "d/c: empty class folder" in text
+    assert "d/a/full.png: unreadable or truncated image" in text
+    assert "d/a/empty.png: empty file (0 bytes)" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]  # nothing half-written
+
+
+def test_a_data_set_problem_also_lists_the_bad_files(tmp_path):
+    root = make_folder(tmp_path / "f", {"d": {"a": 2}})
+    _empty_class_folder(root)
+    with pytest.raises(BadInputError) as caught:
+        run_ingest(tmp_path, folder_params(root))
+    text = str(caught.value)
+    assert "only one class ('a')" in text and "d/c: empty class folder" in text
+
+
 def test_label_outside_the_class_list_names_every_file(tmp_path):
     root = make_folder(tmp_path / "f", {"d": {"a": 2, "b": 2, "zebra": 2}})
     with pytest.raises(BadInputError, match=r"2 bad input(.|\n)*d/zebra/0.png: label 'zebra'"):
@@ -131,7 +156,7 @@ def test_manifest_rows_are_named_by_number(tmp_path):
     assert "labels.csv row 2 (line 3): file not found" in text
     assert "labels.csv row 4 (line 5): empty label" in text
     assert "labels.csv row 5 (line 6): label 'c' is not in ingest.classes" in text
-    assert "row 6" not in text  # decoding waits until the cheap checks pass
+    assert "4 bad input(s)" in text and "labels.csv row 6 (line 7)" in text  # decoded too
 
     run_ingest(tmp_path, IngestParams(**params, classes=["a", "b"], on_bad_input="skip"))
     skipped = pd.read_csv(tmp_path / "reports" / "skipped.csv")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from traindev.data.sources.problems import (
     BadInputError,
     Problem,
     problems_frame,
+    problems_message,
     raise_problems,
 )
 from traindev.data.store import (
@@ -61,9 +63,9 @@ def ingest_images(
     skip = params.on_bad_input == "skip"
     frame, problems = _check_labels(candidates.frame, params.classes)
     problems = candidates.problems + problems
-    if not skip:
-        raise_problems(problems, candidates.origin)
-    check_structure(frame, params, candidates.origin)
+    # Under `fail` the problems found so far are held back until every file is decoded, so
+    # one run lists them all (an empty folder, a corrupt PNG and a zero-byte file together).
+    check_structure(frame, params, candidates.origin, [] if skip else problems)
     frame = frame.reset_index(drop=True)
     workers = resolve_workers(params.workers, len(frame))
 
@@ -76,9 +78,9 @@ def ingest_images(
             Problem(frame.at[i, "where"], frame.at[i, "file"], reason)
             for i, reason in outcome.errors
         ]
-        if not skip:
-            raise_problems(failed, candidates.origin)
         problems += failed
+        if not skip:
+            raise_problems(problems, candidates.origin)
         everything = len(outcome.kept) == len(frame)  # the usual case: no copy of the frame
         kept = frame if everything else frame.iloc[outcome.kept].reset_index(drop=True)
         check_structure(kept, params, candidates.origin)
@@ -100,16 +102,31 @@ def ingest_images(
     return IngestResult(manifest, classes, problems_frame(problems), workers)
 
 
-def check_structure(frame: pd.DataFrame, params: IngestParams, origin: str) -> None:
-    """Problems of the data set as a whole: these fail whatever `on_bad_input` says."""
+def check_structure(
+    frame: pd.DataFrame, params: IngestParams, origin: str, problems: Sequence[Problem] = ()
+) -> None:
+    """Problems of the data set as a whole: these fail whatever `on_bad_input` says.
+
+    `problems`: per-file problems found so far, listed in the same error (under `fail`), so
+    the user sees everything wrong with the input in one run.
+    """
+    message = _structure_problem(frame, params, origin)
+    if message is None:
+        return
+    if problems:
+        message += "\n" + problems_message(problems, origin)
+    raise BadInputError(message)
+
+
+def _structure_problem(frame: pd.DataFrame, params: IngestParams, origin: str) -> str | None:
     if frame.empty:
-        raise BadInputError(
+        return (
             f"{origin}: no usable images; a folder must look like <root>/<domain>/<class>/<file>, "
             "a manifest needs rows with path and label"
         )
     labels = natural_sorted(frame["label"])
     if len(labels) < 2:
-        raise BadInputError(
+        return (
             f"{origin}: only one class ({labels[0]!r}) has images; a classifier needs at least "
             "2 classes: add a class folder (or manifest rows with another label)"
         )
@@ -117,10 +134,11 @@ def check_structure(frame: pd.DataFrame, params: IngestParams, origin: str) -> N
         present = sorted(frame["domain"].unique())
         absent = [domain for domain in params.domains if domain not in present]
         if absent:
-            raise BadInputError(
+            return (
                 f"{origin}: domain(s) {absent} named in ingest.domains have no images; "
                 f"domains present: {present}"
             )
+    return None
 
 
 def natural_sorted(labels: pd.Series | list[str]) -> list[str]:

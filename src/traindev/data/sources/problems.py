@@ -36,12 +36,16 @@ def problems_frame(problems: Sequence[Problem]) -> pd.DataFrame:
 
 def raise_problems(problems: Sequence[Problem], origin: str) -> None:
     """Under `on_bad_input: fail`: one error listing the first problems and the count."""
-    if not problems:
-        return
+    if problems:
+        raise BadInputError(problems_message(problems, origin))
+
+
+def problems_message(problems: Sequence[Problem], origin: str) -> str:
+    """`origin: N bad input(s)`, the first SHOWN of them one per line, and the two fixes."""
     lines = [f"  - {p.where}: {p.reason}" for p in problems[:SHOWN]]
     if len(problems) > SHOWN:
         lines.append(f"  ... and {len(problems) - SHOWN} more")
-    raise BadInputError(
+    return (
         f"{origin}: {len(problems)} bad input(s); nothing was written.\n"
         + "\n".join(lines)
         + "\nFix or remove them, or set ingest.on_bad_input: skip to leave them out "
