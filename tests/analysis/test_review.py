@@ -272,3 +272,38 @@ def test_meta_columns_are_values_never_categories_and_meta_path_is_ignored(tmp_p
     assert counts["meta.flash = 1"] == 2 and counts["meta.flash = 0"] == 1
     assert not any(row.column in ("meta.path", "meta.notes") for row in table.rows)
     assert "meta.path" not in dict(table.skipped_columns)
+
+
+def test_a_maybe_in_a_reviewers_own_tick_column_is_refused_like_a_built_in_one(tmp_path):
+    """`dog` holds ticks the reviewer added; a `maybe` among them is not a category value."""
+    sheet = notes_example().drop(columns="tick:dog")
+    sheet["dog"] = ["x"] * 5 + [""] * 95
+    sheet.loc[3, "dog"] = "maybe"
+    path = write_review(tmp_path, sheet)
+    with pytest.raises(ReviewError) as error:
+        read_review(path, [c for c in CATEGORIES if c != "dog"])
+    message = str(error.value)
+    assert str(path) in message and "line 5" in message and "column 'dog'" in message
+    assert "'maybe' is not a tick" in message and "yes" in message
+    assert "rename it 'value:dog'" in message  # the other reading, made explicit
+
+
+def test_a_value_prefix_declares_a_reviewers_column_as_values(tmp_path):
+    sheet = notes_example()
+    sheet["value:dog_kind"] = ["x", "maybe", "x", "terrier", ""] + [""] * 95
+    path = write_review(tmp_path, sheet)
+    review = read_review(path, CATEGORIES)
+    assert review["dog_kind"].dtype == object and "value:dog_kind" not in review.columns
+    ids = set(review["id"])
+    counts = {row.name: row.count for row in category_table(review, 0.1, ids, ids).rows}
+    assert counts["dog_kind = x"] == 2 and counts["dog_kind = maybe"] == 1
+
+
+def test_notes_stay_free_text_even_when_they_look_like_ticks(tmp_path):
+    sheet = notes_example()
+    sheet["notes"] = ["x", "maybe", "check again"] + [""] * 97
+    review = read_review(write_review(tmp_path, sheet), CATEGORIES)
+    ids = set(review["id"])
+    table = category_table(review, 0.1, ids, ids)
+    assert review["notes"].dtype == object
+    assert not any(row.column == "notes" for row in table.rows)

@@ -11,9 +11,13 @@ How columns are read:
   a header without the prefix is accepted too). A cell is ticked for 1, x, yes, y, true, ✓
   and not ticked for 0, no, n, false or empty (any case; "1.0" / "0.0", which pandas writes
   after a round trip, count as 1 / 0). Anything else is an error naming file, line and column;
-- a column the reviewer added is a category when its header starts with `tick:`, or when
+- a column the reviewer added is a tick category when its header starts with `tick:`, or when
   every one of its cells reads as a tick (so an all-empty "dog" column is a category with no
-  dogs). Otherwise it holds values, like the `tag.*` columns;
+  dogs), and is then read as strictly as a built-in tick column. A column that mixes ticks
+  with other text (`x`, `x`, `maybe`) is an error naming the file, line and column, exactly
+  like `maybe` in a built-in tick column: it was meant as ticks. A column with no tick in it
+  (`smudge`, `rotated`), or one declared with a `value:` header, holds values, like the `tag.*`
+  columns. `notes` is the one free-text column: it is never read as categories;
 - value columns (label, prediction, domain, `tag.*`, `meta.*`, the reviewer's value columns)
   add one "column = value" category per value when they have at most MAX_VALUE_LEVELS values
   among the counted errors and not the same value on all of them (ErrorTable.skipped_columns
@@ -52,6 +56,7 @@ META_PATH = f"{META_PREFIX}path"  # ingest writes the source file of every image
 NEVER_CATEGORIES = frozenset(("id", "confidence", "thumbnail", META_PATH, LABEL_ISSUE_RANK, NOTES))
 SHEET_VALUE_COLUMNS = frozenset(("id", "label", "prediction", "confidence", "thumbnail", "domain"))
 MAX_VALUE_LEVELS = 20
+VALUE_PREFIX = "value:"  # a reviewer's column of values, never read as ticks
 TICKED_VALUES = ("1", "x", "yes", "y", "true", "✓", "✔")
 UNTICKED_VALUES = ("", "0", "no", "n", "false")
 _ACCEPTED = "1, x, yes, y, true, ✓ (ticked) or 0, no, n, false, an empty cell (not ticked)"
@@ -137,10 +142,12 @@ def read_review(
     _check_required(path, table)
     _check_ids(path, table)
     renames = _resolve_categories(path, table, category_columns)
-    renames |= _extra_categories(path, table, renames)
+    added = _extra_categories(path, table, renames)
+    renames |= added | _value_columns(path, table)
     review = table.copy()
     for column in renames:
-        review[column] = _parse_ticks(path, table[column], column)
+        if not column.startswith(VALUE_PREFIX):
+            review[column] = _parse_ticks(path, table[column], column, column in added)
     return review.rename(columns=renames)
 
 
@@ -341,10 +348,10 @@ def _extra_categories(path: Path, table: pd.DataFrame, taken: dict[str, str]) ->
             continue
         if column.startswith(TICK_PREFIX):
             category = column.removeprefix(TICK_PREFIX).strip()
-        elif all(parse_tick(value) is not None for value in table[column]):
-            category = column
-        else:
+        elif column.startswith(VALUE_PREFIX) or not _has_tick(table[column]):
             continue
+        else:  # ticks, perhaps mixed with text that _parse_ticks names as an error
+            category = column
         clashes = set(table.columns) - {column}
         if not category or category in clashes or category in used:
             raise ReviewError(
@@ -354,6 +361,27 @@ def _extra_categories(path: Path, table: pd.DataFrame, taken: dict[str, str]) ->
         renames[column] = category
         used.add(category)
     return renames
+
+
+def _value_columns(path: Path, table: pd.DataFrame) -> dict[str, str]:
+    """`value:cause` -> `cause`, so its categories read "cause = smudge"."""
+    renames = {}
+    for column in table.columns:
+        if not column.startswith(VALUE_PREFIX):
+            continue
+        name = column.removeprefix(VALUE_PREFIX).strip()
+        if not name or name in table.columns or name in NEVER_CATEGORIES:
+            raise ReviewError(
+                f"{path}: column {column!r} names {name!r}, which is empty, reserved or "
+                "clashes with another column; rename it"
+            )
+        renames[column] = name
+    return renames
+
+
+def _has_tick(cells: pd.Series) -> bool:
+    """Whether any non-empty cell reads as a tick (x, 1, yes, no, 0, ...)."""
+    return bool(cells.map(lambda cell: cell != "" and parse_tick(cell) is not None).any())
 
 
 def _check_required(path: Path, table: pd.DataFrame) -> None:
@@ -379,13 +407,21 @@ def _check_ids(path: Path, table: pd.DataFrame) -> None:
         )
 
 
-def _parse_ticks(path: Path, cells: pd.Series, column: str) -> pd.Series:
+def _parse_ticks(path: Path, cells: pd.Series, column: str, added: bool = False) -> pd.Series:
+    """Booleans, or an error at the first cell that is not a tick. `added`: a column the
+    reviewer added without the `tick:` prefix, which may have been meant as values."""
     parsed = cells.map(parse_tick)
     bad = parsed.isna()
     if bad.any():
         line = bad.idxmax()
+        hint = (
+            ""
+            if not added or column.startswith(TICK_PREFIX)
+            else f"; or, if the column holds values rather than ticks, rename it "
+            f"'{VALUE_PREFIX}{column}'"
+        )
         raise ReviewError(
             f"{path}, line {line}, column {column!r}: {cells[line]!r} is not a tick; "
-            f"use {_ACCEPTED}"
+            f"use {_ACCEPTED}{hint}"
         )
     return parsed.astype(bool)
