@@ -88,3 +88,36 @@ def test_the_summary_reports_pool_use_confidence_and_warnings(tmp_path, monkeypa
         f"split: {warning}" for warning in summary["warnings"]
     ]
     assert "2 warning(s) in reports/split/summary.json" in message
+
+
+def test_a_class_only_in_a_source_domain_is_warned_about_and_recorded(
+    tmp_path, monkeypatch, caplog
+):
+    """The issue's `bird`: only the source domain has it, so it all goes to train."""
+    write_domain(tmp_path, "phone", 90, 0)
+    pixels = np.random.default_rng(3).integers(0, 17, size=(40, 8, 8, 1), dtype=np.uint8)
+    labels = [("0", "1", "2", "bird")[index % 4] for index in range(40)]
+    manifest = pd.DataFrame(
+        {
+            "id": [f"web-{index}" for index in range(40)],
+            "source": "web",
+            "domain": "web",
+            "label": labels,
+            "origin": "real",
+            "tags": [[] for _ in labels],
+        }
+    )
+    write_store(tmp_path / "web", manifest, pixels, ["0", "1", "2", "bird"], 16)
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="traindev.stages.split"):
+        message = split.run(
+            SplitParams(target_domain="phone"), sources=(tmp_path / "phone", tmp_path / "web")
+        )
+
+    summary = json.loads((tmp_path / "reports/split/summary.json").read_text())
+    assert summary["missing_classes"] == {"dev": ["bird"], "test": ["bird"]}
+    warning = next(w for w in summary["warnings"] if "'bird'" in w)
+    assert "no example in dev, test" in warning and "only domain(s) web" in warning
+    assert "class-distribution mismatch" in warning and "add target examples" in warning
+    assert f"split: {warning}" in [record.getMessage() for record in caplog.records]
+    assert "warning(s) in reports/split/summary.json" in message

@@ -89,3 +89,17 @@ def test_a_narrow_synthetic_pool_is_warned_about_in_the_report(tmp_path: Path) -
     assert "### Synthetic data" in text
     assert "| fonts | 300 | 2 | 2.0 | 60.00% | 2 |" in text
     assert "narrow pool: 2 fonts make up 80%" in text
+
+
+def test_a_class_missing_from_dev_and_test_reaches_the_split_section(tmp_path: Path) -> None:
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    path = dirs["split"] / "summary.json"
+    summary = json.loads(path.read_text())
+    warning = "class 'bird' has no example in dev, test: only domain(s) synthetic have it"
+    summary["missing_classes"] = {"dev": ["bird"], "test": ["bird"]}
+    summary["warnings"] = [*summary["warnings"], warning]
+    path.write_text(json.dumps(summary))
+    markdown = write_report(load(dirs), tmp_path / "out", "t", generated_at=WHEN).markdown
+    splits = markdown.read_text("utf-8").split("## Data splits")[1].split("\n## ")[0]
+    assert "Classes with no example in a split (see the warnings below): Dev: bird; " in splits
+    assert warning in splits

@@ -345,6 +345,59 @@ def split_summary(
     }
 
 
+COVERED_SPLITS = ("train", "dev", "test")  # a class absent from one of these is a mismatch
+
+
+def missing_classes(
+    manifest: pd.DataFrame, split: pd.Series, target_domain: str, classes: list[str]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Classes with no example in train, dev or test, and one warning per such class.
+
+    The notes' class-distribution mismatch: a class only the source domain has goes wholly to
+    train, so dev and test never measure it and the target's errors on it go unseen; a class
+    missing from train is never learned. The warning says where the class does occur.
+    """
+    frame = manifest.assign(split=split).dropna(subset=["split"])
+    present = frame.groupby("split")["label"].unique().map(set).to_dict()
+    missing = {
+        name: [label for label in classes if label not in present.get(name, set())]
+        for name in COVERED_SPLITS
+    }
+    missing = {name: labels for name, labels in missing.items() if labels}
+    domains = manifest.groupby("label")["domain"].unique().map(sorted).to_dict()
+    warnings = []
+    for label in classes:
+        absent = [name for name in COVERED_SPLITS if label in missing.get(name, [])]
+        if absent:
+            warnings.append(
+                _missing_class_warning(label, absent, domains.get(label, []), target_domain)
+            )
+    return missing, warnings
+
+
+def _missing_class_warning(
+    label: str, absent: list[str], domains: list[str], target_domain: str
+) -> str:
+    where = f"class {label!r} has no example in {', '.join(absent)}"
+    if not domains:
+        return f"{where}: no domain has any; drop it from ingest.classes or add its images"
+    if target_domain not in domains:
+        return (
+            f"{where}: only domain(s) {', '.join(domains)} have it, not the target "
+            f"{target_domain!r} (a class-distribution mismatch: dev and test cannot measure "
+            "it); add target examples of it, or leave it out of the source domains"
+        )
+    if "train" in absent:
+        return (
+            f"{where}: the model never sees it in training; raise split.target_to_train or add "
+            "source examples of it"
+        )
+    return (
+        f"{where}: the target domain has too few of it; add target examples of it or lower "
+        "the other splits' share"
+    )
+
+
 def _max_share_drift(part: pd.DataFrame, pool: pd.DataFrame, classes: list[str]) -> float:
     """Largest absolute difference, over classes, between a split's class share and its pool's."""
     if part.empty or pool.empty:

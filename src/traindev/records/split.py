@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from traindev.records.base import Interval, NanFloat, Record
 
 
@@ -60,6 +62,9 @@ class SplitSummary(Record):
     near_duplicates: NearDuplicates
     confidence: SplitConfidence
     warnings: list[str]
+    # split -> classes with no example in it (train, dev, test): the notes' class-distribution
+    # mismatch; each also has a warning. Default empty: summaries written before it existed.
+    missing_classes: dict[str, list[str]] = Field(default_factory=dict)
     files_md5: dict[str, str]
 
     @property

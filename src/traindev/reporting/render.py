@@ -1187,7 +1187,19 @@ def split_note(summary: SplitSummary) -> str:
         f"Duplicates dropped: {number(summary.duplicates_dropped)}. "
         + ("" if near is None else f"Near-duplicates of dev/test dropped from train: {near}. ")
         + f"Unused target examples (not assigned to any split): {number(summary.unused_target)}."
+        + missing_classes_note(summary)
     )
+
+
+def missing_classes_note(summary: SplitSummary) -> str:
+    """The classes a split lacks (the notes' class-distribution mismatch), said by the table."""
+    if not summary.missing_classes:
+        return ""
+    listed = "; ".join(
+        f"{split_label(split)}: {', '.join(labels)}"
+        for split, labels in summary.missing_classes.items()
+    )
+    return f" Classes with no example in a split (see the warnings below): {listed}."
 
 
 def synthesis_blocks(diversity: SynthesisDiversity | None) -> list[Block]:

@@ -19,7 +19,7 @@ from traindev import paths
 from traindev.atomic import atomic_file
 from traindev.config import SplitParams
 from traindev.data.near_duplicates import NEAR_DUPLICATE_COLUMNS, drop_near_duplicates
-from traindev.data.split import SPLIT_ORDER, assign_splits, split_summary
+from traindev.data.split import SPLIT_ORDER, assign_splits, missing_classes, split_summary
 from traindev.data.split_confidence import split_confidence
 from traindev.data.store import (
     MANIFEST_FILE,
@@ -61,6 +61,10 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
         params.expected_error,
         params.min_resolvable_difference,
     )
+    summary["missing_classes"], class_warnings = missing_classes(
+        manifest, result.split, params.target_domain, classes
+    )
+    warnings = warnings + class_warnings
     summary["warnings"] = warnings
     for warning in warnings:
         log.warning("split: %s", warning)
