@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export NO_MKDOCS_2_WARNING := 1  # mkdocs-material's end-of-life banner on every build
 
-.PHONY: install repro test lint flow flow-stop ui bench docs clean
+.PHONY: install repro restore test lint flow flow-stop ui bench docs clean
 
 install: $(STAMP)
 
@@ -26,8 +26,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-repro: install          ## run the whole pipeline on the embedded default
+repro: install          ## run the whole pipeline on the embedded default (params checked first)
+	traindev check
 	dvc repro
+
+restore: install        ## after a failed stage: put back the last good outputs (dvc.lock's)
+	traindev restore
 
 test: install lint      ## lint (ruff), the docs build (strict: no broken link), then the tests
 	mkdocs build --strict

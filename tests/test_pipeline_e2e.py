@@ -32,6 +32,8 @@ pytestmark = pytest.mark.e2e
 ARCHITECTURES = ["deep_nn", "lenet5"]
 PER_ARCHITECTURE = ("train", "evaluate", "analyze")
 ALL_STAGES = {
+    "check",
+    "check_split",
     "ingest",
     "synthesize",
     "split",
@@ -250,7 +252,7 @@ def test_a_model_param_reruns_its_chain_and_an_evaluate_param_leaves_training_al
     reproduced_project.set_param("models", "deep_nn.dropout", 0.1)
     reproduced_project.set_param("evaluate", "human_level_error", 0.02)
     changed = reproduced_project.dvc("repro")
-    expected = {"train@deep_nn"} | stages_of("evaluate", "analyze") | {"select", "report"}
+    expected = {"check", "train@deep_nn"} | stages_of("evaluate", "analyze") | {"select", "report"}
     assert ran_stages(changed.stdout) == expected
     metrics = json.loads((reproduced_project.root / "reports/metrics/lenet5.json").read_text())
     assert metrics["bias_variance"]["human_level_error"] == 0.02

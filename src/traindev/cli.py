@@ -17,6 +17,8 @@ from traindev.params_file import load_params
 
 # stage -> (module under traindev.stages, params section it receives, whether it takes --arch)
 STAGES: dict[str, tuple[str, str | None, bool]] = {
+    "check": ("check", None, False),
+    "check-split": ("check_split", "split", False),
     "ingest": ("ingest", "ingest", False),
     "synthesize": ("synthesize", "synthesize", False),
     "split": ("split", "split", False),
@@ -36,10 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="<stage>")
     for name, (_, _, takes_arch) in STAGES.items():
-        command = commands.add_parser(name, help=f"run the {name} stage")
+        command = commands.add_parser(name, help=HELP.get(name, f"run the {name} stage"))
         if takes_arch:
             command.add_argument("--arch", required=True, help="architecture name from params.yaml")
-    commands.add_parser("check", help="validate params.yaml (every key listed and valid) and exit")
+    commands.add_parser(
+        "exp-run",
+        help="`dvc exp run` with its arguments (-S key=value ...), after validating the params "
+        "those overrides give",
+    )
+    commands.add_parser(
+        "restore", help="put back the outputs dvc.lock records (after a failed stage)"
+    )
     fetch = commands.add_parser("fetch", help="download a public image set (opt-in, never run)")
     fetch.add_argument("name", help="mnist, fashion-mnist, cifar10 or usps")
     fetch.add_argument("--raw", type=Path, default=Path("data/raw"), help="download folder")
@@ -47,17 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+HELP = {
+    "check": "validate params.yaml (every key listed and valid); dvc.yaml's first stage",
+    "check-split": "check the split's sizes against the ingested and synthesized data",
+}
+CHECKS = ("check", "check-split")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "exp-run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "fetch":  # not a stage: needs no params.yaml
         from traindev.data.sources.fetch import run_cli
 
         return run_cli(args)
+    if args.command in ("exp-run", "restore"):
+        return workspace_command(args.command, extra, args.params)
     try:
         params = load_params(args.params)
-        if args.command == "check":
-            print(f"{args.params}: valid")
-            return 0
         module_name, section, takes_arch = STAGES[args.command]
         if takes_arch and args.arch not in params.train.architectures:
             raise ParamsError(
@@ -70,8 +88,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ParamsError, ValueError, FileNotFoundError, ArithmeticError) as exc:
         # ArithmeticError: a diverged training loss (NonFiniteLossError), said plainly
         print(f"traindev {args.command}: error: {exc}", file=sys.stderr)
+        print(f"traindev {args.command}: {recovery(args.command)}", file=sys.stderr)
         return 2
     print(f"traindev {args.command}: {message}")
+    return 0
+
+
+def recovery(command: str) -> str:
+    """How to get back to the last good state after `command` failed under DVC."""
+    from traindev.workspace import RESTORE_HINT
+
+    if command in CHECKS:
+        return "no stage ran, so the last good outputs are still in place; fix this and run again"
+    return (
+        "DVC deletes a stage's outputs before running it; after fixing this, run again, or "
+        f"{RESTORE_HINT} from dvc.lock"
+    )
+
+
+def workspace_command(command: str, extra: list[str], params_path: Path) -> int:
+    """`traindev exp-run ...` and `traindev restore` (traindev.workspace)."""
+    from traindev import workspace
+
+    try:
+        if command == "exp-run":
+            return workspace.exp_run(extra, params_path)
+        restored = workspace.restore()
+    except (ParamsError, workspace.RestoreError) as exc:
+        print(f"traindev {command}: error: {exc}", file=sys.stderr)
+        if command == "exp-run":
+            print(f"traindev {command}: nothing ran and params.yaml is unchanged", file=sys.stderr)
+        return 2
+    print("traindev restore: the last good outputs (dvc.lock) are back")
+    for line in restored:
+        print(f"  {line}")
     return 0
 
 

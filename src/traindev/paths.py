@@ -13,6 +13,12 @@ SPLIT = DATA / "split"
 AUGMENTED = DATA / "augmented"  # train.augment.offline_copies augmented copies of the train split
 MODELS = DATA / "models"
 EVALUATION = DATA / "evaluation"
+# The checks DVC runs before any stage touches its outputs (dvc.yaml's first stages): each
+# writes its stamp only when it passes, and the stages after it depend on the stamp.
+CHECKS = DATA / "checks"
+PARAMS_CHECK = CHECKS / "params.ok"
+SPLIT_CHECK = CHECKS / "split.ok"
+SPLIT_SOURCES = (INGESTED, SYNTHESIZED)  # the stores the split combines
 
 REPORTS = Path("reports")
 SPLIT_REPORT = REPORTS / "split"

@@ -57,9 +57,11 @@ def test_compare_trains_the_new_architecture_on_the_same_split_and_reports_both(
 
     outcome = compare(["lenet5", "logistic_regression"], str(copy.root))
 
-    assert list(outcome)[:3] == ["ingest", "synthesize", "split"]  # dvc.yaml's order
+    upstream = ["check", "ingest", "synthesize", "check_split", "split"]
+    assert list(outcome)[:5] == upstream  # dvc.yaml's order, traindev's checks first
     assert list(outcome)[-1] == "report"
-    assert {outcome[name] for name in ("ingest", "synthesize", "split")} == {"skipped"}
+    assert outcome["check"] == "ran"  # params.yaml changed: traindev validates it first
+    assert {outcome[name] for name in upstream[1:]} == {"skipped"}
     assert outcome["train@lenet5"] == "skipped"  # same params: not trained again
     assert outcome["train@logistic_regression"] == "ran"
     assert "train@deep_nn" not in outcome

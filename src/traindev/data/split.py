@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from traindev.config import SourceDomainParams, SplitParams
+from traindev.config import SourceDomainParams, SplitParams, did_you_mean
 
 SPLIT_ORDER = {"train": 0, "train_dev": 1, "dev": 2, "test": 3}
 _NAMES = np.array([None, "train", "train_dev", "dev", "test"], dtype=object)
@@ -101,20 +101,13 @@ def assign_splits(manifest: pd.DataFrame, params: SplitParams) -> SplitResult:
     """Assign every manifest row to a split (or leave it out), without leakage."""
     domain_names, domain = _codes(manifest, "domain")
     label_names, label = _codes(manifest, "label")
-    if params.target_domain not in domain_names:
-        raise SplitError(
-            f"split.target_domain: domain {params.target_domain!r} has no examples; "
-            f"domains present: {sorted(domain_names)}"
-        )
-    _check_sources(params, list(domain_names))
+    check_split_sizes(params, manifest["domain"].value_counts().to_dict())
     strata = domain * len(label_names) + label
     names = [f"{d}/{c}" for d in domain_names for c in label_names]
     words = id_hash_words(manifest["id"], params.seed)
     pick = _Picker(strata, names, params.seed, params.stratify)
 
     is_target = domain == int(np.searchsorted(domain_names, params.target_domain))
-    n_target = int(is_target.sum())
-    _check_eval_sizes(params, n_target)
     dev = pick(is_target, words[:, _RANK], params.dev, "dev")
     test = pick(is_target & ~dev, ~words[:, _RANK], params.test, "test", weights_of=is_target)
     rest = is_target & ~dev & ~test
@@ -267,26 +260,64 @@ def _name_order(names: list[str], seed: int) -> np.ndarray:
     return np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
 
 
-def _check_sources(params: SplitParams, domains: list[str]) -> None:
+def check_split_sizes(params: SplitParams, domains: dict[str, int]) -> None:
+    """What can be checked from the examples per domain alone, before anything is assigned.
+
+    The split stage runs it first, and so does `traindev check-split`, the DVC stage before
+    split, so a split that cannot be made fails before DVC deletes the last good split. Every
+    problem is listed at once, each naming the param to change.
+    """
+    domains = {str(name): int(count) for name, count in domains.items() if count}
+    present = sorted(domains)
+    problems = []
+    if params.target_domain not in domains:
+        problems.append(
+            f"split.target_domain: domain {params.target_domain!r} has no examples"
+            f"{did_you_mean(params.target_domain, present)}; domains present: {present}"
+        )
     unknown = sorted(set(params.sources) - set(domains))
     if unknown:
-        raise SplitError(
+        problems.append(
             f"split.sources names domain(s) {unknown} that have no examples; "
-            f"domains present: {domains}"
+            f"domains present: {present}"
         )
-
-
-def _check_eval_sizes(params: SplitParams, n_target: int) -> None:
-    counts = {
+    n_target = domains.get(params.target_domain, 0)
+    counts = {}
+    for name in ("dev", "test", "train_dev"):
+        size = getattr(params, name)
+        if size >= 1 and size != int(size):
+            problems.append(f"split.{name}: a count must be a whole number, got {size}")
+        counts[name] = size if size >= 1 else 0.0
+    eval_sizes = {
         name: size if size >= 1 else size * n_target
         for name, size in (("dev", params.dev), ("test", params.test))
     }
-    if counts["dev"] + counts["test"] > n_target:
-        raise SplitError(
-            f"split.dev + split.test ask for {counts['dev']:.0f} + {counts['test']:.0f} "
+    if n_target and eval_sizes["dev"] + eval_sizes["test"] > n_target:
+        problems.append(
+            f"split.dev + split.test ask for {eval_sizes['dev']:.0f} + {eval_sizes['test']:.0f} "
             f"examples but target domain {params.target_domain!r} holds only {n_target}; "
             "lower split.dev / split.test"
         )
+    # The most the training pool can hold: every remaining target example and every source
+    # example its cap allows. A train_dev count above that can never be carved out.
+    most = max(0, n_target - int(eval_sizes["dev"]) - int(eval_sizes["test"]))
+    for name, count in domains.items():
+        if name != params.target_domain:
+            cap = params.sources.get(name, SourceDomainParams()).cap
+            most += count if cap is None else min(count, cap)
+    if counts["train_dev"] > most and not problems:
+        problems.append(
+            f"split.train_dev: asks for {int(counts['train_dev'])} examples but the training "
+            f"pool holds at most {most}; lower split.train_dev"
+        )
+    if problems:
+        raise SplitError(problems[0] if len(problems) == 1 else _listed(problems))
+
+
+def _listed(problems: list[str]) -> str:
+    return f"{len(problems)} problems with the split params:\n" + "\n".join(
+        f"  - {problem}" for problem in problems
+    )
 
 
 def _drop_cross_split_duplicates(

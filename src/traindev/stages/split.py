@@ -34,7 +34,7 @@ from traindev.records import write_record
 from traindev.records.split import SplitSummary
 from traindev.records.store import SplitMetadata
 
-SOURCES = (paths.INGESTED, paths.SYNTHESIZED)
+SOURCES = paths.SPLIT_SOURCES
 log = logging.getLogger(__name__)
 
 
