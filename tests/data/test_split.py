@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from traindev.config import SplitParams
-from traindev.data.split import SplitError, assign_splits, split_summary
+from traindev.data.split import SplitError, assign_splits, check_split_sizes, split_summary
 
 CLASSES = [str(digit) for digit in range(10)]
 
@@ -140,6 +140,28 @@ def test_dev_plus_test_larger_than_the_target_pool():
 def test_fractional_counts_are_rejected():
     with pytest.raises(SplitError, match=r"split.dev: a count must be a whole number"):
         assign_splits(make_manifest(100, 100), params(dev=10.5))
+
+
+def test_the_size_check_lists_every_problem_from_domain_counts_alone():
+    """What `traindev check-split` runs before DVC deletes the last good split."""
+    asked = params(target_domain="handwriten", dev=10.5, sources={"web": {"fraction": 0.5}})
+    with pytest.raises(SplitError) as error:
+        check_split_sizes(asked, {"handwritten": 100, "fonts": 100})
+    message = str(error.value)
+    assert message.startswith("3 problems with the split params:")
+    assert "domain 'handwriten' has no examples (did you mean 'handwritten'?)" in message
+    assert "split.sources names domain(s) ['web']" in message
+    assert "split.dev: a count must be a whole number, got 10.5" in message
+
+
+def test_the_size_check_refuses_a_train_dev_count_no_pool_can_hold():
+    domains = {"handwritten": 100, "fonts": 100}
+    check_split_sizes(params(train_dev=150), domains)  # 50 target + 100 fonts can hold it
+    with pytest.raises(SplitError, match=r"split.train_dev: asks for 151 .* at most 150"):
+        check_split_sizes(params(train_dev=151), domains)
+    capped = params(train_dev=80, sources={"fonts": {"cap": 20}})
+    with pytest.raises(SplitError, match=r"at most 70; lower split.train_dev"):
+        check_split_sizes(capped, domains)
 
 
 def test_summary_counts_by_split_domain_and_class():
