@@ -1,7 +1,9 @@
 """`traindev <stage>`: the commands dvc.yaml runs, one per stage.
 
 Imports are deferred to each command so a stage pays only for what it uses
-(ingest never imports torch or MLflow).
+(ingest never imports torch or MLflow). Besides the stages: `exp-run` and `restore`, where a
+user meets DVC directly (`traindev.workspace`), and `fetch`. A stage's error says how to get
+the last good outputs back, since DVC deleted them before the stage ran.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ STAGES: dict[str, tuple[str, str | None, bool]] = {
 }
 
 
+HELP = {
+    "check": "validate params.yaml (every key listed and valid); dvc.yaml's first stage",
+    "check-split": "check the split's sizes against the ingested and synthesized data",
+}
+CHECKS = ("check", "check-split")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="traindev", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -54,13 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--raw", type=Path, default=Path("data/raw"), help="download folder")
     fetch.add_argument("--base-url", help="a mirror, or file:///folder of a local copy")
     return parser
-
-
-HELP = {
-    "check": "validate params.yaml (every key listed and valid); dvc.yaml's first stage",
-    "check-split": "check the split's sizes against the ingested and synthesized data",
-}
-CHECKS = ("check", "check-split")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,8 +103,8 @@ def recovery(command: str) -> str:
     if command in CHECKS:
         return "no stage ran, so the last good outputs are still in place; fix this and run again"
     return (
-        "DVC deletes a stage's outputs before running it; after fixing this, run again, or "
-        f"{RESTORE_HINT} from dvc.lock"
+        f"DVC deletes a stage's outputs before running it: {RESTORE_HINT} (dvc.lock's); "
+        "fix this and run again"
     )
 
 
