@@ -7,7 +7,7 @@ Two places where a user meets DVC directly and DVC's own behaviour costs them:
   DVC with a hint that leads the wrong way. `traindev exp-run` applies the same `-S` overrides
   the way DVC does (DVC's own functions, on a copy), validates the result with traindev's
   messages, and only then runs `dvc exp run` with the arguments unchanged.
-- DVC deletes a stage's outputs before running it, git-tracked metrics (`cache: false`)
+- DVC deletes a stage's outputs before running it, git-tracked outputs (`cache: false`)
   included, so a stage that fails leaves them deleted. `traindev restore` puts back the last
   good state in one command: those git-tracked outputs from git, then `dvc checkout` for the
   cached ones, both as dvc.lock records them. params.yaml, code and reviews are left alone.
