@@ -16,15 +16,8 @@ from traindev.config import AugmentParams, TrainParams
 from traindev.data import materialize as materialize_module
 from traindev.data.augmentation import make_augmenter
 from traindev.data.batches import EpochCopies, TensorBatches, split_rows, to_model_input
-from traindev.data.materialize import (
-    AUGMENTED_PIXEL_MAX,
-    COPY_COLUMN,
-    OfflineCopiesError,
-    check_offline,
-    copy_rows,
-    materialize,
-    write_empty,
-)
+from traindev.data.materialize import OfflineCopiesError, check_offline, materialize
+from traindev.data.offline_store import AUGMENTED_PIXEL_MAX, COPY_COLUMN, copy_rows, write_empty
 from traindev.data.store import read_store, write_store
 from traindev.stages.train import SplitBatches
 from traindev.training.distributed import DistributedContext

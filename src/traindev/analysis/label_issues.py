@@ -29,12 +29,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from cleanlab.filter import find_label_issues
-from cleanlab.rank import get_label_quality_scores
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 # Softmax outputs computed in float32 sum to 1 within ~1e-6; anything further off is not a
 # probability row (logits, or a wrong axis), and cleanlab would silently misread it.
@@ -139,6 +133,9 @@ def suspect_label_issues(
     Use predictions the model did not train on (dev, test, or out-of-fold): see the module
     docstring. n_jobs=1 because cleanlab's multiprocessing costs more than it saves here.
     """
+    from cleanlab.filter import find_label_issues  # here: only where label issues run
+    from cleanlab.rank import get_label_quality_scores
+
     ids = list(ids)  # positional, even for a pandas Series with its own index
     labels, probabilities = _checked_inputs(labels, probabilities, ids)
     ranked = find_label_issues(
@@ -560,6 +557,11 @@ def train_label_issues(
     sampled row without having seen its label. It finds systematic errors best (the notes:
     random train errors matter little, systematic ones do). Rows are positions in `features`.
     """
+    from sklearn.linear_model import LogisticRegression  # here: only where the probe runs
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     ids = list(ids)  # positional, even for a pandas Series with its own index
     features, labels = _checked_features(features, labels, ids)
     sample = _seeded_sample(len(labels), max_examples, seed)

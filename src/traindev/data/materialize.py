@@ -32,25 +32,24 @@ from traindev.config import TrainParams
 from traindev.data.augmentation import Augmenter, make_augmenter
 from traindev.data.batch_augmentation import BatchAugmenter, chunk_rows
 from traindev.data.batches import split_rows, to_model_input
+from traindev.data.offline_store import (
+    AUGMENTED_PIXEL_MAX,
+    COPY_COLUMN,
+    SOURCE_ID_COLUMN,
+    SPLIT_ROW_COLUMN,
+)
 from traindev.data.store import (
     METADATA_FILE,
     PIXELS_FILE,
     ImageStore,
     content_ids,
-    empty_manifest,
-    read_metadata,
     validate_store,
     write_manifest_and_metadata,
-    write_store,
 )
 from traindev.machine import usable_cores
 from traindev.records.io import read_record
 from traindev.records.store import AugmentedMetadata
 
-AUGMENTED_PIXEL_MAX = 255
-COPY_COLUMN = "augment.copy"
-SPLIT_ROW_COLUMN = "augment.split_row"
-SOURCE_ID_COLUMN = "augment.source_id"  # the original image's id (`id` is the augmented one's)
 ALBUMENTATIONS_CHUNK = 256  # images per worker task: small enough to keep every worker busy
 
 
@@ -170,26 +169,6 @@ def _manifest(store: ImageStore, rows: np.ndarray, copies: int, ids: list[str]) 
     frame[SOURCE_ID_COLUMN] = frame["id"]
     frame["id"] = ids
     return frame
-
-
-def write_empty(target: Path, split: Path) -> None:
-    """`offline_copies: 0`: an empty store, so the DVC graph is the same either way."""
-    metadata = read_metadata(split)
-    pixels = np.zeros((0, *metadata.shape), dtype=np.uint8)
-    write_store(
-        target,
-        empty_manifest(),
-        pixels,
-        metadata.classes,
-        AUGMENTED_PIXEL_MAX,
-        AugmentedMetadata,
-        copies=0,
-    )
-
-
-def copy_rows(offline: ImageStore, copy: int) -> np.ndarray:
-    """Rows of the offline store holding copy `copy`, in the train split's row order."""
-    return np.flatnonzero(offline.manifest[COPY_COLUMN].to_numpy() == copy)
 
 
 def check_offline(offline: ImageStore, split: ImageStore, copies: int) -> None:

@@ -14,7 +14,7 @@ from traindev.config import TrainParams
 def run(params: TrainParams) -> str:
     copies = params.augment.offline_copies
     if copies == 0:
-        from traindev.data.materialize import write_empty
+        from traindev.data.offline_store import write_empty
 
         write_empty(paths.AUGMENTED, paths.SPLIT)
         return (

@@ -304,7 +304,7 @@ class SplitBatches:
     def offline_copies(self, offline: ImageStore) -> EpochCopies:
         """One batch source per copy, in the train split's order: the same batches as on the
         fly. The memory budget is shared: each copy gets its 1 / N of in_memory_max_mb."""
-        from traindev.data.materialize import copy_rows
+        from traindev.data.offline_store import copy_rows
 
         copies = self.params.augment.offline_copies
         targets = None if self.targets is None else self.targets[self.train_rows]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_digits
 
 from traindev.data.store import content_ids
 
@@ -18,6 +17,9 @@ DIGITS_PIXEL_MAX = 16
 
 def load_sklearn_digits(domain: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Manifest rows and uint8 NHWC pixels of the bundled digits, tagged with their domain."""
+    # Imported here: scikit-learn costs a second that the class list (synthesize) need not pay.
+    from sklearn.datasets import load_digits
+
     bunch = load_digits()
     pixels = bunch.images.astype(np.uint8)[..., np.newaxis]  # (1797, 8, 8, 1), values 0..16
     manifest = pd.DataFrame(
