@@ -58,6 +58,7 @@ bench: install          ## benchmarks: records in benchmarks/results/, then the 
 	python benchmarks/ingest_throughput.py
 	python benchmarks/architectures.py
 	python benchmarks/orchestration_overhead.py --tiny
+	python benchmarks/everyday_loop.py
 	python benchmarks/render_docs.py
 
 docs: install           ## regenerate the generated pages, then build the site into site/

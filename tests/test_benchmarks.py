@@ -13,7 +13,7 @@ from helpers.repository import PROJECT_ROOT
 from render_docs import render, section
 
 # Dry runs that run the real dvc / prefect binaries in fresh project copies (tens of seconds).
-END_TO_END = {"orchestration_overhead", "pipeline_wall_time", "synthesis_gap"}
+END_TO_END = {"everyday_loop", "orchestration_overhead", "pipeline_wall_time", "synthesis_gap"}
 # Dry runs that measure nothing: their figures need trained models (minutes).
 NO_FIGURES = {"synthesis_gap"}
 
