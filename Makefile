@@ -47,8 +47,8 @@ flow: install           ## the same pipeline as a Prefect flow, on the project's
 flow-stop: install      ## stop the project's Prefect server (the first `make flow` started it)
 	python -m pipeline.local_server stop
 
-ui: install             ## MLflow UI on the runs of this project
-	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+ui: install             ## MLflow UI on the runs of this project: lean, opening on the runs
+	traindev ui --host 127.0.0.1 --port 5000
 
 bench: install          ## benchmarks: records in benchmarks/results/, then the docs page
 	python benchmarks/trainer_throughput.py

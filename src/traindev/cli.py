@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("name", help="mnist, fashion-mnist, cifar10 or usps")
     fetch.add_argument("--raw", type=Path, default=Path("data/raw"), help="download folder")
     fetch.add_argument("--base-url", help="a mirror, or file:///folder of a local copy")
+    ui = commands.add_parser("ui", help="the MLflow UI on this project's runs (make ui)")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    ui.add_argument("--port", type=int, default=5000, help="port to listen on")
     return parser
 
 
@@ -76,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_cli(args)
     if args.command in ("exp-run", "restore"):
         return workspace_command(args.command, extra, args.params)
+    if args.command == "ui":  # not a stage: the MLflow server on the project's store
+        from traindev.ui import run as run_ui
+
+        return run_ui(args.host, args.port)
     try:
         params = load_params(args.params)
         module_name, section, takes_arch = STAGES[args.command]

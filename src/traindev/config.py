@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -1042,6 +1043,10 @@ class ThresholdParams(Section):
         return self
 
 
+# The fields select.registered_model may name, filled from the rest of params.
+REGISTERED_MODEL_FIELDS = ("task", "target_domain")
+
+
 class SelectParams(Section):
     """The champion: one optimizing metric, every satisficing threshold must hold."""
 
@@ -1071,13 +1076,37 @@ class SelectParams(Section):
         "compete too.",
     )
     registered_model: str = Field(
-        "traindev", min_length=1, description="MLflow registered model name."
+        "traindev-{task}-{target_domain}",
+        min_length=1,
+        description="MLflow registered model name; {task} (classification or multitask) and "
+        "{target_domain} (split.target_domain) are filled in, so each problem keeps its own "
+        "champion: switching the target domain never moves another problem's alias.",
     )
     alias: str = Field(
         "champion",
         min_length=1,
         description="Alias the winner gets: models:/<registered_model>@<alias>.",
     )
+
+    @field_validator("registered_model")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        unknown = sorted(fields - set(REGISTERED_MODEL_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown field {{{unknown[0]}}}; use {{task}} and/or {{target_domain}}"
+            )
+        if any(char in value.replace("{", "").replace("}", "") for char in "/:@"):
+            raise ValueError("MLflow model names cannot hold '/', ':' or '@'")
+        return value
+
+    @field_validator("alias")
+    @classmethod
+    def _alias_is_a_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+            raise ValueError("an alias holds letters, digits, '_' and '-' only")
+        return value
 
 
 class ReportParams(Section):
@@ -1224,6 +1253,18 @@ class Params(Section):
                 "composites; list only clean source domains"
             )
         return self
+
+    def registered_model(self) -> str:
+        """select.registered_model with its fields filled in: the problem's own model name.
+
+        Characters MLflow model URIs cannot carry ('/', ':', '@', spaces, ...) become '-'.
+        """
+        values = {
+            "task": "multitask" if self.train.tasks else "classification",
+            "target_domain": self.split.target_domain,
+        }
+        safe = {key: re.sub(r"[^A-Za-z0-9._-]+", "-", value) for key, value in values.items()}
+        return self.select.registered_model.format(**safe)
 
     def model_params(self, name: str) -> ArchitectureParams:
         """The validated hyperparameters of architecture `name` (models.<name>)."""

@@ -32,6 +32,9 @@ def split_hash_tag(file_name: str) -> str:
 
 # Runs with the same value were scored on the same dev set, so their dev errors compare.
 SPLIT_TAG = split_hash_tag(MANIFEST_FILE)
+# DVC's hash of the split directory, as dvc.lock records it; also the digest of the run's
+# MLflow datasets.
+SPLIT_DVC_TAG = "data.split.dvc_md5"
 
 
 def run_started(run: Run) -> str | None:
@@ -69,9 +72,49 @@ def configure() -> str:
     artifact_location = None
     if uri.startswith("sqlite:"):
         artifact_location = (project_root() / "mlruns").resolve().as_uri()
-    experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location)
+    experiment_id = mlflow.create_experiment(
+        EXPERIMENT, artifact_location=artifact_location, tags=experiment_tags()
+    )
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+# How the MLflow UI presents the experiment. MLflow 3 opens a new experiment on its GenAI
+# overview unless it is marked as model training ("Machine learning" in the UI's selector).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+NOTE_TAG = "mlflow.note.content"  # an experiment's or a run's description in the UI
+EXPERIMENT_NOTE = (
+    "One run per trained architecture (`traindev train`), completed by `traindev evaluate` and"
+    " `traindev select`.\n\n"
+    "- `final.<split>.error`: the error on train, train_dev, dev and test; `gap.<name>`: the"
+    " chapter-3 gaps between consecutive rows (avoidable bias, variance, data mismatch,"
+    " overfitting to dev). `make ui` opens the runs with them as columns, best dev error first.\n"
+    "- Datasets: the splits the run saw; the digest is DVC's hash of `data/split` (as in"
+    " `dvc.lock`), so runs with the same digest were scored on the same data.\n"
+    "- A run's description holds its bias / variance table and diagnosis."
+)
+
+
+def experiment_tags() -> dict[str, str]:
+    """What the experiment is created with: its kind (model training) and description."""
+    return {EXPERIMENT_KIND_TAG: MODEL_TRAINING, NOTE_TAG: EXPERIMENT_NOTE}
+
+
+def set_experiment_tags(experiment_id: str, tags: Mapping[str, str]) -> None:
+    """Bring an existing experiment (created before a tag existed) up to date."""
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_experiment_tag(experiment_id, key, value)
+
+
+def run_note(rows: Mapping[str, float], gaps: Mapping[str, float], diagnosis: str) -> str:
+    """A run's description: its five-row table and gaps as Markdown, then the diagnosis."""
+    lines = ["| row | error |", "| --- | --- |"]
+    lines += [f"| {name} | {value:.2%} |" for name, value in rows.items()]
+    lines += ["", "| gap | value |", "| --- | --- |"]
+    lines += [f"| {name} | {value:+.2%} |" for name, value in gaps.items()]
+    return "\n".join([*lines, "", diagnosis])
 
 
 def git_state() -> dict[str, str]:

@@ -46,7 +46,16 @@ from traindev.records.metrics import MetricsRecord
 from traindev.records.runs import EvaluationRun, Latency, training_run_id
 from traindev.records.scores import ScoresRecord
 from traindev.records.training import TrainingRecord
-from traindev.tracking import SPLIT_TAG, configure, flatten, logged_tasks, open_run, run_started
+from traindev.tracking import (
+    NOTE_TAG,
+    SPLIT_TAG,
+    configure,
+    flatten,
+    logged_tasks,
+    open_run,
+    run_note,
+    run_started,
+)
 from traindev.training.checkpoint import Checkpoint, load_checkpoint
 from traindev.training.progress import PhaseLog
 from traindev.training.runtime import select_device
@@ -344,6 +353,7 @@ def _log_to_mlflow(
         )
         mlflow.set_tags({"latency.threads": str(latency.threads), "latency.device": latency.device})
         mlflow.set_tag("diagnosis", diagnosis.summary)
+        mlflow.set_tag(NOTE_TAG, run_note(table.rows, table.gaps, diagnosis.summary))
         for name in (paths.DIAGNOSIS_FILE, paths.CONFUSION_FILE):
             mlflow.log_artifact(str(paths.evaluation_dir(architecture) / name), "evaluation")
         mlflow.log_artifact(str(paths.metrics_file(architecture)), "evaluation")

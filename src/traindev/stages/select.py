@@ -1,5 +1,8 @@
 """`traindev select`: one optimizing metric, satisficing thresholds, the `champion` alias.
 
+The alias lives on the registered model of this problem (`Params.registered_model`, e.g.
+`traindev-classification-handwritten`), so another target domain or task has its own champion.
+
 Two records, because only one of them is a function of the stage's inputs:
 - reports/selection.json (committed to git): the choice among this pipeline's
   architectures, read from their metrics and training records, on the thresholds that measure
@@ -55,7 +58,7 @@ def run(params: Params) -> str:
         exclude = {c.run_id for c in current if c.run_id}
         candidates += earlier_candidates(client, experiment_id, split_md5, exclude)
     selection = select_from_params(candidates, select)
-    champion, note = _crown(client, selection, select.registered_model, select.alias)
+    champion, note = _crown(client, selection, params.registered_model(), select.alias)
     record = selection.as_dict()
     record["candidates"] = record.pop("rows")
     record |= {"champion": champion, "champion_note": note}

@@ -8,7 +8,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import torch
-import yaml
 from pydantic import BaseModel
 
 from traindev import paths
@@ -25,6 +24,7 @@ from traindev.data.batches import (
     sample_rows,
     split_rows,
 )
+from traindev.data.dvc_hash import directory_md5
 from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5, read_store
 from traindev.data.tasks import task_targets
 from traindev.models.complexity import flops_per_example
@@ -32,7 +32,13 @@ from traindev.models.registry import build_model, count_parameters, validate_par
 from traindev.records import write_record
 from traindev.records.runs import TrainingRun
 from traindev.records.training import Epoch, TrainingRecord
-from traindev.tracking import flatten, git_state, open_run, split_hash_tag
+from traindev.tracking import (
+    SPLIT_DVC_TAG,
+    flatten,
+    git_state,
+    open_run,
+    split_hash_tag,
+)
 from traindev.training.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -154,6 +160,9 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
                     "train.world_size": context.world,
                 }
             )
+            from traindev.tracking_datasets import log_split_datasets
+
+            log_split_datasets(store, hashes[SPLIT_DVC_TAG])
         current_run = run.info.run_id if context.is_main else None
 
         def checkpoint(state: TrainingState) -> None:
@@ -222,7 +231,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             state_dict=trainer.model.state_dict(),
             tasks=list(tasks),
         )
-        _write_outputs(trainer.model.eval(), checkpoint_record, record, store)
+        _write_outputs(checkpoint_record, record)
         write_record(paths.training_run_file(architecture), run_record)
     context.barrier()
     clear_state(resume_file)  # finished: the next run of this stage starts fresh
@@ -368,15 +377,16 @@ def _curve_points(history: list[EpochRecord]) -> list[dict]:
     ]
 
 
-def _write_outputs(
-    model: torch.nn.Module, checkpoint: Checkpoint, record: TrainingRecord, store: ImageStore
-) -> None:
-    """Checkpoint, training record and the MLflow model, all or nothing."""
+def _write_outputs(checkpoint: Checkpoint, record: TrainingRecord) -> None:
+    """Checkpoint, training record and the MLflow model (a pyfunc over that checkpoint,
+    traindev.serving), all or nothing."""
+    from traindev.serving import log_model
+
     with atomic_directory(paths.model_dir(checkpoint.architecture)) as staging:
         save_checkpoint(staging / paths.CHECKPOINT_FILE, checkpoint)
         write_record(staging / paths.TRAINING_FILE, record)
         mlflow.log_artifact(str(staging / paths.CHECKPOINT_FILE), CHECKPOINT_ARTIFACT_DIR)
-        _log_model(model.cpu(), store)
+        log_model(staging / paths.CHECKPOINT_FILE, checkpoint)
 
 
 def pretrained_model(
@@ -416,19 +426,6 @@ def _log_epoch(record: EpochRecord) -> None:
     )
 
 
-def _log_model(model: torch.nn.Module, store: ImageStore) -> None:
-    """Log the model with a signature; an example of 2 rows keeps the batch size dynamic."""
-    example = (np.asarray(store.pixels[:2], dtype=np.float32) / store.pixel_max).transpose(
-        0, 3, 1, 2
-    )
-    mlflow.pytorch.log_model(
-        model,
-        name="model",
-        input_example=example,
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-    )
-
-
 def offline_store(store: ImageStore, params: TrainParams) -> ImageStore | None:
     """data/augmented when `train.augment.offline_copies` > 0, checked against the split."""
     copies = params.augment.offline_copies
@@ -443,16 +440,12 @@ def offline_store(store: ImageStore, params: TrainParams) -> ImageStore | None:
 
 def data_hashes(store: ImageStore, offline: ImageStore | None = None) -> dict[str, str]:
     """MD5s of the split the model is trained on (and of the offline augmented copies it
-    reads), and DVC's hash of the split when dvc.lock has one."""
+    reads), and DVC's hash of the split directory (as dvc.lock records it)."""
     hashes = {
         split_hash_tag(name): file_md5(store.path / name) for name in (MANIFEST_FILE, PIXELS_FILE)
     }
     if offline is not None:
         hashes["data.augmented.pixels.npy.md5"] = file_md5(offline.path / PIXELS_FILE)
-    lock = Path("dvc.lock")
-    if lock.is_file():
-        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-        for out in stages.get("split", {}).get("outs", []):
-            if out.get("path") == str(paths.SPLIT):
-                hashes["data.split.dvc_md5"] = out.get("md5", "")
+    known = {name: hashes[split_hash_tag(name)] for name in (MANIFEST_FILE, PIXELS_FILE)}
+    hashes[SPLIT_DVC_TAG] = directory_md5(store.path, known)
     return hashes
