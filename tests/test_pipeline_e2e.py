@@ -10,7 +10,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+import yaml
 from helpers.dvc_project import ran_stages
 from helpers.dvc_project import run as run_command
 from mlflow.tracking import MlflowClient
@@ -30,6 +30,7 @@ from traindev.records.training import TrainingRecord
 pytestmark = pytest.mark.e2e
 
 ARCHITECTURES = ["deep_nn", "lenet5"]
+CHAMPION = "traindev-classification-handwritten"  # select.registered_model, filled in
 PER_ARCHITECTURE = ("train", "evaluate", "analyze")
 ALL_STAGES = {
     "check",
@@ -138,11 +139,12 @@ def test_select_crowns_the_best_architecture_in_the_mlflow_registry(reproduced_p
     # The run ids and the registry version are run facts: in the run record, not in git.
     crowned = read_record(root / "reports/runs/selection.json", SelectionRun)
     assert crowned.winner.name == selection["winner"]["name"]
-    assert crowned.champion is not None and crowned.champion.uri == "models:/traindev@champion"
+    # Named after the problem (task, target domain): another one keeps its own champion.
+    assert crowned.champion is not None and crowned.champion.uri == f"models:/{CHAMPION}@champion"
     latency = {row.name: row.measured["latency_ms"] for row in crowned.candidates}
     assert set(latency) == set(ARCHITECTURES) and all(0 < ms < 100 for ms in latency.values())
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    version = MlflowClient().get_model_version_by_alias("traindev", "champion")
+    version = MlflowClient().get_model_version_by_alias(CHAMPION, "champion")
     assert version.run_id == crowned.winner.run_id
     mlflow.set_tracking_uri(None)
 
@@ -155,6 +157,9 @@ def test_every_architecture_is_an_mlflow_run_with_a_loadable_model(reproduced_pr
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(run.info.run_name for run in runs) == ARCHITECTURES
     head = reproduced_project.git("rev-list", "--max-parents=0", "HEAD").stdout.strip()
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["split"]["outs"]
+    split_hash = next(out["md5"] for out in lock if out["path"] == "data/split")
+    pixels = np.load(root / "data/split/pixels.npy", mmap_mode="r")
     for run in runs:
         assert run.data.tags["git.commit"] == head
         assert len(run.data.tags["data.split.pixels.npy.md5"]) == 32
@@ -164,9 +169,14 @@ def test_every_architecture_is_an_mlflow_run_with_a_loadable_model(reproduced_pr
         assert "gap.data_mismatch" in run.data.metrics
         history = client.get_metric_history(run.info.run_id, "dev_error")
         assert [point.step for point in history] == [1, 2]
-        model = mlflow.pytorch.load_model(f"runs:/{run.info.run_id}/model")
-        batch = torch.rand(3, 1, 8, 8)  # a batch size other than the logged example's 2
-        assert model(batch).shape == (3, 10)
+        # The splits it saw, their digest the split's hash in dvc.lock.
+        inputs = run.inputs.dataset_inputs
+        assert {found.dataset.name for found in inputs} == {"train", "train_dev", "dev", "test"}
+        assert {found.dataset.digest for found in inputs} == {split_hash}
+        # The model takes images as the store holds them (uint8 NHWC) and names the class.
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        predicted = model.predict(np.asarray(pixels[:3]))
+        assert len(predicted) == 3 and set(predicted["label"]) <= set(map(str, range(10)))
     mlflow.set_tracking_uri(None)
 
 

@@ -1,11 +1,11 @@
 """`traindev ui` (`make ui`): the MLflow UI on this project's runs, lean, opening on them.
 
 MLflow 3.17's `mlflow ui` also starts job-execution workers for its GenAI features (15
-processes, about 2.6 GB and a folder left in /dev/shm, measured on this project's store);
+processes, about 2.6 GB and a folder left in /dev/shm, measured on an empty store);
 `MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false` and one web worker leave 2 processes and about
 0.5 GB. The UI of 3.17 picks the experiment's page from its "workflow type" (GenAI unless
 the URL or the browser says otherwise), so the address printed opens the model-training runs
-in the saved view of their errors and gaps (`traindev.tracking.experiment_tags`).
+in the saved view of their errors and gaps (`saved_view`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from traindev.selection.rules import Selection
 
-# The train stage logs every model with mlflow.pytorch.log_model(name="model").
+# The train stage logs every model under this name (a pyfunc, traindev.serving.log_model).
 MODEL_NAME = "model"
 TAG_PREFIX = "traindev."
 # MLflow rejects longer tag values on some stores; explanations are cut to fit.
@@ -97,7 +97,7 @@ def _model_source(client: MlflowClient, run_id: str) -> tuple[str, str | None]:
         return f"{run.info.artifact_uri}/{MODEL_NAME}", None
     raise ValueError(
         f"run {run_id} has no logged model named {MODEL_NAME!r}; the train stage logs it "
-        "(mlflow.pytorch.log_model(name='model')): re-run `traindev train` for this architecture"
+        "(traindev.serving.log_model): re-run `traindev train` for this architecture"
     )
 
 
