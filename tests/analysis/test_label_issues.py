@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from helpers.label_noise import planted_errors, scored_held_out
 
-from tests.helpers.label_noise import planted_errors, scored_held_out
 from traindev.analysis.label_issues import (
     false_suspects,
     label_error_impact,
