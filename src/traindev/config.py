@@ -954,7 +954,26 @@ class ErrorSheetParams(Section):
         gt=0.0,
         lt=0.5,
         description="dark / low_contrast / blurry / off_centre / small_ink flag this share of "
-        "dev images (the worst).",
+        "dev images (the worst); the train.* flags the same share of training images, so a "
+        "property the whole target domain shares shows against training.",
+    )
+    neighbours: int = Field(
+        3,
+        ge=0,
+        description="k: nearest training examples (penultimate features) shown beside each "
+        "sheet row, with their domain and label; 0: none.",
+    )
+    neighbour_pool: int = Field(
+        5000,
+        ge=1,
+        description="Training examples (seeded sample) searched for neighbours and measured "
+        "for the train.* property flags.",
+    )
+    domain_grid_size: int = Field(
+        8,
+        ge=0,
+        description="Images of each training domain and of dev shown side by side in the "
+        "report; 0: no grid.",
     )
     review_dir: str = Field(
         "reviews",

@@ -17,6 +17,11 @@ A flag is never a fixed number: "dark" means darker than all but `quantile` of t
 images (the whole dev set), so the same rule works for 8x8 digits and for photos without
 per-dataset tuning, and each flag marks roughly `quantile` of dev (fewer when many images tie
 at the threshold, since the comparison is strict).
+
+Within dev, a property the whole target domain shares (every dev image blurred) can never
+stand out. So the same rules are also applied with the training images as the reference:
+`property_shift` says, per flag and per training domain, which share of dev lies beyond the
+training tail; far more than `quantile` means dev differs from training in that property.
 """
 
 from __future__ import annotations
@@ -27,12 +32,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+from scipy.stats import binomtest
 
 MEASURES = ("brightness", "contrast", "sharpness", "centre_offset", "ink_area")
 # ITU-R BT.601 luma: how a colour image reads in grey.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _CHUNK_BYTES = 64 << 20  # float32 working set per chunk: bounded memory for huge memmaps
 _SECOND_DIFFERENCE = np.array([1.0, -2.0, 1.0], dtype=np.float32)
+# A shift must be both clear (binomial test against `quantile`) and large (this many times
+# the share the flag marks on the reference itself), so a small sample cannot flip it.
+SHIFT_ALPHA = 0.01
+SHIFT_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,8 @@ def property_flags(
     """Flag images whose measure lies beyond the `quantile` tail of the reference set.
 
     The reference is the whole dev set, so the thresholds describe the target distribution
-    rather than the (possibly odd) sample under review.
+    rather than the (possibly odd) sample under review; with the training images as the
+    reference the flags say where an image sits in the training distribution.
     """
     if not 0.0 < quantile < 0.5:
         raise ValueError(
@@ -130,7 +141,7 @@ def property_flags(
     if missing:
         raise ValueError(f"measures lack columns {missing}; compute them with measure_images")
     if len(reference) == 0:
-        raise ValueError("the reference set is empty: flag thresholds need dev images")
+        raise ValueError("the reference set is empty: flag thresholds need reference images")
     flags: dict[str, np.ndarray] = {}
     thresholds = []
     for rule in FLAG_RULES:
@@ -142,6 +153,52 @@ def property_flags(
     return PropertyFlags(
         pd.DataFrame(flags, index=measures.index), tuple(thresholds), float(quantile)
     )
+
+
+@dataclass(frozen=True)
+class PropertyShift:
+    """How much of dev lies beyond one reference's tail for one flag."""
+
+    flag: str
+    reference: str  # "all training" or a training domain
+    rule: str  # e.g. "sharpness < 0.031" on that reference
+    reference_examples: int
+    dev_share: float  # of all dev images beyond the reference's threshold
+    shifted: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "flag": self.flag,
+            "reference": self.reference,
+            "rule": self.rule,
+            "reference_examples": self.reference_examples,
+            "dev_share": self.dev_share,
+            "shifted": self.shifted,
+        }
+
+
+def property_shift(
+    dev: pd.DataFrame, references: dict[str, pd.DataFrame], quantile: float
+) -> list[PropertyShift]:
+    """Per flag and reference, the share of dev beyond the reference's `quantile` tail.
+
+    On its own reference a flag marks about `quantile`; `shifted` when dev's share is
+    clearly (binomial test at SHIFT_ALPHA) and substantially (SHIFT_FACTOR times) larger.
+    Empty references are left out.
+    """
+    shifts = []
+    for name, reference in references.items():
+        if len(reference) == 0 or len(dev) == 0:
+            continue
+        flags = property_flags(dev, reference, quantile)
+        rules = flags.describe()
+        for flag in FLAG_NAMES:
+            count = int(flags.flags[flag].sum())
+            share = count / len(dev)
+            clear = binomtest(count, len(dev), quantile, alternative="greater").pvalue
+            shifted = bool(clear < SHIFT_ALPHA and share >= SHIFT_FACTOR * quantile)
+            shifts.append(PropertyShift(flag, name, rules[flag], len(reference), share, shifted))
+    return shifts
 
 
 def _grey(chunk: np.ndarray, pixel_max: int) -> np.ndarray:

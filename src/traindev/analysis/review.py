@@ -22,9 +22,11 @@ How columns are read:
   add one "column = value" category per value when they have at most MAX_VALUE_LEVELS values
   among the counted errors and not the same value on all of them (ErrorTable.skipped_columns
   says which were left out and why); id, confidence, thumbnail, `meta.path` (one file per
-  example), label_issue_rank and notes never make categories. `tag.*` and `meta.*` columns
-  hold values even when every cell looks like a tick (a `meta.flash` of 0 / 1 is data from
-  the manifest, not the reviewer's category).
+  example), label_issue_rank, notes and the neighbours' ids (`train.neighbour<r>.id`) never
+  make categories. `tag.*`, `meta.*` and the computed `train.*` columns hold values even when
+  every cell looks like a tick (a `meta.flash` of 0 / 1 is data from the manifest, not the
+  reviewer's category; `train.blurry = 1` counts errors blurrier than most training images,
+  `train.neighbour1.domain = fonts` those whose nearest training image is a font).
 
 Line numbers are as a spreadsheet shows them: the header is line 1, the first example line 2.
 """
@@ -48,6 +50,7 @@ from traindev.analysis.sheet import (
     NOTES,
     TAG_PREFIX,
     TICK_PREFIX,
+    TRAIN_PREFIX,
     tick_column,
 )
 
@@ -225,7 +228,7 @@ def _category_rows(
             count = int(counted[column].sum())
             rows.append(_category_row(column, "tick", column, None, count, counted, dev_error))
             continue
-        if column in NEVER_CATEGORIES:
+        if column in NEVER_CATEGORIES or _is_neighbour_id(column):
             continue
         levels, reason = _value_levels(counted[column].astype(str))
         if reason:
@@ -234,6 +237,10 @@ def _category_rows(
             name = f"{column} = {value}"
             rows.append(_category_row(name, "value", column, value, count, counted, dev_error))
     return rows, skipped
+
+
+def _is_neighbour_id(column: str) -> bool:
+    return column.startswith(TRAIN_PREFIX) and column.endswith(".id")
 
 
 def _value_levels(values: pd.Series) -> tuple[dict[str, int], str | None]:
@@ -344,7 +351,7 @@ def _extra_categories(path: Path, table: pd.DataFrame, taken: dict[str, str]) ->
     for column in table.columns:
         if column in taken or column in SHEET_VALUE_COLUMNS or column in NEVER_CATEGORIES:
             continue
-        if column.startswith((TAG_PREFIX, META_PREFIX)) or column == "split":
+        if column.startswith((TAG_PREFIX, META_PREFIX, TRAIN_PREFIX)) or column == "split":
             continue
         if column.startswith(TICK_PREFIX):
             category = column.removeprefix(TICK_PREFIX).strip()

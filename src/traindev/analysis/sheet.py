@@ -6,7 +6,10 @@ the columns whose header starts with `tick:` and adds columns for categories the
 
 Column order: id, label, prediction, confidence, thumbnail, domain, `tag.<key>` per tag key,
 the frame's `meta.<name>` columns (extra manifest columns that ingest carried in, e.g.
-`meta.path`, the file the image came from; empty where an example has none), then the tick
+`meta.path`, the file the image came from; empty where an example has none), the computed
+`train.*` columns (`train.<flag>`: the property flag with the training images as reference, so
+a property the whole target domain shares is marked; `train.neighbour<r>.id|domain|label`: the
+r-th nearest training example in the model's penultimate features), then the tick
 columns (computed flags pre-ticked from pixel measures, the user's categories,
 `tick:incorrectly_labeled` pre-ticked where cleanlab suspects the label), label_issue_rank,
 notes. A tick is "1"; not ticked is an empty cell. Rows are ordered by id so a re-generated
@@ -20,6 +23,7 @@ files are additionally replaced atomically, which keeps standalone use safe too.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ from traindev.reporting.templating import png_data_uri, render_html
 
 TICK_PREFIX = "tick:"
 TAG_PREFIX = "tag."
+TRAIN_PREFIX = "train."  # computed against the training distribution (values, not ticks)
 TICKED = "1"
 INCORRECTLY_LABELED = "incorrectly_labeled"
 LABEL_ISSUE_RANK = "label_issue_rank"
@@ -43,6 +48,7 @@ NOTES = "notes"
 LEADING_COLUMNS = ("id", "label", "prediction", "confidence", "thumbnail", "domain")
 FRAME_COLUMNS = ("id", "label", "prediction", "confidence", "domain", "tags")
 RESERVED_NAMES = frozenset((*LEADING_COLUMNS, LABEL_ISSUE_RANK, NOTES, "split", "tags"))
+_NEIGHBOUR_ID = re.compile(rf"{re.escape(TRAIN_PREFIX)}neighbour\d+\.id")
 CSV_ENCODING = "utf-8-sig"  # the BOM makes Excel read non-ASCII category names correctly
 
 
@@ -93,13 +99,15 @@ def build_sheet(
     flags: pd.DataFrame,
     user_categories: Sequence[str],
     suggested_label_issues: Mapping[str, int],
+    train_columns: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """The sheet as a DataFrame whose columns are exactly the CSV's.
 
     `flags` holds one boolean column per computed flag, row i describing row i of `frame`;
     `suggested_label_issues` maps id to cleanlab rank (1 = most suspicious). The result keeps
     `frame`'s index labels (sorted by id), so with a frame indexed by store row,
-    `pixels[sheet.index]` gives each row's image for `write_sheet`.
+    `pixels[sheet.index]` gives each row's image for `write_sheet`. `train_columns` are
+    the `train.*` columns, row i describing row i of `frame`.
     """
     _check_frame(frame, flags)
     _check_categories(list(flags.columns), user_categories)
@@ -113,6 +121,7 @@ def build_sheet(
         "domain": frame["domain"].astype(str).to_numpy(),
         **tag_columns(frame["tags"].tolist()),
         **meta_columns(frame),
+        **_train_columns(train_columns or {}, len(frame)),
     }
     for name in flags.columns:
         columns[tick_column(name)] = np.where(flags[name].to_numpy(), TICKED, "")
@@ -166,12 +175,14 @@ def write_sheet(
     name: str,
     title: str,
     note: str = "",
+    neighbour_pixels: Mapping[str, np.ndarray] | None = None,
 ) -> SheetFiles:
     """Write `<name>.csv`, `<name>.html` and `thumbnails/<id>.png` into `out_dir`.
 
     `pixels_by_row[i]` is the image of the sheet's i-th row. The HTML embeds its thumbnails,
     so it is one self-contained file; `note` is a paragraph shown above the table (e.g. where
-    to put the reviewed CSV).
+    to put the reviewed CSV). `neighbour_pixels` maps a `train.neighbour<r>.id` to its
+    image: its thumbnail is written too and shown in that column of the HTML.
     """
     if Path(name).name != name or name in ("", ".", ".."):
         raise ValueError(f"sheet name {name!r} must be a plain file name without directories")
@@ -184,10 +195,19 @@ def write_sheet(
     with atomic_file(csv_path, "wb") as handle:
         handle.write(sheet.to_csv(index=False, lineterminator="\n").encode(CSV_ENCODING))
     images = [png_data_uri((out_dir / relative).read_bytes()) for relative in thumbnails]
+    neighbours = dict(neighbour_pixels or {})
+    neighbour_paths = write_thumbnails(
+        np.asarray(list(neighbours.values())), list(neighbours), pixel_max, out_dir
+    )
+    neighbour_images = {
+        example_id: png_data_uri((out_dir / relative).read_bytes())
+        for example_id, relative in zip(neighbours, neighbour_paths, strict=True)
+    }
     html_path = out_dir / f"{name}.html"
+    page = render_sheet_html(sheet, images, title, f"{name}.csv", note, neighbour_images)
     with atomic_file(html_path, "wb") as handle:
-        handle.write(render_sheet_html(sheet, images, title, f"{name}.csv", note).encode())
-    return SheetFiles(csv_path, html_path, tuple(thumbnails))
+        handle.write(page.encode())
+    return SheetFiles(csv_path, html_path, tuple(dict.fromkeys(thumbnails + neighbour_paths)))
 
 
 @dataclass(frozen=True)
@@ -204,14 +224,23 @@ class SheetCell:
 
 
 def render_sheet_html(
-    sheet: pd.DataFrame, images: Sequence[str], title: str, csv_name: str, note: str = ""
+    sheet: pd.DataFrame,
+    images: Sequence[str],
+    title: str,
+    csv_name: str,
+    note: str = "",
+    neighbour_images: Mapping[str, str] | None = None,
 ) -> str:
-    """A read-only view of the sheet with images (templates/sheet.html; text is autoescaped)."""
+    """A read-only view of the sheet with images (templates/sheet.html; text is autoescaped).
+
+    A neighbour's id cell shows its image (`neighbour_images`: id -> data URI) when known.
+    """
+    by_id = dict(neighbour_images or {})
     columns = [
         SheetColumn(str(column), str(column).startswith(TICK_PREFIX)) for column in sheet.columns
     ]
     rows = [
-        [_sheet_cell(column, record, image) for column in columns]
+        [_sheet_cell(column, record, image, by_id) for column in columns]
         for record, image in zip(sheet.to_dict("records"), images, strict=True)
     ]
     return render_html(
@@ -225,13 +254,26 @@ def render_sheet_html(
     )
 
 
-def _sheet_cell(column: SheetColumn, record: Mapping[str, Any], image: str) -> SheetCell:
+def _sheet_cell(
+    column: SheetColumn, record: Mapping[str, Any], image: str, neighbours: Mapping[str, str]
+) -> SheetCell:
     value = record[column.name]
     if column.name == "thumbnail":
         return SheetCell(str(record["id"]), src=image)
+    if _NEIGHBOUR_ID.fullmatch(column.name) and value in neighbours:
+        return SheetCell(str(value), src=neighbours[value])
     if column.tick:
         return SheetCell("✓" if value == TICKED else "", css="tick")
     return SheetCell(_cell_text(value))
+
+
+def _train_columns(columns: Mapping[str, Sequence[str]], rows: int) -> dict[str, list[str]]:
+    for name, cells in columns.items():
+        if not name.startswith(TRAIN_PREFIX):
+            raise ValueError(f"computed column {name!r} must start with {TRAIN_PREFIX!r}")
+        if len(cells) != rows:
+            raise ValueError(f"column {name!r} has {len(cells)} cells for {rows} rows")
+    return {name: [str(cell) for cell in cells] for name, cells in columns.items()}
 
 
 def _cell_text(value: Any) -> str:
@@ -300,7 +342,8 @@ def _check_categories(flags: Sequence[str], user_categories: Sequence[str]) -> N
                 f"{where} is already a column of the sheet (pre-ticked from the images or from "
                 "cleanlab); remove it from the list"
             )
-        if name in RESERVED_NAMES or name.startswith((TAG_PREFIX, TICK_PREFIX, META_PREFIX)):
+        prefixes = (TAG_PREFIX, TICK_PREFIX, META_PREFIX, TRAIN_PREFIX)
+        if name in RESERVED_NAMES or name.startswith(prefixes):
             raise ValueError(f"{where} clashes with the sheet's own columns; rename it")
         if name in seen:
             raise ValueError(f"{where} is listed twice")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from traindev.records.base import Interval, NanFloat, Record
 
@@ -178,6 +178,26 @@ class Mismatch(Record):
     gallery: list[GalleryItem]
 
 
+class PropertyShift(Record):
+    """Share of dev beyond one training reference's tail for one flag (analysis.properties)."""
+
+    flag: str
+    reference: str  # "all training" or a training domain
+    rule: str
+    reference_examples: int
+    dev_share: NanFloat
+    shifted: bool
+
+
+class DomainGrid(Record):
+    """A few images of one domain of one split, for the report's side-by-side grid."""
+
+    split: str
+    domain: str
+    examples: int
+    thumbnails: list[ThumbnailPath]
+
+
 class AnalysisRecord(Record):
     architecture: str
     dev_error: NanFloat
@@ -191,6 +211,11 @@ class AnalysisRecord(Record):
     label_issues: LabelIssues | None
     train_label_issues: TrainLabelIssues | None
     mismatch: Mismatch | None
+    # Dev against the training distribution: property flags per training reference, and a
+    # few images of each domain; k nearest training neighbours shown per sheet row.
+    property_shift: list[PropertyShift] = Field(default_factory=list)
+    domain_grid: list[DomainGrid] = Field(default_factory=list)
+    neighbours: int = 0
     # Multi-task models only: the single-label analysis is not run, `note` says where to look.
     multitask: bool = False
     tasks: list[str] | None = None
@@ -206,4 +231,5 @@ class AnalysisRecord(Record):
             names += [suspect.thumbnail for suspect in self.train_label_issues.top]
         if self.mismatch is not None:
             names += [item.thumbnail for item in self.mismatch.gallery]
+        names += [path for grid in self.domain_grid for path in grid.thumbnails]
         return list(dict.fromkeys(names))

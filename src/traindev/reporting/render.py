@@ -22,7 +22,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from traindev.data.augmentation import AugmentationPreview
-from traindev.records.analysis import DomainMismatch, LabelIssues, Suspect
+from traindev.records.analysis import DomainMismatch, LabelIssues, PropertyShift, Suspect
 from traindev.records.diagnosis import ClassDiagnosis, DomainDiagnosis, DomainRows, Gap
 from traindev.records.selection import SelectionRecord as Selection
 from traindev.records.selection import Threshold
@@ -760,6 +760,17 @@ def error_analysis_blocks(
                 css_class="properties",
             ),
         ]
+    blocks += property_shift_blocks(analysis.property_shift)
+    if analysis.neighbours:
+        blocks.append(
+            Paragraph(
+                f"Each sheet row also names its {analysis.neighbours} nearest training examples "
+                "in the model's penultimate features (train.neighbour<r>.id / domain / label, "
+                "images in the HTML sheet): neighbours from another domain mean the model has "
+                "nothing like this image from its own distribution."
+            )
+        )
+    blocks += domain_grid_blocks(analysis, base)
     blocks += review_blocks(analysis, figures)
     correct = analysis.correct_review
     if correct is not None:
@@ -770,6 +781,64 @@ def error_analysis_blocks(
                 "incorrectly labeled."
             )
         )
+    return blocks
+
+
+def property_shift_blocks(shifts: Sequence[PropertyShift]) -> list[Block]:
+    """Per flag, the share of dev beyond each training reference's tail (a table)."""
+    if not shifts:
+        return []
+    references = list(dict.fromkeys(shift.reference for shift in shifts))
+    flags = list(dict.fromkeys(shift.flag for shift in shifts))
+    cell = {(shift.flag, shift.reference): shift for shift in shifts}
+
+    def text(shift: PropertyShift | None) -> str:
+        if shift is None:
+            return MISSING
+        return f"{percent(shift.dev_share)}{' (shifted)' if shift.shifted else ''}"
+
+    rows = tuple(
+        (flag, *(text(cell.get((flag, reference))) for reference in references)) for flag in flags
+    )
+    shifted = sorted({f"{s.flag} vs {s.reference}" for s in shifts if s.shifted})
+    return [
+        Paragraph(
+            "Dev against the training distribution: the share of all dev images that each "
+            "flag marks when the training images (all, then each domain) set its threshold. "
+            "On its own reference a flag marks the property quantile; far more means the "
+            "whole target differs there, which the within-dev flags cannot show."
+        ),
+        Table(
+            ("Flag", *(f"dev beyond {reference}" for reference in references)),
+            rows,
+            numeric=frozenset(range(1, len(references) + 1)),
+            css_class="properties",
+        ),
+        Paragraph(
+            f"Shifted: {', '.join(shifted)}." if shifted else "No property shift stands out."
+        ),
+    ]
+
+
+def domain_grid_blocks(analysis: Analysis, base: str) -> list[Block]:
+    """A few images of each training domain and of dev, one gallery each."""
+    if not analysis.domain_grid:
+        return []
+    blocks: list[Block] = [
+        Paragraph("What each distribution looks like (a seeded sample of each):")
+    ]
+    for grid in analysis.domain_grid:
+        name = f"{split_label(grid.split)} · {grid.domain}"
+        blocks += [
+            Paragraph(f"{name}: {len(grid.thumbnails)} of {number(grid.examples)} images"),
+            Gallery(
+                ("Domain",),
+                tuple(
+                    Tile((grid.domain,), thumbnail(analysis, path, base, f"{name} example"))
+                    for path in grid.thumbnails
+                ),
+            ),
+        ]
     return blocks
 
 

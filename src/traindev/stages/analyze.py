@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from traindev import paths
+from traindev.analysis.domain_grid import domain_samples
 from traindev.analysis.features import penultimate_features
 from traindev.analysis.label_issues import (
     FalseSuspects,
@@ -26,7 +27,8 @@ from traindev.analysis.label_issues import (
     train_label_issues,
 )
 from traindev.analysis.mismatch import mismatch_by_domain, mismatch_check, mismatch_summary
-from traindev.analysis.properties import measure_images, property_flags
+from traindev.analysis.neighbours import NEIGHBOUR_FIELDS, nearest, neighbour_columns
+from traindev.analysis.properties import measure_images, property_flags, property_shift
 from traindev.analysis.review import (
     ReviewError,
     category_table,
@@ -35,6 +37,7 @@ from traindev.analysis.review import (
 )
 from traindev.analysis.sheet import (
     META_PREFIX,
+    TRAIN_PREFIX,
     build_sheet,
     sample_by_id,
     sheet_categories,
@@ -96,6 +99,12 @@ def run(params: Params, architecture: str) -> str:
     measures = measure_images(store.pixels[dev["row"].to_numpy()], store.pixel_max)
     properties = property_flags(measures, measures, settings.errors.property_quantile)
     flags = properties.flags.set_axis(dev.index)
+    pool = sample_rows(
+        split_rows(store, "train"), settings.errors.neighbour_pool, settings.errors.seed
+    )
+    pool_measures = measure_images(store.pixels[pool], store.pixel_max)
+    shifts, train_flags = _against_training(store, pool, pool_measures, measures, settings)
+    train_flags = train_flags.set_axis(dev.index)
 
     sheets = {
         ERRORS_SHEET: dev[wrong].iloc[
@@ -113,8 +122,11 @@ def run(params: Params, architecture: str) -> str:
     }
     log("error properties and sheets")
     model = None
-    if settings.mismatch.enabled or settings.label_issues.train_folds > 1:
+    wants_neighbours = settings.errors.neighbours > 0 and len(pool) > 0
+    if settings.mismatch.enabled or settings.label_issues.train_folds > 1 or wants_neighbours:
         model = checkpoint.build()
+    sheet_rows = np.concatenate([frame["row"].to_numpy() for frame in sheets.values()])
+    neighbours = _neighbours(model, store, pool, sheet_rows, params) if wants_neighbours else None
     # Each optional part: its JSON record and the store rows of the examples it shows.
     if settings.mismatch.enabled:
         log(f"data-mismatch classifier ({settings.mismatch.folds} folds)")
@@ -135,13 +147,22 @@ def run(params: Params, architecture: str) -> str:
         "dev_error": dev_error,
         "misclassified_dev": int(wrong.sum()),
         "property_thresholds": properties.describe(),
+        "property_shift": [shift.as_dict() for shift in shifts],
+        "neighbours": settings.errors.neighbours if wants_neighbours else 0,
         **review,
     }
     out = paths.analysis_dir(architecture)
     with atomic_directory(out) as staging:
         for name, frame in sheets.items():
+            computed, neighbour_pixels = _train_columns(
+                frame, train_flags, neighbours, store, settings.errors.neighbours
+            )
             sheet = build_sheet(
-                frame, flags.loc[frame.index], settings.errors.categories, suspected_ids
+                frame,
+                flags.loc[frame.index],
+                settings.errors.categories,
+                suspected_ids,
+                computed,
             )
             write_sheet(
                 sheet,
@@ -150,6 +171,7 @@ def run(params: Params, architecture: str) -> str:
                 staging,
                 name,
                 f"{architecture}: {name} sample of the dev set",
+                neighbour_pixels=neighbour_pixels,
             )
             summary[f"{name}_sheet"] = {
                 "csv": f"{name}.csv",
@@ -178,6 +200,7 @@ def run(params: Params, architecture: str) -> str:
         summary["mismatch"] = mismatch
         _thumbnails(store, train_suspect_rows, staging)
         _thumbnails(store, gallery_rows, staging)
+        summary["domain_grid"] = _domain_grid(store, settings, staging)
     log("writing the record and logging to MLflow")
     write_record(paths.analysis_file(architecture), AnalysisRecord.model_validate(summary))
     _log_to_mlflow(architecture, summary)
@@ -233,6 +256,91 @@ def _with_manifest_columns(predictions: pd.DataFrame, store: ImageStore) -> pd.D
     wanted = ["tags", *(c for c in store.manifest.columns if str(c).startswith(META_PREFIX))]
     carried = {column: store.manifest[column].to_numpy()[rows] for column in wanted}
     return predictions.drop(columns=wanted, errors="ignore").assign(**carried)
+
+
+def _against_training(
+    store: ImageStore,
+    pool: np.ndarray,
+    pool_measures: pd.DataFrame,
+    dev_measures: pd.DataFrame,
+    settings: AnalyzeParams,
+) -> tuple[list, pd.DataFrame]:
+    """Dev's property shift against the training pool (and each training domain when there
+    are several), and each dev image's flags with the whole pool as the reference."""
+    quantile = settings.errors.property_quantile
+    if len(pool) == 0:
+        empty = pd.DataFrame(index=dev_measures.index)
+        return [], empty
+    references = {"all training": pool_measures}
+    domains = store.manifest["domain"].astype(str).to_numpy()[pool]
+    if len(set(domains)) > 1:
+        references |= {
+            domain: pool_measures[domains == domain].reset_index(drop=True)
+            for domain in sorted(set(domains))
+        }
+    shifts = property_shift(dev_measures, references, quantile)
+    flags = property_flags(dev_measures, pool_measures, quantile).flags
+    return shifts, flags
+
+
+def _neighbours(
+    model, store: ImageStore, pool: np.ndarray, sheet_rows: np.ndarray, params: Params
+) -> dict[int, np.ndarray]:
+    """store row of a sheet example -> the store rows of its k nearest training examples."""
+    device = select_device("auto")
+    batch_size = params.evaluate.batch_size
+    pool_features = penultimate_features(model, store, pool, device, batch_size)
+    query = np.unique(sheet_rows)
+    found = nearest(
+        penultimate_features(model, store, query, device, batch_size),
+        pool_features,
+        params.analyze.errors.neighbours,
+    )
+    return {
+        int(row): pool[positions] for row, positions in zip(query, found.positions, strict=True)
+    }
+
+
+def _train_columns(
+    frame: pd.DataFrame,
+    train_flags: pd.DataFrame,
+    neighbours: dict[int, np.ndarray] | None,
+    store: ImageStore,
+    k: int,
+) -> tuple[dict[str, list[str]], dict[str, np.ndarray]]:
+    """A sheet's `train.*` columns and the pixels of the neighbours they name, by id."""
+    columns: dict[str, list[str]] = {
+        f"{TRAIN_PREFIX}{name}": np.where(train_flags.loc[frame.index, name], "1", "").tolist()
+        for name in train_flags.columns
+    }
+    if neighbours is None:
+        return columns, {}
+    fields = {field: store.manifest[field].astype(str).to_numpy() for field in NEIGHBOUR_FIELDS}
+    found = np.array([neighbours[int(row)] for row in frame["row"]], dtype=np.int64)
+    found = found.reshape(len(frame), -1)
+    columns |= neighbour_columns(found, fields, k, TRAIN_PREFIX)
+    rows = np.unique(found)
+    pixels = {fields["id"][row]: store.pixels[row] for row in rows}
+    return columns, pixels
+
+
+def _domain_grid(store: ImageStore, settings: AnalyzeParams, out: Path) -> list[dict]:
+    """A few images per training domain and per dev domain, their thumbnails written."""
+    grid = []
+    ids = store.manifest["id"].astype(str).to_numpy()
+    for sample in domain_samples(
+        store.manifest, settings.errors.domain_grid_size, settings.errors.seed
+    ):
+        _thumbnails(store, sample.rows, out)
+        grid.append(
+            {
+                "split": sample.split,
+                "domain": sample.domain,
+                "examples": sample.examples,
+                "thumbnails": [f"thumbnails/{ids[row]}.png" for row in sample.rows],
+            }
+        )
+    return grid
 
 
 def _label_issues(
