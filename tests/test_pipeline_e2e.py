@@ -88,6 +88,24 @@ def test_analyze_writes_sheets_label_issues_and_mismatch_for_each_architecture(
         for thumbnail in sheet["thumbnail"]:
             assert (root / f"reports/analysis/{arch}" / thumbnail).is_file()
         assert (root / f"reports/analysis/{arch}/errors.html").is_file()
+        # Issue 19 item 5: each error beside its nearest training examples, the flags
+        # against training, and a sample of every domain for the report's grid.
+        neighbours = sheet[[f"train.neighbour{rank}.id" for rank in (1, 2, 3)]]
+        assert neighbours.notna().all().all() and "train.blurry" in sheet
+        assert set(sheet["train.neighbour1.domain"]) <= {"handwritten", "synthetic"}
+        for ident in neighbours.stack():
+            assert (root / f"reports/analysis/{arch}/thumbnails/{ident}.png").is_file()
+        assert summary["neighbours"] == 3
+        assert {(g["split"], g["domain"]) for g in summary["domain_grid"]} == {
+            ("train", "handwritten"),
+            ("train", "synthetic"),
+            ("dev", "handwritten"),
+        }
+        assert {s["reference"] for s in summary["property_shift"]} == {
+            "all training",
+            "handwritten",
+            "synthetic",
+        }
         assert 0.0 <= summary["mismatch"]["auc"] <= 1.0
         impact = summary["label_issues"]["impact"]
         assert impact["dev_error"] == pytest.approx(summary["dev_error"])

@@ -7,9 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.shifted_domains import SOURCE, TARGET, blurred_target_store
 from scipy import ndimage
 
-from traindev.analysis.properties import FLAG_NAMES, MEASURES, measure_images, property_flags
+from traindev.analysis.properties import (
+    FLAG_NAMES,
+    MEASURES,
+    measure_images,
+    property_flags,
+    property_shift,
+)
 
 
 def blob(centre: tuple[int, int], size: int = 16, radius: int = 2, value: int = 16) -> np.ndarray:
@@ -104,3 +111,45 @@ def test_a_quantile_outside_the_tail_names_the_param():
     measures = measure_images(np.zeros((2, 4, 4, 1), np.uint8), 16)
     with pytest.raises(ValueError, match="property_quantile"):
         property_flags(measures, measures, 0.5)
+
+
+def test_a_blur_the_whole_target_shares_is_flagged_against_training_not_within_dev():
+    """Issue 19 item 5: within dev, "blurry" marks the worst tenth of an all-blurred target,
+    so the blur never shows; against the crisp training domain it marks all of dev."""
+    store = blurred_target_store()
+    manifest = store.manifest
+    train = manifest["split"].to_numpy() == "train"
+    dev = manifest["split"].to_numpy() == "dev"
+    train_measures = measure_images(store.pixels[train], store.pixel_max)
+    dev_measures = measure_images(store.pixels[dev], store.pixel_max)
+    domains = manifest["domain"].to_numpy()[train]
+
+    within_dev = property_flags(dev_measures, dev_measures, 0.1).flags["blurry"]
+    assert within_dev.mean() <= 0.1
+    against_crisp = property_flags(dev_measures, train_measures[domains == SOURCE], 0.1).flags[
+        "blurry"
+    ]
+    assert against_crisp.all()
+
+    references = {
+        reference: train_measures[domains == reference].reset_index(drop=True)
+        for reference in (SOURCE, TARGET)
+    }
+    shifts = {(s.flag, s.reference): s for s in property_shift(dev_measures, references, 0.1)}
+    assert shifts[("blurry", SOURCE)].shifted and shifts[("blurry", SOURCE)].dev_share == 1.0
+    assert not shifts[("blurry", TARGET)].shifted  # the target's own training rows: no shift
+    assert not any(s.shifted for s in shifts.values() if s.reference == TARGET)
+    assert not shifts[("off_centre", SOURCE)].shifted  # blur does not move the ink
+    assert shifts[("blurry", SOURCE)].rule.startswith("sharpness < ")
+
+
+def test_a_small_excess_over_the_quantile_is_not_called_a_shift():
+    """A shift must be clear and large: 13% of 100 dev images beyond a 10% tail is neither."""
+    reference = pd.DataFrame({name: np.linspace(0, 1, 1000) for name in MEASURES})
+    dev = pd.DataFrame({name: np.linspace(0.0, 1.0, 100) for name in MEASURES})
+    dev.loc[:12, "sharpness"] = 0.0  # 13 images below the reference's 10% quantile
+    shift = {s.flag: s for s in property_shift(dev, {"all training": reference}, 0.1)}
+    assert shift["blurry"].dev_share == pytest.approx(0.13) and not shift["blurry"].shifted
+    dev.loc[:39, "sharpness"] = 0.0  # 40 of 100: clearly and substantially more
+    shift = {s.flag: s for s in property_shift(dev, {"all training": reference}, 0.1)}
+    assert shift["blurry"].shifted

@@ -20,12 +20,14 @@ from traindev.records.analysis import (
     AnalysisRecord,
     CategoryCount,
     CorrectReview,
+    DomainGrid,
     ErrorReview,
     FalseSuspectCount,
     GalleryItem,
     LabelImpact,
     LabelIssues,
     Mismatch,
+    PropertyShift,
     Sheet,
     Suspect,
     TrainLabelIssues,
@@ -86,7 +88,8 @@ SPLIT_COUNTS = {
 }
 HOSTILE_CATEGORY = "<script>alert(1)</script>"
 MISSING_THUMBNAIL = "thumbnails/d4e5f6.png"
-THUMBNAILS = ("thumbnails/a1b2c3.png", "thumbnails/t1.png", "thumbnails/g1.png")
+GRID_THUMBNAILS = ("thumbnails/s1.png", "thumbnails/h1.png", "thumbnails/d1.png")
+THUMBNAILS = ("thumbnails/a1b2c3.png", "thumbnails/t1.png", "thumbnails/g1.png", *GRID_THUMBNAILS)
 REVIEW_HINT = (
     "No reviewed sheet at reviews/small_cnn/errors.csv: copy "
     "reports/analysis/small_cnn/errors.csv there, tick the categories, run dvc repro."
@@ -407,6 +410,34 @@ def analysis(arch: str) -> AnalysisRecord:
                     )
                 ],
             ),
+            "property_shift": [
+                PropertyShift(
+                    flag="blurry",
+                    reference=reference,
+                    rule=f"sharpness < {value}",
+                    reference_examples=examples,
+                    dev_share=share,
+                    shifted=share > 0.5,
+                )
+                for reference, value, examples, share in (
+                    ("all training", 0.05, 400, 0.83),
+                    ("synthetic", 0.07, 300, 0.97),
+                    ("handwritten", 0.01, 100, 0.11),
+                )
+            ],
+            "neighbours": 3,
+            "domain_grid": [
+                DomainGrid(split=split, domain=domain, examples=examples, thumbnails=[path])
+                for (split, domain, examples), path in zip(
+                    (
+                        ("train", "handwritten", 100),
+                        ("train", "synthetic", 300),
+                        ("dev", "handwritten", 60),
+                    ),
+                    ("thumbnails/h1.png", "thumbnails/s1.png", "thumbnails/d1.png"),
+                    strict=True,
+                )
+            ],
         }
     )
 

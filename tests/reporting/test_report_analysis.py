@@ -570,3 +570,24 @@ def test_class_error_chart_checks_series_length() -> None:
     assert png.startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="'dev' has 1 values for 2 classes"):
         plots.class_errors_png(["0", "1"], {"dev": [0.2]}, "t")
+
+
+def test_the_report_shows_each_domain_side_by_side_and_dev_against_training(
+    report: tuple[ReportPaths, str, str],
+) -> None:
+    """Issue 19 item 5: a sample of each training domain and of dev, and the property flags
+    with the training distribution as reference, so a target-wide blur shows."""
+    _, html_text, markdown = report
+    mlp = section(html_text, "mlp")
+    for name in ("Train · handwritten", "Train · synthetic", "Dev · handwritten"):
+        assert name in mlp and name in markdown
+    assert mlp.count('alt="Train · ') == 2 and mlp.count('alt="Dev · handwritten') == 1
+    for thumbnail in ("h1", "s1", "d1"):
+        assert f"thumbnails/{thumbnail}.png" in markdown
+    rows = tables(mlp, "properties")[-1]
+    assert rows[0]["Flag"] == "blurry"
+    assert rows[0]["dev beyond all training"] == "83.00% (shifted)"
+    assert rows[0]["dev beyond handwritten"] == "11.00%"
+    assert "Shifted: blurry vs all training, blurry vs synthetic." in mlp
+    assert "3 nearest training examples" in mlp
+    assert "Train · " not in section(html_text, "small_cnn")
