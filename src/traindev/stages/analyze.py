@@ -28,7 +28,12 @@ from traindev.analysis.label_issues import (
 )
 from traindev.analysis.mismatch import mismatch_by_domain, mismatch_check, mismatch_summary
 from traindev.analysis.neighbours import NEIGHBOUR_FIELDS, nearest, neighbour_columns
-from traindev.analysis.properties import measure_images, property_flags, property_shift
+from traindev.analysis.properties import (
+    PropertyShift,
+    measure_images,
+    property_flags,
+    property_shift,
+)
 from traindev.analysis.review import (
     ReviewError,
     category_table,
@@ -264,7 +269,7 @@ def _against_training(
     pool_measures: pd.DataFrame,
     dev_measures: pd.DataFrame,
     settings: AnalyzeParams,
-) -> tuple[list, pd.DataFrame]:
+) -> tuple[list[PropertyShift], pd.DataFrame]:
     """Dev's property shift against the training pool (and each training domain when there
     are several), and each dev image's flags with the whole pool as the reference."""
     quantile = settings.errors.property_quantile
