@@ -8,12 +8,14 @@ stage itself logs them is checked on the reproduced project (tests/test_pipeline
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import mlflow
 import numpy as np
@@ -184,3 +186,31 @@ def test_directory_md5_is_the_hash_dvc_records(tmp_path):
     odb = HashFileDB(fs, str(tmp_path / "cache"))
     _, _, tree = build(odb, str(tmp_path / "out"), fs, "md5")
     assert directory_md5(tmp_path / "out") == tree.hash_info.value
+
+
+def test_logging_pins_requirements_without_scanning_every_installed_package(tmp_path):
+    """MLflow's pin check maps all installed distributions (about 1 s per train stage); the
+    pins come from this environment, so logging skips it and still writes them."""
+    checkpoint_file = tmp_path / paths.CHECKPOINT_FILE
+    model = build_model("logistic_regression", {}, (1, 8, 8), 10)
+    checkpoint = Checkpoint(
+        "logistic_regression", {}, (1, 8, 8), [str(c) for c in range(10)], 16, model.state_dict()
+    )
+    save_checkpoint(checkpoint_file, checkpoint)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        experiment = mlflow.create_experiment("t", artifact_location=(tmp_path / "a").as_uri())
+        scan = "mlflow.utils.requirements_utils.importlib_metadata.packages_distributions"
+        with (
+            mock.patch(scan, side_effect=AssertionError("scanned")) as scanned,
+            mlflow.start_run(experiment_id=experiment) as run,
+        ):
+            log_model(checkpoint_file, checkpoint)
+        assert not scanned.called
+        model_uri = f"runs:/{run.info.run_id}/model"
+        pins = Path(mlflow.pyfunc.get_model_dependencies(model_uri)).read_text().split()
+    finally:
+        mlflow.set_tracking_uri(None)
+    torch_version = importlib.metadata.version("torch").split("+")[0]
+    assert f"torch=={torch_version}" in pins
+    assert any(pin.startswith("mlflow==") for pin in pins)

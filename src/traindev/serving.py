@@ -19,10 +19,13 @@ import importlib.metadata
 import shutil
 import tempfile
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import mlflow
+import mlflow.utils.environment
 import numpy as np
 import pandas as pd
 import torch
@@ -132,7 +135,8 @@ def log_model(checkpoint_file: Path, checkpoint: Checkpoint, name: str = "model"
     with tempfile.TemporaryDirectory() as scratch:
         code = Path(scratch) / package.name
         shutil.copytree(package, code, ignore=_not_python)
-        with warnings.catch_warnings():  # no input example: saving one would run the model
+        with warnings.catch_warnings(), _pins_taken_from_this_environment():
+            # no input example: saving one would run the model
             warnings.filterwarnings("ignore", ".*An input example was not provided")
             mlflow.pyfunc.log_model(
                 name=name,
@@ -142,6 +146,28 @@ def log_model(checkpoint_file: Path, checkpoint: Checkpoint, name: str = "model"
                 signature=signature(checkpoint),
                 pip_requirements=requirements(),
             )
+
+
+# MLflow's check of `pip_requirements` against the installed packages (it warns on a mismatch).
+MLFLOW_PIN_CHECK = "warn_dependency_requirement_mismatches"
+
+
+def _pins_taken_from_this_environment() -> AbstractContextManager[object]:
+    """Skip MLflow's re-check of `requirements()` against the installed packages.
+
+    The check maps every installed distribution to its modules first
+    (`importlib.metadata.packages_distributions`, about 1 s of each train stage here), and
+    cannot fail for these pins: `requirements()` reads them from the same environment. A
+    no-op while logging only; should MLflow drop the function, nothing is patched.
+    """
+    module = mlflow.utils.environment
+    if not hasattr(module, MLFLOW_PIN_CHECK):
+        return nullcontext()
+    return mock.patch.object(module, MLFLOW_PIN_CHECK, _pins_match)
+
+
+def _pins_match(requirements: list[str]) -> None:
+    """The stand-in for MLflow's check: `requirements()` pins what is installed."""
 
 
 def _not_python(directory: str, names: list[str]) -> set[str]:
