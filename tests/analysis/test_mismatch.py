@@ -203,6 +203,33 @@ def test_with_one_training_domain_the_summary_is_the_pooled_reading():
     assert mismatch_summary(pooled, found) == pooled.interpretation
 
 
+def test_a_group_holding_all_of_train_dev_reuses_the_pooled_check(monkeypatch):
+    """One domain, no synthesis: the group's check would be the pooled one again (same
+    sample, same folds), so it is taken as is; a group of part of the rows is fitted."""
+    import traindev.analysis.mismatch as module
+
+    train_dev, dev = gaussian(60, 0.0, seed=25), gaussian(60, 0.5, seed=26)
+    rows = np.arange(60) + DEV_ROW_OFFSET
+    pooled = mismatch_check(train_dev, dev, rows, 3, 1000, seed=4)
+    fits = []
+    fitted = module._out_of_fold_scores
+    monkeypatch.setattr(
+        module, "_out_of_fold_scores", lambda *args: fits.append(1) or fitted(*args)
+    )
+    alone = mismatch_by_domain(train_dev, ["a"] * 60, [False] * 60, dev, rows, 3, 1000, 4)
+    assert len(fits) == 1
+    reused = mismatch_by_domain(
+        train_dev, ["a"] * 60, [False] * 60, dev, rows, 3, 1000, 4, pooled=pooled
+    )
+    assert len(fits) == 1 and reused[0].result is pooled
+    assert reused[0].as_dict() == alone[0].as_dict()
+    np.testing.assert_array_equal(alone[0].result.dev_scores, pooled.dev_scores)
+    mixed = mismatch_by_domain(
+        train_dev, ["a"] * 30 + ["b"] * 30, [False] * 60, dev, rows, 3, 1000, 4, pooled=pooled
+    )
+    assert len(fits) == 3 and all(entry.result is not pooled for entry in mixed)
+
+
 def test_per_domain_check_splits_real_from_synthetic_rows_of_one_domain():
     train_dev = np.concatenate([gaussian(40, 0.0, seed=13), gaussian(40, 2.0, seed=14)])
     synthetic = [False] * 40 + [True] * 40

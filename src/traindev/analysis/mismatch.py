@@ -231,6 +231,7 @@ def mismatch_by_domain(
     max_per_split: int,
     seed: int,
     dev_domains: Sequence[str] = (),
+    pooled: MismatchResult | None = None,
 ) -> list[DomainMismatch]:
     """`mismatch_check` of each (domain, synthetic) group of train-dev against all of dev.
 
@@ -240,6 +241,10 @@ def mismatch_by_domain(
     with the reason, not an error: the overall check already covers it. Real groups come
     first, then synthesized ones, each by domain name. A real group of a domain in
     `dev_domains` (the dev examples' domains) is marked as the target.
+
+    `pooled` is `mismatch_check` of the same arguments: a group that holds every train-dev
+    row (one domain, no synthesis) then gets it instead of a second identical check, which
+    would draw the same sample and fit the same folds.
     """
     features = np.asarray(train_dev_features)
     domains = np.asarray([str(domain) for domain in train_dev_domains], dtype=object)
@@ -263,7 +268,12 @@ def mismatch_by_domain(
             reason = f"{available} train-dev examples, fewer than analyze.mismatch.folds={folds}"
             found.append(DomainMismatch(domain, is_synthetic, available, None, reason, **about))
             continue
-        result = mismatch_check(features[mask], dev_features, dev_rows, folds, max_per_split, seed)
+        if pooled is not None and available == len(domains):
+            result = pooled
+        else:
+            result = mismatch_check(
+                features[mask], dev_features, dev_rows, folds, max_per_split, seed
+            )
         found.append(DomainMismatch(domain, is_synthetic, available, result, **about))
     return found
 

@@ -458,6 +458,7 @@ def _mismatch(
         settings.max_per_split,
         params.analyze.errors.seed,
         dev_domains=store.manifest["domain"].to_numpy()[rows["dev"]],
+        pooled=result,
     )
     by_row = predictions.set_index("row")
     top_rows = result.most_unlike(settings.gallery_size)
