@@ -14,7 +14,7 @@ from traindev import paths
 from traindev.atomic import atomic_directory
 from traindev.config import Params, TrainParams
 from traindev.data.augmentation import Augmenter, make_augmenter
-from traindev.data.batch_augmentation import BatchAugmenter
+from traindev.data.batch_augmentation import BatchAugmenter, chunk_rows
 from traindev.data.batches import (
     EpochCopies,
     Shard,
@@ -285,15 +285,18 @@ class SplitBatches:
         rows: np.ndarray | None = None,
         shard: bool = False,
         augmenter: Augmenter | BatchAugmenter | None = None,
+        batch_size: int | None = None,
     ):
         rows = split_rows(self.store, split) if rows is None else rows
         context = self.context
         if not shard and context.world > 1:
             rows = rows[context.rank :: context.world]  # evaluation: every row, once
+        if batch_size is None:
+            batch_size = max(self.batch_size // context.world, 1) if not shard else self.batch_size
         return make_batches(
             self.store,
             split,
-            max(self.batch_size // context.world, 1) if not shard else self.batch_size,
+            batch_size,
             self.device,
             self.params.in_memory_max_mb,
             shuffle=shuffle,
@@ -337,12 +340,21 @@ class SplitBatches:
         )
 
     def monitor(self) -> dict:
-        """Train error on a fixed sample of the training split, train-dev and dev error."""
+        """Train error on a fixed sample of the training split, train-dev and dev error.
+
+        Scored in chunks of whole training batches up to MAX_CHUNK_BYTES of input
+        (`chunk_rows`), not batch by batch: these are no-gradient eval-mode passes, where
+        torch's per-call overhead dominates small batches (64-row batches made the monitor
+        about 15% of deep_nn's training). Eval mode scores each example on its own (no
+        dropout, batch-norm running statistics); the default models' logits are bit-identical
+        either way on CPU (tests/training/test_monitor_batches.py).
+        """
         sample = sample_rows(self.train_rows, TRAIN_MONITOR_SAMPLE, self.params.seed)
+        size = chunk_rows(max(self.batch_size // self.context.world, 1), self.store.image_shape)
         return {
-            "train": self.of("train", rows=sample),
-            "train_dev": self.of("train_dev"),
-            "dev": self.of("dev"),
+            "train": self.of("train", rows=sample, batch_size=size),
+            "train_dev": self.of("train_dev", batch_size=size),
+            "dev": self.of("dev", batch_size=size),
         }
 
 
