@@ -25,6 +25,8 @@ from traindev.data.store import write_store
 from traindev.params_file import validate_params
 from traindev.records import read_record, write_record
 from traindev.records.runs import EvaluationRun, TrainingRun
+from traindev.records.training import TrainingRecord
+from traindev.selection.candidates import candidate_from_run
 from traindev.stages import analyze, evaluate, report, select, train
 from traindev.tracking import configure
 from traindev.training.checkpoint import load_checkpoint
@@ -165,3 +167,24 @@ def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project
     assert "### Per task" in markdown and "| left |" in markdown
     assert "Dev confusion matrix" not in markdown and "Errors sheet" not in markdown
     assert (paths.REPORTS / "figures" / f"task_errors_{ARCH}.png").is_file()
+
+
+def test_an_evaluation_whose_training_run_is_unknown_logs_a_whole_candidate(project):
+    """DVC restores a trained model from its run cache without the git-ignored run record (a
+    sweep trial repeating an earlier configuration): evaluate then opens a new MLflow run, which
+    must still carry the model's size figures, or a satisficing threshold on them cannot judge it.
+    """
+    params, _ = project
+    train.run(params, ARCH)
+    paths.training_run_file(ARCH).unlink()
+    evaluate.run(params, ARCH)
+
+    runs = MlflowClient().search_runs(
+        [configure()],
+        filter_string="metrics.`final.dev.error` >= 0",
+    )
+    assert len(runs) == 1
+    training = read_record(paths.model_dir(ARCH) / paths.TRAINING_FILE, TrainingRecord)
+    assert runs[0].data.metrics["parameters"] == training.parameters
+    assert runs[0].data.metrics["flops_per_example"] == training.flops_per_example
+    assert candidate_from_run(runs[0]).metrics["parameters"] == training.parameters

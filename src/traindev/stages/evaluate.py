@@ -333,7 +333,24 @@ def _log_to_mlflow(
     diagnosis: Diagnosis,
     latency: Latency,
 ) -> None:
-    with open_run(run_id, run_name=architecture, tags={"architecture": architecture}):
+    with open_run(run_id, run_name=architecture, tags={"architecture": architecture}) as run:
+        if run.info.run_id != run_id:
+            # Not the run that trained the model (DVC restored training from its run cache, as
+            # a sweep trial repeating an earlier configuration does): this run must still be a
+            # whole candidate, so it carries the model's load-independent measurements.
+            training = read_record(
+                paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord
+            )
+            mlflow.log_metrics(
+                {
+                    name: value
+                    for name, value in (
+                        ("parameters", training.parameters),
+                        ("flops_per_example", training.flops_per_example),
+                    )
+                    if value is not None
+                }
+            )
         mlflow.log_metrics(
             {
                 name: value
