@@ -9,6 +9,7 @@ cutting a copy's pipeline down to the stages a dry run reproduces.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -48,3 +49,15 @@ def upstream_only(project: Path, last: str) -> list[str]:
     dvc_yaml.write_text(yaml.safe_dump(definition, sort_keys=False))
     run(["git", "commit", "-q", "-am", f"pipeline up to {last}"], project)
     return sorted(keep)
+
+
+def bench_env(prefect_home: Path) -> dict[str, str]:
+    """The environment of every measured subprocess: this virtualenv's bin directory first on
+    PATH (the stages run `traindev`), no MLFLOW_TRACKING_URI (a copy logs to its own
+    sqlite:///<copy>/mlflow.db), no PREFECT_API_URL, and PREFECT_HOME in `prefect_home`, so the
+    user's Prefect database is never touched."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("PREFECT_API_URL", None)
+    env["PREFECT_HOME"] = str(prefect_home)
+    return env

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from benchmark_projects import make_project, tiny_params, upstream_only
+from benchmark_projects import bench_env, make_project, tiny_params, upstream_only
 from benchmark_record import ROOT, Figure, add_arguments, figure, open_run
 
 from pipeline.dvc_graph import stage_graph
@@ -57,15 +56,6 @@ UP_TO_DATE = "Data and pipelines are up to date"
 RUNNING = re.compile(r"Running stage '([^']+)'")
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|")
 IMPORT_PROBE = "import traindev.cli, traindev.stages.{module}"
-
-
-def bench_env(prefect_home: Path) -> dict[str, str]:
-    """The environment every measured subprocess gets (see the module docstring)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("PREFECT_API_URL", None)
-    env["PREFECT_HOME"] = str(prefect_home)
-    return env
 
 
 def checked(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:

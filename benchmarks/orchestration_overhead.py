@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -45,7 +44,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
-from benchmark_projects import local_prefect_server, make_project, tiny_params, upstream_only
+from benchmark_projects import (
+    bench_env,
+    local_prefect_server,
+    make_project,
+    tiny_params,
+    upstream_only,
+)
 from benchmark_record import ROOT, Figure, add_arguments, figure, open_run
 
 from pipeline.dvc_graph import stage_graph
@@ -57,15 +62,6 @@ SWEEP_SPACE = {
 }
 LOCAL_SERVER = [sys.executable, "-m", "pipeline.local_server"]  # a copy's own Prefect server
 NOOP_FLOW = "from prefect import flow\n@flow\ndef noop():\n    pass\nnoop()\n"
-
-
-def bench_env(prefect_home: Path) -> dict[str, str]:
-    """The environment every timed subprocess gets (see the module docstring)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("PREFECT_API_URL", None)
-    env["PREFECT_HOME"] = str(prefect_home)
-    return env
 
 
 class Timing(NamedTuple):

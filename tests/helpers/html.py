@@ -39,3 +39,12 @@ def parse_html(html_text: str) -> HtmlTables:
     parser = HtmlTables()
     parser.feed(html_text)
     return parser
+
+
+def tables(html_text: str, css: str) -> list[list[dict[str, str]]]:
+    """Every table with that class, each as a list of {header: cell} rows."""
+    found = []
+    for table_css, (header, *rows) in parse_html(html_text).tables:
+        if table_css == css:
+            found.append([dict(zip(header, row, strict=True)) for row in rows])
+    return found

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import mlflow
 import pytest
-from helpers.html import parse_html
+from helpers.html import parse_html, tables
 from helpers.records import (
     ARCHS,
     HOSTILE_CATEGORY,
@@ -51,15 +51,6 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportPaths, str, 
         load(write_fake_inputs(root / "inputs")), root / "out", "t", generated_at=WHEN
     )
     return paths, paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")
-
-
-def tables(html_text: str, css: str) -> list[list[dict[str, str]]]:
-    """Every table with that class, each as a list of {header: cell} rows."""
-    found = []
-    for table_css, (header, *rows) in parse_html(html_text).tables:
-        if table_css == css:
-            found.append([dict(zip(header, row, strict=True)) for row in rows])
-    return found
 
 
 def section(text: str, architecture: str) -> str:

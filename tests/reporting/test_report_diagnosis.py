@@ -9,21 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from helpers.domains import option_two, pooled_and_domains
-from helpers.html import parse_html
+from helpers.html import tables
 from helpers.records import load, write_fake_inputs
 
 from traindev.records.diagnosis import DiagnosisRecord
 from traindev.reporting.report import write_report
 
 WHEN = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
-
-
-def tables(html_text: str, css: str) -> list[list[dict[str, str]]]:
-    found = []
-    for table_css, (header, *rows) in parse_html(html_text).tables:
-        if table_css == css:
-            found.append([dict(zip(header, row, strict=True)) for row in rows])
-    return found
 
 
 def edit(path: Path, change) -> None:
