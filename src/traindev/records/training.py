@@ -37,3 +37,11 @@ class TrainingRecord(Record):
     history: list[Epoch]
     parameters: int
     flops_per_example: int | None
+
+    def size_metrics(self) -> dict[str, int]:
+        """The model's load-independent satisficing figures, under the names train logs them
+        to MLflow (FLOPs left out where they could not be counted)."""
+        size = {"parameters": self.parameters}
+        if self.flops_per_example is not None:
+            size["flops_per_example"] = self.flops_per_example
+        return size

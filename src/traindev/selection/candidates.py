@@ -88,9 +88,7 @@ def candidate_from_files(
     }
     if latency is not None:
         logged[f"{FINAL_PREFIX}latency_ms"] = latency.latency_ms
-    logged |= {"parameters": training.parameters}
-    if training.flops_per_example is not None:
-        logged["flops_per_example"] = training.flops_per_example
+    logged |= training.size_metrics()
     if run is not None:
         logged |= {
             "train_seconds": run.train_seconds,

@@ -132,6 +132,7 @@ def run(params: Params, architecture: str) -> str:
         settings,
     )
     run_id = training_run_id(architecture)
+    training = read_record(paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord)
     previous = previous_run(architecture, run_id)
     comparison = (
         None if previous is None else compare_with_previous(table, intervals, previous.values)
@@ -168,8 +169,9 @@ def run(params: Params, architecture: str) -> str:
             latency=latency,
             previous=_previous(previous, comparison),
         ),
+        training,
     )
-    _log_to_mlflow(architecture, run_id, per_split, table, diagnosis, latency)
+    _log_to_mlflow(architecture, run_id, per_split, table, diagnosis, latency, training)
     return f"evaluated {architecture}: {diagnosis.summary}"
 
 
@@ -198,6 +200,7 @@ def run_multitask(
         targets, probabilities, split, tasks, evaluate.human_level_error, evaluate.diagnosis
     )
     run_id = training_run_id(architecture)
+    training = read_record(paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord)
     previous = previous_run(architecture, run_id, tasks)
     comparison = (
         None
@@ -242,8 +245,11 @@ def run_multitask(
             latency=latency,
             previous=_previous(previous, comparison),
         ),
+        training,
     )
-    _log_to_mlflow(architecture, run_id, result.per_split, result.table, result.diagnosis, latency)
+    _log_to_mlflow(
+        architecture, run_id, result.per_split, result.table, result.diagnosis, latency, training
+    )
     weights = evaluate.error_weights
     ignored = (
         "; evaluate.error_weights is single-label only and was not applied"
@@ -292,12 +298,15 @@ class Published:
 
 
 def _publish(
-    architecture: str, outputs: Published, metrics: MetricsRecord, run: EvaluationRun
+    architecture: str,
+    outputs: Published,
+    metrics: MetricsRecord,
+    run: EvaluationRun,
+    training: TrainingRecord,
 ) -> None:
     """The evaluation directory (all of it or none), the tracked metrics record, the flat DVC
     metrics, the plots' data, the untracked run record: one writer for both evaluation paths,
     so their files cannot drift apart."""
-    training = read_record(paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord)
     with atomic_directory(paths.evaluation_dir(architecture)) as staging:
         outputs.predictions.to_parquet(staging / paths.PREDICTIONS_FILE, index=False)
         np.save(staging / paths.PROBABILITIES_FILE, outputs.probabilities.astype(np.float32))
@@ -332,25 +341,14 @@ def _log_to_mlflow(
     table: BiasVarianceTable,
     diagnosis: Diagnosis,
     latency: Latency,
+    training: TrainingRecord,
 ) -> None:
     with open_run(run_id, run_name=architecture, tags={"architecture": architecture}) as run:
         if run.info.run_id != run_id:
             # Not the run that trained the model (DVC restored training from its run cache, as
             # a sweep trial repeating an earlier configuration does): this run must still be a
             # whole candidate, so it carries the model's load-independent measurements.
-            training = read_record(
-                paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord
-            )
-            mlflow.log_metrics(
-                {
-                    name: value
-                    for name, value in (
-                        ("parameters", training.parameters),
-                        ("flops_per_example", training.flops_per_example),
-                    )
-                    if value is not None
-                }
-            )
+            mlflow.log_metrics(training.size_metrics())
         mlflow.log_metrics(
             {
                 name: value
