@@ -84,6 +84,11 @@ def test_objects_competing_for_one_anchor_take_the_next_free_one_then_are_droppe
     assert target[..., 0].sum() == 3
 
 
+def test_an_image_without_objects_encodes_to_zeros():
+    target = encode(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), 64, 4, TALL_AND_WIDE, 3)
+    assert target.shape == (4, 4, 2, 8) and not target.any()
+
+
 def well_separated_objects(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One object in each of several cells of a 4 x 4 grid on 64 x 64, sizes around two anchors."""
     generator = torch.Generator().manual_seed(seed)

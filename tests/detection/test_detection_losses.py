@@ -102,3 +102,18 @@ def test_yolo_loss_vanishes_on_the_perfect_prediction_and_has_gradients_elsewher
     raw = torch.zeros_like(target, requires_grad=True)
     yolo_loss(raw, target, anchors).backward()
     assert torch.isfinite(raw.grad).all() and raw.grad.abs().sum() > 0
+
+
+def test_losses_compute_in_float32_when_the_head_runs_in_bfloat16():
+    raw, target = yolo_case()
+    half = raw.to(torch.bfloat16)
+    exact = yolo_loss(half.float(), target, None)
+    assert yolo_loss(half, target, None).dtype == torch.float32
+    assert yolo_loss(half, target, None).item() == pytest.approx(exact.item(), rel=1e-6)
+    raw, target = localization_case()
+    half, half_target = raw.to(torch.bfloat16), target.to(torch.bfloat16)
+    for variant in ("notes", "common"):
+        loss = localization_loss(half, half_target, variant)
+        assert loss.dtype == torch.float32
+        exact = localization_loss(half.float(), half_target.float(), variant)
+        assert loss.item() == pytest.approx(exact.item(), rel=1e-6)

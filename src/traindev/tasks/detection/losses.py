@@ -28,6 +28,7 @@ def localization_loss(
     logistic loss for p_c, softmax cross-entropy for the classes, squared error for the box, the
     last two again only when an object is present.
     """
+    raw, target = raw.float(), target.float()  # under autocast too: exp and logs need float32
     present = target[:, P_C]
     box_error = ((raw[:, BOX] - target[:, BOX]) ** 2).sum(dim=1)
     if variant == "notes":
@@ -57,7 +58,8 @@ def yolo_loss_terms(
     - classes = sum 1_obj sum_c (c - c^)^2.
     Predictions come from `activate`: YOLOv2's sigmoid offsets and anchor-scaled exponentials.
     """
-    predicted = activate(raw, anchors)
+    predicted = activate(raw.float(), anchors)  # float32 under autocast: exp overflows in half
+    target = target.float()
     present = target[..., P_C] == 1
     images = raw.shape[0]
     hit, truth = predicted[present], target[present]
