@@ -57,7 +57,8 @@ def kmeans_anchors(wh: Tensor, k: int, seed: int, max_iterations: int = 300) -> 
     """
     if k < 1 or len(wh) < k:
         raise ValueError(f"k-means needs 1 <= k <= the number of shapes; got k={k}, {len(wh)}")
-    dtype, wh = wh.dtype, wh.to(torch.float64)
+    # one pass over the training shapes: on the CPU, where the seeded generator lives
+    dtype, device, wh = wh.dtype, wh.device, wh.detach().to("cpu", torch.float64)
     generator = torch.Generator().manual_seed(seed)
     centres = _plus_plus_start(wh, k, generator)
     assignment = torch.full((len(wh),), -1, dtype=torch.int64)
@@ -72,4 +73,4 @@ def kmeans_anchors(wh: Tensor, k: int, seed: int, max_iterations: int = 300) -> 
         for empty in torch.nonzero(counts == 0).flatten().tolist():
             worst = shape_iou(wh, centres).max(dim=1).values.argmin()
             centres[empty] = wh[worst]
-    return centres[torch.argsort(centres[:, 0] * centres[:, 1], stable=True)].to(dtype)
+    return centres[torch.argsort(centres[:, 0] * centres[:, 1], stable=True)].to(device, dtype)
