@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from traindev.tasks.detection.boxes import box_iou
+from traindev.tasks.detection import encoding
+from traindev.tasks.detection.boxes import batched_nms, box_iou
 from traindev.tasks.detection.encoding import (
     activate,
     assign,
@@ -188,3 +189,27 @@ def test_localization_decode_returns_the_encoded_box_or_nothing():
         torch.sigmoid(torch.tensor(4.0)).item()
     )
     assert empty.boxes.shape == (0, 4)
+
+
+@pytest.mark.parametrize("chunk", [7, 256])
+def test_decode_of_a_batch_equals_thresholding_and_nms_image_by_image(monkeypatch, chunk):
+    monkeypatch.setattr(encoding, "NMS_CHUNK", chunk)
+    generator = torch.Generator().manual_seed(1)
+    raw = torch.randn(12, 4, 4, 2, 6, generator=generator)
+    raw[3, ..., 0] = -5.0  # an image without candidates between others
+    results = decode(raw, TALL_AND_WIDE, 64, score_threshold=0.6, iou_threshold=0.5)
+    activated = activate(raw, TALL_AND_WIDE)
+    boxes = grid_boxes(activated, 64).flatten(1, 3)
+    vectors = activated.flatten(1, 3)
+    assert len(results) == 12 and len(results[3].boxes) == 0
+    candidates = int((vectors[..., 0] > 0.6).sum())
+    assert candidates > 3 * 7  # with a chunk of 7, the batch is suppressed in several chunks
+    for image, result in enumerate(results):
+        keep = vectors[image, :, 0] > 0.6
+        image_boxes, scores = boxes[image][keep], vectors[image, keep, 0]
+        classes = vectors[image, keep, 5:].argmax(dim=1)
+        order = batched_nms(image_boxes, scores, classes, 0.5)
+        torch.testing.assert_close(result.boxes, image_boxes[order])
+        torch.testing.assert_close(result.scores, scores[order])
+        assert torch.equal(result.classes, classes[order])
+    assert sum(len(result.boxes) for result in results) < candidates  # NMS removed some

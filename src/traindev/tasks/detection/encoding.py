@@ -11,6 +11,8 @@ convolutional map (N, channels, S, S) permuted to (N, S, S, channels) lines up w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
@@ -158,14 +160,13 @@ def raw_from_target(target: Tensor, anchors: Tensor | None, bound: float = 20.0)
     )
 
 
-def grid_boxes(vectors: Tensor, image_size: ImageSize) -> Tensor:
-    """Pixel boxes (..., S, S, B, 4) xyxy of activated or target vectors (..., S, S, B, 5 + C)."""
-    grid = vectors.shape[-3]
+def _cell_boxes(
+    vectors: Tensor, row: Tensor, column: Tensor, grid: int, image_size: ImageSize
+) -> Tensor:
+    """Pixel boxes (..., 4) xyxy of vectors (..., 5 + C) sitting in cells (row, column)."""
     height, width = _height_width(image_size)
-    row = torch.arange(grid, device=vectors.device).view(grid, 1, 1)
-    column = torch.arange(grid, device=vectors.device).view(1, grid, 1)
-    centre_size = _xyhw_to_cxcywh(vectors[..., BOX])
     cell_w, cell_h = width / grid, height / grid
+    centre_size = _xyhw_to_cxcywh(vectors[..., BOX])
     return cxcywh_to_xyxy(
         torch.stack(
             (
@@ -179,6 +180,14 @@ def grid_boxes(vectors: Tensor, image_size: ImageSize) -> Tensor:
     )
 
 
+def grid_boxes(vectors: Tensor, image_size: ImageSize) -> Tensor:
+    """Pixel boxes (..., S, S, B, 4) xyxy of activated or target vectors (..., S, S, B, 5 + C)."""
+    grid = vectors.shape[-3]
+    row = torch.arange(grid, device=vectors.device).view(grid, 1, 1)
+    column = torch.arange(grid, device=vectors.device).view(1, grid, 1)
+    return _cell_boxes(vectors, row, column, grid, image_size)
+
+
 def _select(boxes: Tensor, vectors: Tensor, score_threshold: float) -> Detections:
     """Boxes, p_c scores and most likely classes of the rows whose p_c exceeds the threshold.
 
@@ -186,6 +195,25 @@ def _select(boxes: Tensor, vectors: Tensor, score_threshold: float) -> Detection
     """
     keep = vectors[:, P_C] > score_threshold
     return Detections(boxes[keep], vectors[keep, P_C], vectors[keep, CLASSES].argmax(dim=-1))
+
+
+NMS_CHUNK = 256  # candidates suppressed together: more images per pass, yet short greedy steps
+
+
+def _image_chunks(counts: list[int], limit: int) -> Iterator[tuple[int, int]]:
+    """Ranges of consecutive candidates, whole images each, of about `limit` candidates at most.
+
+    A range grows image by image and closes before the image that would take it past `limit`;
+    an image with more candidates than `limit` is a range of its own.
+    """
+    low = high = 0
+    for count in counts:
+        if high > low and high - low + count > limit:
+            yield low, high
+            low = high
+        high += count
+    if high > low:
+        yield low, high
 
 
 def decode(
@@ -200,16 +228,33 @@ def decode(
     Discard every box with p_c <= `score_threshold` (notes: 0.6), give each remaining box its
     most likely class, then run non-max suppression per class at `iou_threshold` (notes: 0.5).
     The score is p_c; boxes are xyxy pixels, highest score first.
+
+    The whole batch is thresholded at once and only its candidates are activated; they are
+    suppressed a chunk of images at a time, each (image, class) a group of its own, which gives
+    exactly the per-image result without a Python step per image.
     """
-    vectors = activate(raw.detach(), anchors)
-    boxes = grid_boxes(vectors, image_size).flatten(1, 3)
-    flat = vectors.flatten(1, 3)
-    detections = []
-    for image_boxes, image_vectors in zip(boxes, flat, strict=True):
-        candidates = _select(image_boxes, image_vectors, score_threshold)
-        order = batched_nms(*candidates, iou_threshold)
-        detections.append(Detections(*(field[order] for field in candidates)))
-    return detections
+    raw = raw.detach()
+    images, grid, num_classes = raw.shape[0], raw.shape[1], raw.shape[-1] - 5
+    anchors = _single_anchor(anchors).to(raw)
+    present = torch.sigmoid(raw[..., P_C]) > score_threshold
+    image, row, column, anchor = torch.nonzero(present, as_tuple=True)
+    vectors = activate(raw[image, row, column, anchor], anchors[anchor])  # candidates only
+    boxes = _cell_boxes(vectors, row, column, grid, image_size)
+    candidates = Detections(boxes, vectors[:, P_C], vectors[:, CLASSES].argmax(dim=-1))
+    groups = image * num_classes + candidates.classes
+    counts = torch.bincount(image, minlength=images).tolist()
+    kept = [torch.zeros(0, dtype=torch.int64, device=raw.device)]
+    for low, high in _image_chunks(counts, NMS_CHUNK):
+        part = slice(low, high)
+        order = batched_nms(
+            candidates.boxes[part], candidates.scores[part], groups[part], iou_threshold
+        )
+        kept.append(low + order)
+    kept = torch.cat(kept)
+    kept = kept[torch.sort(image[kept], stable=True).indices]
+    per_image = torch.bincount(image[kept], minlength=images).tolist()
+    fields = [field[kept].split(per_image) for field in candidates]
+    return [Detections(*parts) for parts in zip(*fields, strict=True)]
 
 
 def encode_localization(
