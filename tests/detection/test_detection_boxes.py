@@ -62,12 +62,13 @@ def test_box_iou_equals_pycocotools_on_touching_nested_disjoint_and_degenerate_b
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_box_iou_equals_pycocotools_on_random_boxes(seed):
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+def test_box_iou_equals_pycocotools_on_random_boxes(seed, dtype, tolerance):
     generator = torch.Generator().manual_seed(seed)
-    a, b = random_boxes(generator, 40), random_boxes(generator, 30)
+    a, b = random_boxes(generator, 40).to(dtype), random_boxes(generator, 30).to(dtype)
     iou = box_iou(a, b)
-    assert iou.shape == (40, 30)
-    np.testing.assert_allclose(iou.numpy(), coco_iou(a, b), atol=1e-12)
+    assert iou.shape == (40, 30) and iou.dtype == dtype
+    np.testing.assert_allclose(iou.numpy(), coco_iou(a, b), atol=tolerance)
     assert (iou > 0).any() and (iou == 0).any()  # the cases hold both overlaps and disjoint pairs
 
 
