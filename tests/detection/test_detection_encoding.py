@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from traindev.tasks.detection import encoding
+from traindev.tasks.detection.anchors import kmeans_anchors
 from traindev.tasks.detection.boxes import batched_nms, box_iou
 from traindev.tasks.detection.encoding import (
     activate,
+    anchors_from_boxes,
     assign,
     decode,
     decode_localization,
@@ -213,3 +215,18 @@ def test_decode_of_a_batch_equals_thresholding_and_nms_image_by_image(monkeypatc
         torch.testing.assert_close(result.scores, scores[order])
         assert torch.equal(result.classes, classes[order])
     assert sum(len(result.boxes) for result in results) < candidates  # NMS removed some
+
+
+def test_anchors_from_training_boxes_are_k_means_shapes_in_cell_units():
+    # tall 8 x 24 px and wide 24 x 8 px boxes on 64 x 64 with a 4 x 4 grid (16 px cells)
+    generator = torch.Generator().manual_seed(0)
+    size = torch.tensor([[8.0, 24.0], [24.0, 8.0]]).repeat(50, 1)
+    size = size * (0.9 + 0.2 * torch.rand(100, 2, generator=generator))
+    corner = torch.rand(100, 2, generator=generator) * 30
+    boxes = torch.cat((corner, corner + size), dim=1)
+    anchors = anchors_from_boxes(boxes, 64, 4, count=2, seed=0)
+    assert anchors.dtype == torch.float32
+    in_pixels = kmeans_anchors(size.double(), 2, seed=0).float() / 16
+    torch.testing.assert_close(anchors, in_pixels)
+    by_width = anchors[torch.argsort(anchors[:, 0])]
+    torch.testing.assert_close(by_width, torch.tensor([[0.5, 1.5], [1.5, 0.5]]), atol=0.05, rtol=0)

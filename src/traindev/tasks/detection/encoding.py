@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from traindev.tasks.detection.anchors import shape_iou
+from traindev.tasks.detection.anchors import kmeans_anchors, shape_iou
 from traindev.tasks.detection.boxes import (
     Detections,
     batched_nms,
@@ -46,6 +46,20 @@ def _single_anchor(anchors: Tensor | None) -> Tensor:
 def _xyhw_to_cxcywh(box: Tensor) -> Tensor:
     """The notes' (b_x, b_y, b_h, b_w) order to (centre x, centre y, width, height)."""
     return box[..., [0, 1, 3, 2]]
+
+
+def anchors_from_boxes(
+    boxes: Tensor, image_size: ImageSize, grid: int, count: int, seed: int
+) -> Tensor:
+    """`count` anchors (width, height) in cell units by k-means on training boxes (K, 4) xyxy.
+
+    The shapes are clustered in cell units, the unit `encode` and `decode` read anchors in; IoU
+    distance makes the result the same, up to rounding, as clustering pixel shapes.
+    """
+    height, width = _height_width(image_size)
+    cell = torch.tensor([width / grid, height / grid], dtype=torch.float64)
+    shapes = xyxy_to_cxcywh(boxes.detach().to("cpu", torch.float64))[:, 2:] / cell
+    return kmeans_anchors(shapes, count, seed).to(boxes.device, torch.float32)
 
 
 def assign(
