@@ -230,3 +230,16 @@ def test_anchors_from_training_boxes_are_k_means_shapes_in_cell_units():
     torch.testing.assert_close(anchors, in_pixels)
     by_width = anchors[torch.argsort(anchors[:, 0])]
     torch.testing.assert_close(by_width, torch.tensor([[0.5, 1.5], [1.5, 0.5]]), atol=0.05, rtol=0)
+
+
+def test_decode_reads_a_half_precision_head_in_float32():
+    generator = torch.Generator().manual_seed(2)
+    raw = torch.randn(4, 4, 4, 2, 6, generator=generator).to(torch.bfloat16)
+    found = decode(raw, TALL_AND_WIDE, 640, 0.6, 0.5)
+    expected = decode(raw.float(), TALL_AND_WIDE, 640, 0.6, 0.5)
+    assert sum(len(result.boxes) for result in found) > 0
+    for result, reference in zip(found, expected, strict=True):
+        assert result.boxes.dtype == torch.float32 and result.scores.dtype == torch.float32
+        torch.testing.assert_close(result.boxes, reference.boxes, rtol=0, atol=1e-4)
+    (single,) = decode_localization(raw[:1, 0, 0, 0], 640, 0.0)
+    assert single.boxes.dtype == torch.float32

@@ -247,7 +247,7 @@ def decode(
     suppressed a chunk of images at a time, each (image, class) a group of its own, which gives
     exactly the per-image result without a Python step per image.
     """
-    raw = raw.detach()
+    raw = raw.detach().float()  # a half-precision head would round boxes to whole pixels
     images, grid, num_classes = raw.shape[0], raw.shape[1], raw.shape[-1] - 5
     anchors = _single_anchor(anchors).to(raw)
     present = torch.sigmoid(raw[..., P_C]) > score_threshold
@@ -301,7 +301,7 @@ def decode_localization(
     The head's p_c position holds a logit (sigmoid gives p_c), the box positions the image-relative
     (b_x, b_y, b_h, b_w) directly, the classes logits; an image is empty when p_c <= threshold.
     """
-    raw = raw.detach()
+    raw = raw.detach().float()
     height, width = _height_width(image_size)
     centre_size = _xyhw_to_cxcywh(raw[:, BOX])
     boxes = cxcywh_to_xyxy(centre_size * torch.tensor([width, height, width, height]).to(raw))
