@@ -427,6 +427,55 @@ class SynthesizeParams(Section):
         return self
 
 
+class CanvasParams(Section):
+    """Detection's embedded default: canvases holding several digits at random scales and
+    positions, target canvases from the real digits and source canvases from the synthetic
+    ones; boxes and each digit's pixel mask are known by construction (docs/detection.md)."""
+
+    seed: int = Field(0, description="Seed of every per-canvas draw.")
+    real_count: int = Field(
+        1500, ge=0, description="Canvases built from the real digits (ingest's domain)."
+    )
+    synthetic_count: int = Field(
+        3000, ge=0, description="Canvases built from the synthesized digits (synthesize's domain)."
+    )
+    size: tuple[int, int] = Field((64, 64), description="[height, width] of a canvas, pixels.")
+    objects: IntRange = Field(
+        (1, 4), description="Digits placed per canvas (fewer when max_overlap leaves no room)."
+    )
+    digit_size: IntRange = Field(
+        (12, 32), description="Side of a digit's square image once scaled, pixels."
+    )
+    max_overlap: Fraction = Field(
+        0.2, description="Largest IoU allowed between two boxes of a canvas; 0: none touch."
+    )
+    clutter: IntRange = Field(
+        (0, 3), description="Stray pen strokes drawn per canvas: background that is no digit."
+    )
+    size_edges: tuple[int, int] = Field(
+        (16, 24),
+        description="Tag of the smallest box by its side sqrt(w * h): below the first edge "
+        "small, below the second medium, else large.",
+    )
+
+    @model_validator(mode="after")
+    def _digits_fit(self) -> CanvasParams:
+        if min(self.size) < 8:
+            raise ValueError(f"size must be at least [8, 8], got {list(self.size)}")
+        if self.objects[0] < 1:
+            raise ValueError("objects must start at 1 or more (every canvas holds a digit)")
+        if self.digit_size[0] < 4 or self.digit_size[1] > min(self.size):
+            raise ValueError(
+                f"digit_size must lie in [4, {min(self.size)}] (the canvas's shorter side), "
+                f"got {list(self.digit_size)}"
+            )
+        if self.clutter[0] < 0:
+            raise ValueError("clutter must be >= 0")
+        if not 0 < self.size_edges[0] <= self.size_edges[1]:
+            raise ValueError(f"size_edges must be 0 < first <= second, got {list(self.size_edges)}")
+        return self
+
+
 class SourceDomainParams(Section):
     """How much of one source (non-target) domain joins the training pool."""
 
@@ -1221,6 +1270,7 @@ class Params(Section):
 
     ingest: IngestParams = Field(default_factory=IngestParams)
     synthesize: SynthesizeParams = Field(default_factory=SynthesizeParams)
+    canvases: CanvasParams = Field(default_factory=CanvasParams)
     split: SplitParams = Field(default_factory=SplitParams)
     train: TrainParams = Field(default_factory=TrainParams)
     models: ModelsParams = Field(default_factory=ModelsParams)  # type: ignore[valid-type]

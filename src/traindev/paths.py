@@ -19,6 +19,11 @@ CHECKS = DATA / "checks"
 PARAMS_CHECK = CHECKS / "params.ok"
 SPLIT_CHECK = CHECKS / "split.ok"
 SPLIT_SOURCES = (INGESTED, SYNTHESIZED)  # the stores the split combines
+# Detection's embedded default: canvases of digits from both stores above (one store).
+CANVASES = DATA / "canvases"
+# Beside a store's manifest.parquet / pixels.npy, for tasks whose targets are not a label:
+BOXES_FILE = "boxes.parquet"  # the box table, one row per object (tasks.detection.box_table)
+MASKS_FILE = "masks.npy"  # uint8 (N, H, W) instance masks: 0 background, k = object k - 1
 
 REPORTS = Path("reports")
 SPLIT_REPORT = REPORTS / "split"
