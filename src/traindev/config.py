@@ -437,7 +437,7 @@ class CanvasParams(Section):
         1500, ge=0, description="Canvases built from the real digits (ingest's domain)."
     )
     synthetic_count: int = Field(
-        3000, ge=0, description="Canvases built from the synthesized digits (synthesize's domain)."
+        2000, ge=0, description="Canvases built from the synthesized digits (synthesize's domain)."
     )
     size: tuple[int, int] = Field((64, 64), description="[height, width] of a canvas, pixels.")
     objects: IntRange = Field(

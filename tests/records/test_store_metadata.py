@@ -15,6 +15,7 @@ from traindev.records.io import record_json
 from traindev.records.store import (
     KINDS,
     AugmentedMetadata,
+    CanvasesMetadata,
     DigitsMetadata,
     ImagesMetadata,
     OverlayMetadata,
@@ -35,6 +36,7 @@ ONE_OF_EACH: list[StoreMetadata] = [
     SplitMetadata(**FIXED, target_domain="handwritten", totals={"train": 10, "dev": 2}),
     AugmentedMetadata(**FIXED, copies=2, train_rows=6, backend="batched", seed=7),
     AugmentedMetadata(**FIXED, copies=0),  # offline_copies: 0, the default pipeline's
+    CanvasesMetadata(**FIXED, objects=30, seed=0),
 ]
 
 

@@ -25,6 +25,11 @@ With a count, a size becomes the fraction count / pool, which shrinks as the poo
 grows: rows then leave dev / test / train-dev for the pool (dev sits at the bottom
 of the line and test at the top, so neither drains into the other); that turnover
 is what keeps the split a uniform sample of the grown data.
+
+Rows that must share a split carry the same value in an optional `group` column (detection's
+canvases: those built from the same pool of source digits). The split is then made over
+groups, each group standing as one row with its first row's domain and class and its name as
+id, and every row follows its group: sizes and counts are in groups.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ _NAMES = np.array([None, "train", "train_dev", "dev", "test"], dtype=object)
 _CODE = {name: code for code, name in enumerate(_NAMES) if name}
 _RANK, _KEEP, _TRAIN_DEV = 0, 1, 2  # which hash word decides what
 _HASH_CHUNK = 1 << 18
+GROUP_COLUMN = "group"  # optional manifest column: rows with the same value share a split
 
 
 class SplitError(ValueError):
@@ -99,6 +105,41 @@ def _check_count(size: float, pool: int, name: str) -> None:
 
 def assign_splits(manifest: pd.DataFrame, params: SplitParams) -> SplitResult:
     """Assign every manifest row to a split (or leave it out), without leakage."""
+    if GROUP_COLUMN in manifest.columns:
+        return _assign_groups(manifest, params)
+    return _assign_rows(manifest, params)
+
+
+def _assign_groups(manifest: pd.DataFrame, params: SplitParams) -> SplitResult:
+    """The split of the groups (module docstring), spread over their rows."""
+    keys = manifest[GROUP_COLUMN].astype(str)
+    domains = manifest.groupby(keys, sort=False)["domain"].nunique()
+    if (domains > 1).any():
+        raise SplitError(
+            f"group {domains.index[domains > 1][0]!r} spans several domains; a group's rows "
+            "must come from one domain"
+        )
+    first = ~keys.duplicated().to_numpy()
+    groups = manifest.loc[first, ["source", "domain", "label"]].assign(id=keys[first].to_numpy())
+    result = _assign_rows(groups.reset_index(drop=True), params)
+    of_group = pd.Series(result.split.to_numpy(), index=groups["id"].to_numpy())
+    split = pd.Series(keys.map(of_group).to_numpy(), index=manifest.index, name="split")
+    words = id_hash_words(manifest["id"], params.seed)
+    split, dropped = _drop_cross_split_duplicates(manifest, split, words[:, _RANK])
+    target = (manifest["domain"] == params.target_domain).to_numpy()
+    sources = {}
+    for name, counts in result.sources.items():
+        rows = (manifest["domain"] == name).to_numpy()
+        used = int((rows & split.notna().to_numpy()).sum())
+        sources[name] = counts | {"rows": int(rows.sum()), "in_pool": used}
+        sources[name]["unused"] = sources[name]["rows"] - used
+    unused = int((target & split.isna().to_numpy()).sum()) - int(
+        (dropped["domain"] == params.target_domain).sum()
+    )
+    return SplitResult(split, dropped, unused, result.resolved_fractions, sources)
+
+
+def _assign_rows(manifest: pd.DataFrame, params: SplitParams) -> SplitResult:
     domain_names, domain = _codes(manifest, "domain")
     label_names, label = _codes(manifest, "label")
     check_split_sizes(params, manifest["domain"].value_counts().to_dict())

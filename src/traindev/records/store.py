@@ -89,6 +89,16 @@ class AugmentedMetadata(StoreMetadata):
     seed: int | None = None
 
 
+class CanvasesMetadata(StoreMetadata):
+    """data/canvases: detection's embedded default, digits placed on canvases; its box table
+    and instance masks lie beside the manifest (traindev.tasks.detection.canvases)."""
+
+    KIND: ClassVar[str] = "canvases"
+
+    objects: int = Field(ge=0)  # rows of the box table
+    seed: int
+
+
 KINDS: tuple[type[StoreMetadata], ...] = (
     StoreMetadata,
     DigitsMetadata,
@@ -97,6 +107,7 @@ KINDS: tuple[type[StoreMetadata], ...] = (
     OverlayMetadata,
     SplitMetadata,
     AugmentedMetadata,
+    CanvasesMetadata,
 )
 # A field that only one kind has, tried in this order; none of them: a plain store.
 _MARKERS = (
@@ -105,6 +116,7 @@ _MARKERS = (
     ("backgrounds", OverlayMetadata),
     ("strokes", SynthesizedMetadata),
     ("resize", ImagesMetadata),
+    ("objects", CanvasesMetadata),
 )
 
 
@@ -129,7 +141,8 @@ AnyStoreMetadata = Annotated[
     | Annotated[SynthesizedMetadata, Tag(SynthesizedMetadata.KIND)]
     | Annotated[OverlayMetadata, Tag(OverlayMetadata.KIND)]
     | Annotated[SplitMetadata, Tag(SplitMetadata.KIND)]
-    | Annotated[AugmentedMetadata, Tag(AugmentedMetadata.KIND)],
+    | Annotated[AugmentedMetadata, Tag(AugmentedMetadata.KIND)]
+    | Annotated[CanvasesMetadata, Tag(CanvasesMetadata.KIND)],
     Discriminator(store_kind),
 ]
 
