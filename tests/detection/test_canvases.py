@@ -11,10 +11,15 @@ from pydantic import ValidationError
 
 from traindev.config import CanvasParams, SplitParams
 from traindev.data.split import assign_splits
-from traindev.data.store import read_store
+from traindev.data.store import read_store, write_store
 from traindev.paths import BOXES_FILE
 from traindev.tasks.detection.box_table import read_boxes, targets_per_image, validate_boxes
-from traindev.tasks.detection.canvases import build_canvases, read_masks, write_canvases
+from traindev.tasks.detection.canvases import (
+    build_canvas_store,
+    build_canvases,
+    read_masks,
+    write_canvases,
+)
 
 SMALL = CanvasParams(size=(32, 40), objects=(1, 3), digit_size=(8, 16), clutter=(0, 2))
 
@@ -144,3 +149,21 @@ def test_the_store_round_trips_with_its_boxes_and_masks(tmp_path):
 def test_params_that_cannot_make_a_canvas_are_refused(update, message):
     with pytest.raises(ValidationError, match=message):
         CanvasParams(**SMALL.model_dump() | update)
+
+
+def test_the_stage_body_reads_the_digit_stores_and_writes_the_canvas_store(tmp_path):
+    for name, store in (("ingested", real_digits()), ("synthesized", synthetic_digits())):
+        write_store(tmp_path / name, store.manifest, store.pixels, store.classes, 16)
+    params = SMALL.model_copy(update={"real_count": 12, "synthetic_count": 8})
+    line = build_canvas_store(
+        params, tmp_path / "ingested", tmp_path / "synthesized", tmp_path / "canvases"
+    )
+    assert line.startswith("built 20 canvases ({'handwritten': 12, 'synthetic': 8})")
+    store = read_store(tmp_path / "canvases")
+    assert store.pixels.shape == (20, 32, 40, 1)
+    empty = synthetic_digits().manifest.iloc[:0]
+    write_store(
+        tmp_path / "synthesized", empty, np.zeros((0, 8, 8, 1), np.uint8), store.classes, 16
+    )
+    build_canvas_store(params, tmp_path / "ingested", tmp_path / "synthesized", tmp_path / "c2")
+    assert set(read_store(tmp_path / "c2").manifest["domain"]) == {"handwritten"}

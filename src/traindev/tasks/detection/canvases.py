@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import xxhash
 
+from traindev import paths
 from traindev.atomic import atomic_directory
 from traindev.config import CanvasParams
 from traindev.data.split import GROUP_COLUMN
@@ -47,6 +48,7 @@ from traindev.data.store import (
     DataContractError,
     ImageStore,
     content_id,
+    read_store,
     validate_store,
     write_manifest_and_metadata,
 )
@@ -80,6 +82,27 @@ class _Canvas:
     boxes: np.ndarray  # (K, 4) float32
     digits: list[int]  # row of each object's digit in its store
     clutter: int
+
+
+def build_canvas_store(
+    params: CanvasParams,
+    real: Path = paths.INGESTED,
+    synthetic: Path = paths.SYNTHESIZED,
+    target: Path = paths.CANVASES,
+) -> str:
+    """The canvas store from the real and the synthesized digit stores (a stage's body); an
+    empty synthesized store (synthesize.count: 0) gives target canvases only."""
+    stores = [(read_store(real), params.real_count)]
+    synthesized = read_store(synthetic)
+    if len(synthesized.manifest):
+        stores.append((synthesized, params.synthetic_count))
+    canvases = build_canvases(stores, params)
+    write_canvases(target, canvases, params)
+    counts = canvases.manifest["domain"].value_counts().sort_index().to_dict()
+    return (
+        f"built {len(canvases.manifest)} canvases ({counts}) holding {len(canvases.boxes)} "
+        f"digits into {target}"
+    )
 
 
 def build_canvases(stores: list[tuple[ImageStore, int]], params: CanvasParams) -> Canvases:
