@@ -37,6 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import torch
 import xxhash
 
 from traindev import paths
@@ -55,6 +56,7 @@ from traindev.data.store import (
 from traindev.paths import BOXES_FILE, MASKS_FILE
 from traindev.records.store import CanvasesMetadata
 from traindev.tasks.detection.box_table import box_frame, validate_boxes, write_boxes
+from traindev.tasks.detection.boxes import box_iou
 
 DIGIT_IDS_COLUMN = "digit_ids"
 SOURCE = "canvases"
@@ -276,7 +278,7 @@ def _place(
             ],
             np.float32,
         )
-        if not boxes or _iou(box, np.array(boxes)).max() <= params.max_overlap:
+        if not boxes or _iou(box[np.newaxis], np.array(boxes)).max() <= params.max_overlap:
             return scaled, top, left, box
     return None
 
@@ -302,14 +304,9 @@ def _draw_stroke(
     )
 
 
-def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box with each of `others` (K, 4); placement only, on tens of boxes."""
-    low = np.maximum(box[:2], others[:, :2])
-    high = np.minimum(box[2:], others[:, 2:])
-    inter = np.prod(np.clip(high - low, 0, None), axis=1)
-    area = np.prod(box[2:] - box[:2])
-    areas = np.prod(others[:, 2:] - others[:, :2], axis=1)
-    return inter / (area + areas - inter)
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of `a` (N, 4) with every box of `b` (M, 4), numpy in and out."""
+    return box_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy()
 
 
 def canvas_tags(boxes: np.ndarray, clutter: int, size_edges: tuple[int, int]) -> list[str]:
@@ -319,7 +316,8 @@ def canvas_tags(boxes: np.ndarray, clutter: int, size_edges: tuple[int, int]) ->
     size = (
         "small" if smallest < size_edges[0] else "medium" if smallest < size_edges[1] else "large"
     )
-    overlap = max((_iou(boxes[k], boxes[k + 1 :]).max() for k in range(len(boxes) - 1)), default=0)
+    pairs = np.triu(_iou(boxes, boxes), k=1)
+    overlap = float(pairs.max()) if len(boxes) > 1 else 0.0
     level = "none" if overlap <= 0 else "low" if overlap <= OVERLAP_LOW else "high"
     return [f"objects={len(boxes)}", f"smallest={size}", f"overlap={level}", f"clutter={clutter}"]
 
