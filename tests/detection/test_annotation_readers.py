@@ -7,13 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers.annotation_files import write_coco, write_image, write_voc, write_yolo
 from PIL import Image, ImageDraw
 
 from traindev.data.sources.decode import DecodeSpec, decode_image
 from traindev.data.sources.problems import BadInputError
-from traindev.tasks.detection.annotations import read_annotations, stored_boxes
+from traindev.tasks.detection.annotations import (
+    read_annotations,
+    stored_box_table,
+    stored_boxes,
+)
+from traindev.tasks.detection.box_table import validate_boxes
 
 NAMES = ["cat", "dog"]
 
@@ -227,3 +233,21 @@ def test_centre_crop_drops_boxes_cut_off():
     )
     assert keep.tolist() == [False, True]  # the crop keeps columns 30..50
     assert mapped[1].tolist() == [0, 0, 10, 10]
+
+
+def test_the_box_table_of_an_ingested_store_is_keyed_by_id_in_stored_pixels(tmp_path):
+    read = read_annotations(coco_folder(tmp_path), "coco")
+    manifest = pd.DataFrame(
+        {
+            "id": ["id-a", "id-good", "id-a"],  # the last: identical pixels, a later file
+            "meta.where": ["phone/images/a.png", "phone/images/good.png", "phone/images/good.png"],
+        }
+    )
+    table, cut = stored_box_table(read, manifest, "meta.where", (20, 20), "letterbox")
+    assert cut == 0
+    assert table["id"].tolist() == ["id-a", "id-a", "id-good"]
+    assert table["object"].tolist() == [0, 1, 0]
+    # a.png (40x30) is scaled by 0.5 to 20x15 and padded 2 rows at the top
+    expected = [[1, 3.5, 6, 7.5], [0, 2, 20, 17], [1, 1, 6, 6]]
+    np.testing.assert_allclose(table[["x_min", "y_min", "x_max", "y_max"]], expected)
+    validate_boxes(table, manifest["id"], read.classes, (20, 20))

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from traindev.data.sources.decode import SUFFIXES
 from traindev.data.sources.problems import BadInputError, Problem, raise_problems
 from traindev.records.store import Resize
-from traindev.tasks.detection.box_table import COORDINATES
+from traindev.tasks.detection.box_table import COORDINATES, box_frame
 
 Format = Literal["coco", "yolo", "voc"]
 IMAGES = "images"
@@ -140,6 +140,39 @@ def stored_boxes(
     mapped = np.clip(mapped, 0, [out_w, out_h, out_w, out_h]).astype(np.float32)
     keep = (mapped[:, 2] > mapped[:, 0]) & (mapped[:, 3] > mapped[:, 1])
     return mapped, keep
+
+
+def stored_box_table(
+    annotations: Annotations,
+    manifest: pd.DataFrame,
+    where_column: str,
+    image_size: tuple[int, int],
+    resize: Resize,
+) -> tuple[pd.DataFrame, int]:
+    """The box table of an ingested store: each manifest row's boxes (found by the image's
+    `where`, which ingest carries in `where_column`) in stored pixels, keyed by its id, and
+    how many boxes the resize cut off. A repeated id (identical pixels) keeps the boxes of
+    its first row, as the box table holds one image per id."""
+    sizes = annotations.images.set_index("where")[["width", "height"]]
+    by_image = annotations.boxes.groupby("where", sort=False).indices
+    rows = manifest.drop_duplicates("id")
+    ids, objects, labels, coords, cut = [], [], [], [], 0
+    for image_id, where in zip(rows["id"], rows[where_column], strict=True):
+        positions = by_image.get(where)
+        if positions is None:
+            continue
+        found = annotations.boxes.iloc[positions]
+        width, height = sizes.loc[where]
+        mapped, keep = stored_boxes(
+            found[COORDINATES].to_numpy(), int(width), int(height), image_size, resize
+        )
+        cut += int((~keep).sum())
+        ids += [image_id] * int(keep.sum())
+        objects += list(range(int(keep.sum())))
+        labels += found["label"][keep].tolist()
+        coords.append(mapped[keep])
+    boxes = np.concatenate(coords) if coords else np.zeros((0, 4), np.float32)
+    return box_frame(ids, objects, labels, boxes), cut
 
 
 def _class_list(root: Path, fmt: Format, classes: list[str] | None) -> list[str] | None:
