@@ -462,8 +462,11 @@ class CanvasParams(Section):
     def _digits_fit(self) -> CanvasParams:
         if min(self.size) < 8:
             raise ValueError(f"size must be at least [8, 8], got {list(self.size)}")
-        if self.objects[0] < 1:
-            raise ValueError("objects must start at 1 or more (every canvas holds a digit)")
+        if self.objects[0] < 1 or self.objects[1] > 255:
+            raise ValueError(
+                "objects must lie in [1, 255]: every canvas holds a digit, and the uint8 "
+                f"instance masks number at most 255; got {list(self.objects)}"
+            )
         if self.digit_size[0] < 4 or self.digit_size[1] > min(self.size):
             raise ValueError(
                 f"digit_size must lie in [4, {min(self.size)}] (the canvas's shorter side), "

@@ -141,7 +141,8 @@ def test_the_store_round_trips_with_its_boxes_and_masks(tmp_path):
     ("update", "message"),
     [
         ({"digit_size": (8, 48)}, "digit_size must lie in"),
-        ({"objects": (0, 2)}, "objects must start at 1"),
+        ({"objects": (0, 2)}, r"objects must lie in \[1, 255\]"),
+        ({"objects": (1, 256)}, r"objects must lie in \[1, 255\]"),
         ({"size": (4, 64)}, "size must be at least"),
         ({"size_edges": (20, 10)}, "size_edges must be"),
     ],

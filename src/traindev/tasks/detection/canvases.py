@@ -179,6 +179,8 @@ def _domain_canvases(
     if len(domains) != 1:
         raise DataContractError(f"{store.path}: a digit store must hold one domain, got {domains}")
     domain = str(domains[0])
+    if store.pixels.shape[-1] != 1:
+        raise DataContractError(f"{store.path}: digits must be grey (1 channel) to be placed")
     if count and not len(store.manifest):
         raise DataContractError(f"{store.path}: no digits to build {count} canvases from")
     key = zlib.crc32(domain.encode())
