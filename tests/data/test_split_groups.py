@@ -9,6 +9,8 @@ import pytest
 
 from traindev.config import SplitParams
 from traindev.data.split import SplitError, assign_splits
+from traindev.data.store import MANIFEST_FILE
+from traindev.stages.check_split import domain_counts
 
 
 def grouped_manifest(groups: int, per_group: int) -> pd.DataFrame:
@@ -43,3 +45,14 @@ def test_a_group_across_domains_is_refused():
     manifest.loc[0, "domain"] = "phone"  # group g0 is web otherwise
     with pytest.raises(SplitError, match="group 'g0' spans several domains"):
         assign_splits(manifest, SplitParams(target_domain="phone"))
+
+
+def test_the_size_check_before_the_split_counts_groups(tmp_path):
+    (tmp_path / "canvases").mkdir()
+    (tmp_path / "plain").mkdir()
+    grouped_manifest(groups=30, per_group=4).to_parquet(tmp_path / "canvases" / MANIFEST_FILE)
+    grouped_manifest(groups=3, per_group=2).drop(columns="group").to_parquet(
+        tmp_path / "plain" / MANIFEST_FILE
+    )
+    counts = domain_counts((tmp_path / "canvases", tmp_path / "plain"))
+    assert counts == {"phone": 20 + 4, "web": 10 + 2}  # groups + rows

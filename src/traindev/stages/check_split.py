@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from traindev import paths
 from traindev.atomic import atomic_file
 from traindev.config import SplitParams
-from traindev.data.split import check_split_sizes
+from traindev.data.split import GROUP_COLUMN, check_split_sizes
 from traindev.data.store import MANIFEST_FILE
 
 SOURCES = paths.SPLIT_SOURCES
@@ -33,14 +34,21 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
 
 
 def domain_counts(sources: tuple[Path, ...]) -> dict[str, int]:
-    """Examples per domain over the stores, from their manifests' `domain` column alone."""
+    """Examples per domain over the stores, from their manifests' `domain` column alone; with
+    a `group` column, groups per domain, the unit the split then counts in."""
     counts: dict[str, int] = {}
     for source in sources:
         manifest = source / MANIFEST_FILE
         if not manifest.is_file():
             raise FileNotFoundError(f"{manifest}: missing; run `dvc repro` to produce it")
-        for domain, count in (
-            pd.read_parquet(manifest, columns=["domain"])["domain"].value_counts().items()
-        ):
+        grouped = GROUP_COLUMN in pq.read_schema(manifest).names
+        columns = ["domain", GROUP_COLUMN] if grouped else ["domain"]
+        frame = pd.read_parquet(manifest, columns=columns)
+        per_domain = (
+            frame.groupby("domain")[GROUP_COLUMN].nunique()
+            if grouped
+            else frame["domain"].value_counts()
+        )
+        for domain, count in per_domain.items():
             counts[str(domain)] = counts.get(str(domain), 0) + int(count)
     return counts
