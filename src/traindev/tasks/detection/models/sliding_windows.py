@@ -1,0 +1,191 @@
+"""Sliding windows and their convolutional implementation (notes, "Sliding windows detection"
+and "Convolutional implementation of sliding windows"; Sermanet et al. 2014, OverFeat).
+
+`WindowClassifier` is the ConvNet trained on closely cropped objects (C classes + background,
+the last index): 'valid' k x k convolutions + ReLU, each followed by a 2x2 max pool, then fully
+connected layers, as the notes draw it (14x14x3 -> CONV 5x5 16 -> POOL 2 -> FC 400 -> FC 400 ->
+softmax). `ConvolutionalWindowClassifier` is the same network with each FC layer turned into a
+convolution (the first into a side x side convolution over the last feature map, the others into
+1x1 convolutions) and the weights copied: one pass over a whole image scores every window at the
+classifier's own stride, sharing the computation of overlapping windows.
+
+A scan rescales the image by crop_size / window for each window size, so one classifier serves
+every size; both scans share that step, so they score exactly the same windows.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from traindev.tasks.detection.models.params import SlidingWindowParams
+
+
+class WindowClassifier(nn.Module):
+    """crop_size x crop_size x C_in -> logits over C classes + background (index C)."""
+
+    def __init__(self, in_channels: int, params: SlidingWindowParams, num_classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for filters in params.conv_filters:
+            layers += [
+                nn.Conv2d(in_channels, filters, params.kernel_size),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2, stride=2),
+            ]
+            in_channels = filters
+        self.features = nn.Sequential(*layers)
+        self.feature_side = params.feature_side()
+        widths = [in_channels * self.feature_side**2, *params.fc_sizes, num_classes + 1]
+        fc: list[nn.Module] = []
+        for index in range(len(widths) - 1):
+            fc.append(nn.Linear(widths[index], widths[index + 1]))
+            if index < len(widths) - 2:
+                fc.append(nn.ReLU(inplace=True))
+        self.classifier = nn.Sequential(*fc)
+        self.crop_size = params.crop_size
+        self.stride = params.classifier_stride
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(crops).flatten(1))
+
+
+class ConvolutionalWindowClassifier(nn.Module):
+    """The window classifier with its FC layers as convolutions: an image in, a map of window
+    logits (N, C + 1, rows, cols) out, window (i, j) starting at pixel (i, j) * stride."""
+
+    def __init__(self, features: nn.Sequential, head: nn.Sequential, crop_size: int, stride: int):
+        super().__init__()
+        self.features = features
+        self.head = head
+        self.crop_size = crop_size
+        self.stride = stride
+
+    @classmethod
+    @torch.no_grad()
+    def from_classifier(cls, classifier: WindowClassifier) -> ConvolutionalWindowClassifier:
+        """Turn each FC layer into a convolution and copy its weights (biases unchanged).
+
+        The first FC layer reads the flattened C x side x side map in (channel, row, column)
+        order, so its weight row reshaped to (C, side, side) is exactly a side x side filter.
+        """
+        features = copy.deepcopy(classifier.features)
+        head: list[nn.Module] = []
+        kernel = classifier.feature_side
+        in_channels = classifier.classifier[0].in_features // kernel**2
+        for layer in classifier.classifier:
+            if not isinstance(layer, nn.Linear):
+                head.append(copy.deepcopy(layer))
+                continue
+            conv = nn.Conv2d(in_channels, layer.out_features, kernel).to(layer.weight)
+            conv.weight.copy_(layer.weight.view(layer.out_features, in_channels, kernel, kernel))
+            conv.bias.copy_(layer.bias)
+            head.append(conv)
+            in_channels, kernel = layer.out_features, 1
+        return cls(features, nn.Sequential(*head), classifier.crop_size, classifier.stride)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
+
+
+def window_count(size: int, crop_size: int, stride: int) -> int:
+    """How many windows of side crop_size fit along `size` pixels at `stride`."""
+    return 0 if size < crop_size else (size - crop_size) // stride + 1
+
+
+def scan_naive(
+    classifier: WindowClassifier, images: torch.Tensor, stride: int, chunk: int = 4096
+) -> torch.Tensor:
+    """Crop every window and classify it: logits (N, rows, cols, C + 1)."""
+    crop = classifier.crop_size
+    n, channels = images.shape[:2]
+    windows = images.unfold(2, crop, stride).unfold(3, crop, stride)  # N, C, rows, cols, k, k
+    rows, cols = windows.shape[2:4]
+    crops = windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, channels, crop, crop)
+    logits = torch.cat([classifier(part) for part in crops.split(chunk)]) if len(crops) else None
+    if logits is None:
+        return images.new_zeros(n, 0, 0, classifier.classifier[-1].out_features)
+    return logits.view(n, rows, cols, -1)
+
+
+def scan_convolutional(
+    network: ConvolutionalWindowClassifier, images: torch.Tensor, stride: int
+) -> torch.Tensor:
+    """One forward pass for every window: logits (N, rows, cols, C + 1), the same windows as
+    `scan_naive` (the map is subsampled when `stride` is a multiple of the network's own, and
+    trimmed where pooling's rounding would add a window that does not fit the image)."""
+    rows = window_count(images.shape[2], network.crop_size, stride)
+    cols = window_count(images.shape[3], network.crop_size, stride)
+    step = stride // network.stride
+    out = network(images) if rows and cols else None
+    if out is None:
+        return images.new_zeros(images.shape[0], 0, 0, network.head[-1].out_channels)
+    out = out[:, :, : (rows - 1) * step + 1 : step, : (cols - 1) * step + 1 : step]
+    return out.permute(0, 2, 3, 1)
+
+
+class SlidingWindowDetector(nn.Module):
+    """Scan an image at every window size; returns (boxes (K, 4) in image pixels, logits
+    (N, K, C + 1)), background last. `classifier` is what trains (on crops); the convolutional
+    scan converts it at each call, which copies a few hundred kilobytes of weights, so it always
+    scans with the current weights."""
+
+    def __init__(self, classifier: WindowClassifier, params: SlidingWindowParams) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.window_sizes = list(params.window_sizes)
+        self.stride = params.stride
+        self.implementation = params.implementation
+
+    def window_boxes(self, height: int, width: int) -> torch.Tensor:
+        """(K, 4) boxes (x_min, y_min, x_max, y_max) of every scanned window, in scan order."""
+        boxes = []
+        crop = self.classifier.crop_size
+        for window in self.window_sizes:
+            rows, cols = self._scaled_size(height, width, window)
+            scale = window / crop
+            ys = torch.arange(window_count(rows, crop, self.stride)) * self.stride * scale
+            xs = torch.arange(window_count(cols, crop, self.stride)) * self.stride * scale
+            y, x = torch.meshgrid(ys, xs, indexing="ij")
+            corner = torch.stack([x.flatten(), y.flatten()], dim=1)
+            boxes.append(torch.cat([corner, corner + window], dim=1))
+        return torch.cat(boxes).float()
+
+    def _scaled_size(self, height: int, width: int, window: int) -> tuple[int, int]:
+        scale = self.classifier.crop_size / window
+        return round(height * scale), round(width * scale)
+
+    def scan(self, images: torch.Tensor, window: int) -> torch.Tensor:
+        """Window logits (N, rows, cols, C + 1) for one window size."""
+        size = self._scaled_size(images.shape[2], images.shape[3], window)
+        if size != tuple(images.shape[2:]):
+            images = F.interpolate(
+                images, size=size, mode="bilinear", align_corners=False, antialias=True
+            )
+        if self.implementation == "naive":
+            return scan_naive(self.classifier, images, self.stride)
+        network = ConvolutionalWindowClassifier.from_classifier(self.classifier)
+        return scan_convolutional(network, images, self.stride)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = images.shape[0]
+        logits = [
+            self.scan(images, window).reshape(n, -1, self.num_outputs)
+            for window in self.window_sizes
+        ]
+        boxes = self.window_boxes(images.shape[2], images.shape[3]).to(images.device)
+        return boxes, torch.cat(logits, dim=1)
+
+    @property
+    def num_outputs(self) -> int:
+        return self.classifier.classifier[-1].out_features
+
+
+def build_sliding_windows(
+    params: SlidingWindowParams, input_shape: tuple[int, int, int], num_classes: int
+) -> SlidingWindowDetector:
+    """Registry builder: a fresh window classifier for the data's channels, C + 1 outputs."""
+    return SlidingWindowDetector(WindowClassifier(input_shape[0], params, num_classes), params)
