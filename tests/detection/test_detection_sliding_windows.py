@@ -14,6 +14,7 @@ from traindev.tasks.detection.models.sliding_windows import (
     ConvolutionalWindowClassifier,
     SlidingWindowDetector,
     WindowClassifier,
+    decode_windows,
     scan_convolutional,
     scan_naive,
 )
@@ -102,3 +103,22 @@ def test_window_boxes_are_the_windows_in_image_pixels() -> None:
 def test_inconsistent_window_params_are_refused(config: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         SlidingWindowParams(**config)
+
+
+def test_window_decoding_thresholds_p_c_and_suppresses_overlaps_per_class() -> None:
+    """p_c = 1 - P(background): the background window goes, of two overlapping windows of one
+    class the better stays, and a window of another class overlapping them stays too."""
+    boxes = torch.tensor(
+        [[0.0, 0.0, 16, 16], [2.0, 0.0, 18, 16], [1.0, 0.0, 17, 16], [40.0, 40, 56, 56]]
+    )
+    big = 8.0
+    logits = torch.tensor(
+        [
+            [[big, 0, 0, 0], [big - 1, 0, 0, 0], [0, 0, big, 0], [0, 0, 0, big]],
+        ]
+    )  # 3 classes + background
+    (detections,) = decode_windows(boxes, logits, score_threshold=0.6, iou_threshold=0.5)
+    assert detections.classes.tolist() == [0, 2] or detections.classes.tolist() == [2, 0]
+    kept = {tuple(box) for box in detections.boxes.tolist()}
+    assert kept == {(0.0, 0.0, 16.0, 16.0), (1.0, 0.0, 17.0, 16.0)}
+    assert (detections.scores > 0.99).all()

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from traindev.tasks.detection.boxes import Detections, batched_nms
 from traindev.tasks.detection.models.params import SlidingWindowParams
 
 
@@ -182,6 +183,24 @@ class SlidingWindowDetector(nn.Module):
     @property
     def num_outputs(self) -> int:
         return self.classifier.classifier[-1].out_features
+
+
+def decode_windows(
+    boxes: torch.Tensor, logits: torch.Tensor, score_threshold: float, iou_threshold: float
+) -> list[Detections]:
+    """Each image's detections from a scan's (boxes (K, 4), logits (N, K, C + 1)), as `decode`
+    does for YOLO: p_c = 1 - P(background) must exceed the threshold, the class is the most
+    likely object class, then per-class non-max suppression; the score is p_c."""
+    probabilities = torch.softmax(logits.detach().float(), dim=-1)
+    objectness = 1.0 - probabilities[..., -1]
+    classes = probabilities[..., :-1].argmax(dim=-1)
+    detections = []
+    for p_c, image_classes in zip(objectness, classes, strict=True):
+        keep = p_c > score_threshold
+        candidates = (boxes[keep], p_c[keep], image_classes[keep])
+        order = batched_nms(*candidates, iou_threshold)
+        detections.append(Detections(*(field[order] for field in candidates)))
+    return detections
 
 
 def build_sliding_windows(
