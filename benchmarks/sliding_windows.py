@@ -4,7 +4,7 @@ Method. Two window classifiers scan a batch of random 64x64x1 canvases (the defa
 canvas) at window sizes 16, 24 and 32 pixels, both ways: the naive scan crops every window
 (batched through the classifier, 4,096 crops per call); the convolutional scan runs one forward
 pass per window size with the FC layers as convolutions. Both include the rescaling per window
-size, and the convolutional one the copy of the weights into its convolutional form.
+size.
 
 - `notes`: the default, the notes' 14x14 net (CONV 5x5 16, POOL 2, FC 400, FC 400, C + 1),
   stride 2. Its FC layers hold almost all of its arithmetic, and the convolutional form still

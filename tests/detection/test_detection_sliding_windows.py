@@ -7,11 +7,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from traindev.models.registry import count_parameters
 from traindev.tasks.detection.models.params import SlidingWindowParams
 from traindev.tasks.detection.models.registry import build_detector
 from traindev.tasks.detection.models.sliding_windows import (
-    ConvolutionalWindowClassifier,
     SlidingWindowDetector,
     WindowClassifier,
     decode_windows,
@@ -41,9 +39,7 @@ def test_the_convolutional_scan_gives_the_naive_scores(config: dict, size: tuple
     images = torch.rand(2, 3, *size)
     with torch.no_grad():
         naive = scan_naive(classifier, images, params.stride)
-        convolutional = scan_convolutional(
-            ConvolutionalWindowClassifier.from_classifier(classifier), images, params.stride
-        )
+        convolutional = scan_convolutional(classifier, images, params.stride)
     rows = (size[0] - params.crop_size) // params.stride + 1
     cols = (size[1] - params.crop_size) // params.stride + 1
     assert naive.shape == convolutional.shape == (2, rows, cols, 5)
@@ -57,12 +53,39 @@ def test_the_notes_example_16x16_gives_2x2_windows_and_28x28_gives_8x8() -> None
     """14x14x3 -> CONV 5x5 16 -> POOL 2 -> FC 400 -> FC 400 -> softmax 4, convolutionally:
     a 16x16x3 image gives 2x2x4 and a 28x28x3 image 8x8x4 (stride 2)."""
     classifier = WindowClassifier(3, SlidingWindowParams(), num_classes=3)
-    network = ConvolutionalWindowClassifier.from_classifier(classifier)
-    assert network(torch.rand(1, 3, 16, 16)).shape == (1, 4, 2, 2)
-    assert network(torch.rand(1, 3, 28, 28)).shape == (1, 4, 8, 8)
-    kernels = [layer.kernel_size for layer in network.head if isinstance(layer, torch.nn.Conv2d)]
-    assert kernels == [(5, 5), (1, 1), (1, 1)]
-    assert count_parameters(network) == count_parameters(classifier)
+    assert classifier.forward_convolutional(torch.rand(1, 3, 16, 16)).shape == (1, 4, 2, 2)
+    assert classifier.forward_convolutional(torch.rand(1, 3, 28, 28)).shape == (1, 4, 8, 8)
+    kernels = classifier.fc_as_convolutions()
+    assert [tuple(weight.shape) for weight, _ in kernels] == [
+        (400, 16, 5, 5),
+        (400, 400, 1, 1),
+        (4, 400, 1, 1),
+    ]
+    linear = [layer for layer in classifier.classifier if isinstance(layer, torch.nn.Linear)]
+    for (weight, bias), layer in zip(kernels, linear, strict=True):  # the FC weights, reshaped
+        assert weight.data_ptr() == layer.weight.data_ptr() and bias is layer.bias
+
+
+def test_the_scan_follows_the_classifier_as_it_trains() -> None:
+    classifier = WindowClassifier(1, SlidingWindowParams(), num_classes=2)
+    images = torch.rand(1, 1, 14, 14)
+    with torch.no_grad():
+        classifier.classifier[0].weight.add_(1.0)
+    torch.testing.assert_close(
+        classifier.forward_convolutional(images).flatten(1), classifier(images)
+    )
+
+
+def test_the_detector_exports_with_a_dynamic_batch() -> None:
+    """The MLflow model is saved with torch.export: the scan must trace."""
+    detector = build_detector("sliding_windows", {"window_sizes": [16]}, (1, 32, 32), 3).eval()
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(
+        detector, (torch.rand(2, 1, 32, 32),), dynamic_shapes=({0: batch},)
+    )
+    images = torch.rand(3, 1, 32, 32)
+    _, logits = program.module()(images)
+    torch.testing.assert_close(logits, detector(images)[1])
 
 
 def test_the_detector_gives_the_same_boxes_and_scores_in_both_implementations() -> None:

@@ -9,5 +9,7 @@ Conventions every module here shares (docs/detection.md):
   cell units (above 1 for an object larger than its cell); [n, i, j] is the cell i rows down
   and j columns across; anchors (B, 2) are (width, height) in cell units;
 - predictions are boxes, scores and class indices per image after the p_c threshold and
-  per-class non-max suppression.
+  per-class non-max suppression;
+- a sliding-window detector returns its windows' boxes (K, 4) and logits (N, K, C + 1), the
+  background class last; a classification-with-localization network returns raw (N, 5 + C).
 """

@@ -4,18 +4,16 @@ and "Convolutional implementation of sliding windows"; Sermanet et al. 2014, Ove
 `WindowClassifier` is the ConvNet trained on closely cropped objects (C classes + background,
 the last index): 'valid' k x k convolutions + ReLU, each followed by a 2x2 max pool, then fully
 connected layers, as the notes draw it (14x14x3 -> CONV 5x5 16 -> POOL 2 -> FC 400 -> FC 400 ->
-softmax). `ConvolutionalWindowClassifier` is the same network with each FC layer turned into a
-convolution (the first into a side x side convolution over the last feature map, the others into
-1x1 convolutions) and the weights copied: one pass over a whole image scores every window at the
-classifier's own stride, sharing the computation of overlapping windows.
+softmax). Its convolutional implementation (`forward_convolutional`) is the same network with
+each FC layer turned into a convolution (the first into a side x side convolution over the last
+feature map, the others into 1x1 convolutions) on the same weights: one pass over a whole image
+scores every window at the classifier's own stride, sharing the work of overlapping windows.
 
 A scan rescales the image by crop_size / window for each window size, so one classifier serves
 every size; both scans share that step, so they score exactly the same windows.
 """
 
 from __future__ import annotations
-
-import copy
 
 import torch
 from torch import nn
@@ -50,46 +48,41 @@ class WindowClassifier(nn.Module):
         self.crop_size = params.crop_size
         self.stride = params.classifier_stride
 
+    @property
+    def num_outputs(self) -> int:
+        return self.classifier[-1].out_features
+
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(crops).flatten(1))
 
-
-class ConvolutionalWindowClassifier(nn.Module):
-    """The window classifier with its FC layers as convolutions: an image in, a map of window
-    logits (N, C + 1, rows, cols) out, window (i, j) starting at pixel (i, j) * stride."""
-
-    def __init__(self, features: nn.Sequential, head: nn.Sequential, crop_size: int, stride: int):
-        super().__init__()
-        self.features = features
-        self.head = head
-        self.crop_size = crop_size
-        self.stride = stride
-
-    @classmethod
-    @torch.no_grad()
-    def from_classifier(cls, classifier: WindowClassifier) -> ConvolutionalWindowClassifier:
-        """Turn each FC layer into a convolution and copy its weights (biases unchanged).
+    def fc_as_convolutions(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(weight, bias) of each FC layer as a convolution.
 
         The first FC layer reads the flattened C x side x side map in (channel, row, column)
-        order, so its weight row reshaped to (C, side, side) is exactly a side x side filter.
+        order, so its weight (out, C * side * side) viewed as (out, C, side, side) is exactly a
+        side x side convolution; the later ones are 1x1 convolutions. The kernels are views of
+        the FC weights, not copies: they cannot go stale while the classifier trains, and the
+        scan traces with torch.export (which the MLflow model needs), where copying weights
+        inside forward does not.
         """
-        features = copy.deepcopy(classifier.features)
-        head: list[nn.Module] = []
-        kernel = classifier.feature_side
-        in_channels = classifier.classifier[0].in_features // kernel**2
-        for layer in classifier.classifier:
-            if not isinstance(layer, nn.Linear):
-                head.append(copy.deepcopy(layer))
-                continue
-            conv = nn.Conv2d(in_channels, layer.out_features, kernel).to(layer.weight)
-            conv.weight.copy_(layer.weight.view(layer.out_features, in_channels, kernel, kernel))
-            conv.bias.copy_(layer.bias)
-            head.append(conv)
-            in_channels, kernel = layer.out_features, 1
-        return cls(features, nn.Sequential(*head), classifier.crop_size, classifier.stride)
+        side = self.feature_side
+        kernels = []
+        for layer in self.classifier:
+            if isinstance(layer, nn.Linear):
+                in_channels = layer.in_features // side**2
+                weight = layer.weight.view(layer.out_features, in_channels, side, side)
+                kernels.append((weight, layer.bias))
+                side = 1
+        return kernels
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(images))
+    def forward_convolutional(self, images: torch.Tensor) -> torch.Tensor:
+        """The convolutional implementation: an image of any size in, a map of window logits
+        (N, C + 1, rows, cols) out, window (i, j) starting at pixel (i, j) * stride."""
+        x = self.features(images)
+        kernels = iter(self.fc_as_convolutions())
+        for layer in self.classifier:
+            x = F.conv2d(x, *next(kernels)) if isinstance(layer, nn.Linear) else layer(x)
+        return x
 
 
 def window_count(size: int, crop_size: int, stride: int) -> int:
@@ -108,22 +101,22 @@ def scan_naive(
     crops = windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, channels, crop, crop)
     logits = torch.cat([classifier(part) for part in crops.split(chunk)]) if len(crops) else None
     if logits is None:
-        return images.new_zeros(n, 0, 0, classifier.classifier[-1].out_features)
+        return images.new_zeros(n, 0, 0, classifier.num_outputs)
     return logits.view(n, rows, cols, -1)
 
 
 def scan_convolutional(
-    network: ConvolutionalWindowClassifier, images: torch.Tensor, stride: int
+    classifier: WindowClassifier, images: torch.Tensor, stride: int
 ) -> torch.Tensor:
     """One forward pass for every window: logits (N, rows, cols, C + 1), the same windows as
     `scan_naive` (the map is subsampled when `stride` is a multiple of the network's own, and
     trimmed where pooling's rounding would add a window that does not fit the image)."""
-    rows = window_count(images.shape[2], network.crop_size, stride)
-    cols = window_count(images.shape[3], network.crop_size, stride)
-    step = stride // network.stride
-    out = network(images) if rows and cols else None
+    rows = window_count(images.shape[2], classifier.crop_size, stride)
+    cols = window_count(images.shape[3], classifier.crop_size, stride)
+    step = stride // classifier.stride
+    out = classifier.forward_convolutional(images) if rows and cols else None
     if out is None:
-        return images.new_zeros(images.shape[0], 0, 0, network.head[-1].out_channels)
+        return images.new_zeros(images.shape[0], 0, 0, classifier.num_outputs)
     out = out[:, :, : (rows - 1) * step + 1 : step, : (cols - 1) * step + 1 : step]
     return out.permute(0, 2, 3, 1)
 
@@ -131,8 +124,7 @@ def scan_convolutional(
 class SlidingWindowDetector(nn.Module):
     """Scan an image at every window size; returns (boxes (K, 4) in image pixels, logits
     (N, K, C + 1)), background last. `classifier` is what trains (on crops); the convolutional
-    scan converts it at each call, which copies a few hundred kilobytes of weights, so it always
-    scans with the current weights."""
+    scan reads the same weights."""
 
     def __init__(self, classifier: WindowClassifier, params: SlidingWindowParams) -> None:
         super().__init__()
@@ -168,21 +160,16 @@ class SlidingWindowDetector(nn.Module):
             )
         if self.implementation == "naive":
             return scan_naive(self.classifier, images, self.stride)
-        network = ConvolutionalWindowClassifier.from_classifier(self.classifier)
-        return scan_convolutional(network, images, self.stride)
+        return scan_convolutional(self.classifier, images, self.stride)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = images.shape[0]
         logits = [
-            self.scan(images, window).reshape(n, -1, self.num_outputs)
+            self.scan(images, window).reshape(n, -1, self.classifier.num_outputs)
             for window in self.window_sizes
         ]
         boxes = self.window_boxes(images.shape[2], images.shape[3]).to(images.device)
         return boxes, torch.cat(logits, dim=1)
-
-    @property
-    def num_outputs(self) -> int:
-        return self.classifier.classifier[-1].out_features
 
 
 def decode_windows(
