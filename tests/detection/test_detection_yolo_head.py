@@ -78,6 +78,14 @@ def test_a_classifiers_weights_load_into_the_trunk_and_compute_its_features(name
     torch.testing.assert_close(pooled, captured[0])
 
 
+def test_a_classifier_trained_behind_the_input_adapter_transfers_too() -> None:
+    """On 8x8 digits LeNet-5 is wrapped in the adapter that resizes to 32x32 (keys `network.`)."""
+    classifier = build_model("lenet5", {}, (1, 8, 8), 10)
+    trunk = build_backbone("lenet5", {}, 1)
+    load_backbone_state(trunk, classifier.state_dict())
+    torch.testing.assert_close(trunk.features[0].weight, classifier.network.features[0].weight)
+
+
 def test_a_state_dict_of_another_architecture_is_refused() -> None:
     trunk = build_backbone("resnet18", {}, 1)
     with pytest.raises(KeyError, match="lacks backbone weights"):

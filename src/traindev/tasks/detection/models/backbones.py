@@ -45,6 +45,7 @@ TRUNKS: dict[type, tuple[tuple[str, ...], Callable[[nn.Module, torch.Tensor], to
     GoogLeNet: (("stem", "inception", "pool"), _googlenet_trunk),
 }
 FEATURES_ONLY = (("features",), lambda trunk, x: trunk.features(x))
+ADAPTED = "network."  # where InputAdapter keeps the classifier it resizes for
 
 
 class ZooTrunk(nn.Module):
@@ -99,10 +100,15 @@ def feature_shape(module: nn.Module, input_shape: tuple[int, int, int]) -> tuple
 def load_backbone_state(backbone: nn.Module, state: Mapping[str, torch.Tensor]) -> list[str]:
     """Load a classifier's weights into a trunk built from the same architecture.
 
-    Every trunk tensor must be in `state` (a missing one is an error: the wrong architecture);
-    the classifier's own head (fc / classifier) is ignored. Returns the keys left unused.
+    `state` is the classifier's state dict as training saved it, bare or wrapped in the zoo's
+    InputAdapter (keys under `network.`). Every trunk tensor must be in it (a missing one means
+    another architecture); the classifier's own head (fc / classifier) is left out. Returns the
+    keys left unused.
     """
     wanted = backbone.state_dict().keys()
+    if not set(wanted) <= set(state):
+        unwrapped = {key.removeprefix(ADAPTED): value for key, value in state.items()}
+        state = unwrapped if set(wanted) <= set(unwrapped) else state
     missing = sorted(set(wanted) - set(state))
     if missing:
         raise KeyError(f"the state dict lacks backbone weights, e.g. {missing[:3]}")
