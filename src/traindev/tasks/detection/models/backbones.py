@@ -29,6 +29,14 @@ from traindev.tasks.detection.models.params import (
 )
 
 
+def _resnet_trunk(trunk: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return trunk.stages(trunk.stem(x))
+
+
+def _features_trunk(trunk: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return trunk.features(x)
+
+
 def _googlenet_trunk(trunk: nn.Module, x: torch.Tensor) -> torch.Tensor:
     x = trunk.stem(x)
     for name, module in trunk.inception.items():
@@ -39,12 +47,13 @@ def _googlenet_trunk(trunk: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 # zoo class -> (the children that compute its feature map, how they run); any other
-# convolutional zoo model computes it with `features`.
+# convolutional zoo model computes it with `features`. Named functions, not lambdas, so that a
+# model holding a trunk pickles.
 TRUNKS: dict[type, tuple[tuple[str, ...], Callable[[nn.Module, torch.Tensor], torch.Tensor]]] = {
-    ResNet: (("stem", "stages"), lambda trunk, x: trunk.stages(trunk.stem(x))),
+    ResNet: (("stem", "stages"), _resnet_trunk),
     GoogLeNet: (("stem", "inception", "pool"), _googlenet_trunk),
 }
-FEATURES_ONLY = (("features",), lambda trunk, x: trunk.features(x))
+FEATURES_ONLY = (("features",), _features_trunk)
 ADAPTED = "network."  # where InputAdapter keeps the classifier it resizes for
 
 
