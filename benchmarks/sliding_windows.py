@@ -13,7 +13,8 @@ size.
   dominate and overlapping windows share most of the work (OverFeat's case).
 
 For each it prints the forward FLOPs per image (torch's flop counter) and the best of
-`--repeats` timed runs after a warm-up (torch's intra-op threads as set, 2 here); the scores of
+`--repeats` timed runs after a warm-up, the two scans taking turns so that load from other
+processes falls on both (torch's intra-op threads as set, 2 here); the scores of
 the two scans must agree to 1e-4, or the benchmark fails.
 
     python benchmarks/sliding_windows.py               # batch 32, 64x64, 5 repeats
@@ -24,6 +25,7 @@ the two scans must agree to 1e-4, or the benchmark fails.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 
@@ -41,15 +43,18 @@ CLASSIFIERS: dict[str, dict] = {
 }
 
 
-def best_seconds(run: Callable[[], object], repeats: int) -> float:
-    """Best wall time of `repeats` calls after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
+def best_seconds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best wall time of each run over `repeats` rounds after a warm-up round; the runs take
+    turns within a round, so a busy spell on a shared machine slows both, not one."""
+    for run in runs.values():
         run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return best
 
 
 def flops(run: Callable[[], object]) -> int:
@@ -62,17 +67,28 @@ def flops(run: Callable[[], object]) -> int:
 def measure(config: dict, images: torch.Tensor, repeats: int) -> dict:
     """Windows per image, MFLOPs and ms per image of each scan, and their largest disagreement."""
     torch.manual_seed(0)
-    detector = build_detector("sliding_windows", config, tuple(images.shape[1:]), CLASSES).eval()
+    shape = tuple(images.shape[1:])
+    detector = build_detector("sliding_windows", config, shape, CLASSES)
+    scans = {}
+    for implementation in ("naive", "convolutional"):
+        scan = build_detector(
+            "sliding_windows", config | {"implementation": implementation}, shape, CLASSES
+        )
+        scan.load_state_dict(detector.state_dict())
+        scans[implementation] = scan.eval()
     result: dict = {}
-    scores = {}
     with torch.no_grad():
-        for implementation in ("naive", "convolutional"):
-            detector.implementation = implementation
-            boxes, scores[implementation] = detector(images)
-            result[implementation] = {
-                "mflops_per_image": flops(lambda: detector(images)) / len(images) / 1e6,
-                "ms_per_image": best_seconds(lambda: detector(images), repeats) / len(images) * 1e3,
+        outputs = {name: scan(images) for name, scan in scans.items()}
+        seconds = best_seconds(
+            {name: functools.partial(scan, images) for name, scan in scans.items()}, repeats
+        )
+        for name, scan in scans.items():
+            result[name] = {
+                "mflops_per_image": flops(functools.partial(scan, images)) / len(images) / 1e6,
+                "ms_per_image": seconds[name] / len(images) * 1e3,
             }
+    boxes = outputs["naive"][0]
+    scores = {name: output[1] for name, output in outputs.items()}
     difference = (scores["naive"] - scores["convolutional"]).abs().max().item()
     if difference > 1e-4:
         raise AssertionError(f"the two scans disagree by {difference}")
