@@ -86,10 +86,9 @@ def test_a_classifier_trained_behind_the_input_adapter_transfers_too() -> None:
     torch.testing.assert_close(trunk.features[0].weight, classifier.network.features[0].weight)
 
 
-@pytest.mark.parametrize("backbone", ["googlenet", "lenet5"])
-def test_a_detector_on_a_zoo_trunk_pickles_whole(backbone: str, tmp_path) -> None:
+def test_a_detector_on_a_zoo_trunk_pickles_whole(tmp_path) -> None:
     """torch.save of the whole module (as checkpoints and MLflow's pickle flavour do)."""
-    model = build_detector("yolo", {"backbone": backbone}, (1, 64, 64), 3, grid=2, num_anchors=1)
+    model = build_detector("yolo", {"backbone": "lenet5"}, (1, 64, 64), 3, grid=2, num_anchors=1)
     torch.save(model, tmp_path / "model.pt")
     loaded = torch.load(tmp_path / "model.pt", weights_only=False).eval()
     x = torch.rand(2, 1, 64, 64)
