@@ -38,6 +38,9 @@ NOT_FOLLOWED = {
     ("traindev.params_file", "traindev.data.augmentation"): "every command checks "
     "train.augment's transforms against albumentations when some are set; no output of a stage "
     "that does not augment depends on it (those that do import it themselves)",
+    ("traindev.params_file", "traindev.tasks.specs"): "every command asks the chosen task "
+    "whether it supports the params yet, and refuses the file if not; no output depends on it "
+    "(the stages that use the task import it themselves)",
 }
 
 
@@ -74,7 +77,7 @@ def test_train_stage_depends_on_every_train_key_that_can_change_the_weights():
     stages = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"]
     params = stages["train"]["do"]["params"]
     expected = {f"train.{key}" for key in TrainParams.model_fields if key not in NOT_WEIGHTS}
-    assert set(params) == expected | {"models.${item}"}, (
+    assert set(params) == expected | {"task", "models.${item}"}, (
         "a new train.* key must be listed under the train stage's params in dvc.yaml"
         " (or added to NOT_WEIGHTS here, if it cannot change the weights)"
     )

@@ -1114,6 +1114,10 @@ class ThresholdParams(Section):
         return self
 
 
+# What the pipeline learns (`task` in params); traindev.tasks.registry maps each name to its
+# package, and says which are not wired yet.
+TaskName = Literal["classification", "detection", "segmentation", "verification"]
+
 # The fields select.registered_model may name, filled from the rest of params.
 REGISTERED_MODEL_FIELDS = ("task", "target_domain")
 
@@ -1271,6 +1275,12 @@ class Params(Section):
     """The whole params.yaml: one section per stage; each stage re-runs only when its own
     section changes."""
 
+    task: TaskName = Field(
+        "classification",
+        description="What the pipeline learns: classification (one softmax over label, or "
+        "train.multilabel's yes / no labels) or detection (boxes in a box table); "
+        "segmentation and verification come through the same seam (docs/tasks.md).",
+    )
     ingest: IngestParams = Field(default_factory=IngestParams)
     synthesize: SynthesizeParams = Field(default_factory=SynthesizeParams)
     canvases: CanvasParams = Field(default_factory=CanvasParams)
@@ -1332,7 +1342,8 @@ class Params(Section):
         Characters MLflow model URIs cannot carry ('/', ':', '@', spaces, ...) become '-'.
         """
         values = {
-            "task": "multitask" if self.train.tasks else "classification",
+            # a multi-label model's pooled label error is no baseline for a softmax's
+            "task": "multitask" if self.train.tasks else self.task,
             "target_domain": self.split.target_domain,
         }
         safe = {key: re.sub(r"[^A-Za-z0-9._-]+", "-", value) for key, value in values.items()}

@@ -8,7 +8,8 @@ fast with the key's dotted path and the nearest valid key, though a stage only *
 section (DVC tracks exactly that section for it).
 
 The augmentation check lives here, not in the schema, so `traindev.config` never imports the
-data layer (`traindev.data.augmentation` imports the schema).
+data layer (`traindev.data.augmentation` imports the schema); so does the task's check of what
+it supports yet (`traindev.tasks.registry`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ def validate_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
             validate_augment(params.train.augment)
         except ParamsError as exc:
             raise ParamsError(f"{source}: {exc}") from None
+    from traindev.tasks.specs import check_supported
+
+    try:  # a task refuses what it cannot run yet here, before any stage deletes outputs
+        check_supported(params)
+    except ValueError as exc:
+        raise ParamsError(f"{source}: {exc}") from None
     return params
 
 

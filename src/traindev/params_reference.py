@@ -40,13 +40,35 @@ A pair `[low, high]` is a range drawn uniformly per image, with low <= high; `[0
 such a knob off.
 """
 
+# Notes under a top-level key's table.
+NOTES: dict[str, tuple[str, ...]] = {}
+
 
 def render() -> str:
     """The whole page."""
     parts = [INTRO]
+    properties = _json_properties(Params)
     for name, field in Params.model_fields.items():
-        parts.extend(_section(name, _model_of(field.annotation), level=2))
+        model = _model_of(field.annotation)
+        if model is None:  # a top-level key of its own (`task`)
+            parts.append(f"## `{name}`\n")
+            parts.append("| key | type | default | description |\n| --- | --- | --- | --- |")
+            parts.append("| " + " | ".join(_row(name, field, *properties[name])) + " |\n")
+            parts.extend(NOTES.get(name, ()))
+        else:
+            parts.extend(_section(name, model, level=2))
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _row(key: str, field: Any, schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, ...]:
+    """One key's table row: key, type, default, description."""
+    default = field.get_default(call_default_factory=True)
+    return (
+        f"`{key}`",
+        _escape(_type_text(schema, defs)),
+        "required" if field.is_required() else f"`{_yaml_value(default)}`",
+        _escape(field.description or ""),
+    )
 
 
 def _section(key: str, model: type[BaseModel], level: int) -> Iterator[str]:
@@ -62,17 +84,7 @@ def _section(key: str, model: type[BaseModel], level: int) -> Iterator[str]:
         if nested is not None:
             subsections.append((f"{key}.{name}", nested))
             continue
-        schema, defs = properties[name]
-        default = field.get_default(call_default_factory=True)
-        required = field.is_required()
-        rows.append(
-            (
-                f"`{key}.{name}`",
-                _escape(_type_text(schema, defs)),
-                "required" if required else f"`{_yaml_value(default)}`",
-                _escape(field.description or ""),
-            )
-        )
+        rows.append(_row(f"{key}.{name}", field, *properties[name]))
         item = _item_model(field.annotation)
         if item is not None:
             suffix = "[]" if typing.get_origin(field.annotation) is list else ".<name>"

@@ -527,6 +527,7 @@ def test_stage_reads_the_project_layout_and_links_into_reports(
     params = SimpleNamespace(
         train=SimpleNamespace(architectures=list(ARCHS), augment=AugmentParams()),
         report=SimpleNamespace(title="t"),
+        task="classification",
     )
     message = report_stage.run(params)
     assert "1 thumbnails missing" in message and "d4e5f6.png (file not found)" in message

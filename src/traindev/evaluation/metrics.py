@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+from traindev.evaluation.weights import weighted_error
+
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict:
     """Error, accuracy and macro precision / recall / F1 (every class counts the same)."""
@@ -42,3 +44,14 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) 
     """Rows are true classes, columns predicted classes; the index is named `label`."""
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(classes)))
     return pd.DataFrame(matrix, index=pd.Index(classes, name="label"), columns=classes)
+
+
+def split_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray, classes: list[str]
+) -> dict:
+    """The scikit-learn metrics, the weighted error and the error of each true class."""
+    metrics = classification_metrics(y_true, y_pred, len(classes))
+    if len(y_true):
+        metrics["weighted_error"] = weighted_error(y_true != y_pred, weights)
+        metrics["class_error"] = class_errors(y_true, y_pred, classes)
+    return metrics

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -1105,16 +1105,29 @@ def missing_thumbnail_blocks(arch: ArchitectureResult) -> list[Block]:
     ]
 
 
-def detail_blocks(arch: ArchitectureResult, figures: ArchitectureFigures, base: str) -> list[Block]:
-    """Everything under the diagnosis, in reading order; `base` links to this architecture's
-    analysis directory, relative to the report."""
-    return [
-        *per_task_blocks(arch, figures),
-        *per_class_blocks(arch, figures),
-        *error_analysis_blocks(arch, figures, base),
-        *label_issue_blocks(arch, base),
-        *mismatch_blocks(arch, base),
-    ]
+# The report's parts under each diagnosis, by the name a task lists them with
+# (traindev.tasks: Task.report_sections picks and orders them); each takes the architecture,
+# its figures and `base`, the link to its analysis directory relative to the report.
+SECTIONS: dict[str, Callable[[ArchitectureResult, ArchitectureFigures, str], list[Block]]] = {
+    "per_label": lambda arch, figures, base: per_task_blocks(arch, figures),
+    "per_class": lambda arch, figures, base: per_class_blocks(arch, figures),
+    "error_analysis": error_analysis_blocks,
+    "label_issues": lambda arch, figures, base: label_issue_blocks(arch, base),
+    "mismatch": lambda arch, figures, base: mismatch_blocks(arch, base),
+}
+
+
+def detail_blocks(
+    arch: ArchitectureResult,
+    figures: ArchitectureFigures,
+    base: str,
+    sections: Sequence[str] = tuple(SECTIONS),
+) -> list[Block]:
+    """Everything under the diagnosis: the task's `sections`, in its order."""
+    unknown = [name for name in sections if name not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown report sections {unknown}; known: {', '.join(SECTIONS)}")
+    return [block for name in sections for block in SECTIONS[name](arch, figures, base)]
 
 
 def _bounds(threshold: Threshold) -> str:
@@ -1424,7 +1437,10 @@ class ReportPage:
 
 
 def architecture_section(
-    arch: ArchitectureResult, figures: ArchitectureFigures, analysis_href: str
+    arch: ArchitectureResult,
+    figures: ArchitectureFigures,
+    analysis_href: str,
+    sections: Sequence[str] = tuple(SECTIONS),
 ) -> ArchitectureSection:
     return ArchitectureSection(
         name=arch.name,
@@ -1433,7 +1449,9 @@ def architecture_section(
         bias_variance=tuple(bias_variance_blocks(arch)),
         summary=arch.diagnosis.summary,
         gaps=tuple(acting_gaps(arch)),
-        details=tuple(detail_blocks(arch, figures, relative_href(analysis_href, arch.name))),
+        details=tuple(
+            detail_blocks(arch, figures, relative_href(analysis_href, arch.name), sections)
+        ),
         learning_curves=figures.learning_curves,
         confusion=tuple(confusion_blocks(figures)),
         missing_thumbnails=tuple(missing_thumbnail_blocks(arch)),
@@ -1446,9 +1464,11 @@ def report_page(
     title: str,
     generated_at: datetime | None,
     analysis_href: str = "analysis",
+    sections: Sequence[str] = tuple(SECTIONS),
 ) -> ReportPage:
     """The report's content; `analysis_href` (relative to the pages) is where the links to the
-    error-analysis sheets and thumbnails point, under `<analysis_href>/<arch>/`."""
+    error-analysis sheets and thumbnails point, under `<analysis_href>/<arch>/`; `sections` are
+    the task's parts under each diagnosis (Task.report_sections)."""
     summary = inputs.split
     return ReportPage(
         title=title,
@@ -1466,7 +1486,7 @@ def report_page(
         best_mark=BEST_MARK,
         selection=tuple(selection_blocks(inputs.selection)),
         architectures=tuple(
-            architecture_section(arch, figures.per_architecture[arch.name], analysis_href)
+            architecture_section(arch, figures.per_architecture[arch.name], analysis_href, sections)
             for arch in inputs.architectures
         ),
     )

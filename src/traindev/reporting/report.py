@@ -28,6 +28,7 @@ from traindev.reporting.inputs import (
     load_synthesis_diversity,
 )
 from traindev.reporting.render import (
+    SECTIONS,
     ArchitectureFigures,
     RenderedFigure,
     ReportFigures,
@@ -277,12 +278,15 @@ def write_report(
     title: str,
     *,
     generated_at: datetime | None = None,
+    sections: Sequence[str] = tuple(SECTIONS),
 ) -> ReportPaths:
-    """Render the report and write out_dir/report.html, report.md and figures/*.png."""
+    """Render the report and write out_dir/report.html, report.md and figures/*.png;
+    `sections` are the task's parts under each diagnosis (Task.report_sections)."""
     out_dir = Path(out_dir)
     when = generated_at or source_date()
     figures = build_figures(inputs)
-    page = report_page(inputs, figures, title, when, _relative_to(inputs.analysis_dir, out_dir))
+    analysis_href = _relative_to(inputs.analysis_dir, out_dir)
+    page = report_page(inputs, figures, title, when, analysis_href, sections)
     html = html_report(page)
     markdown = markdown_report(page, FIGURES_DIR)
 

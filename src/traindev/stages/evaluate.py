@@ -18,7 +18,7 @@ from traindev.config import Params
 from traindev.data.batches import sample_rows, to_model_input
 from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
 from traindev.data.tasks import task_targets
-from traindev.evaluation.bootstrap import per_class_intervals, row_counts, table_intervals
+from traindev.evaluation.bootstrap import row_counts, table_intervals
 from traindev.evaluation.diagnosis import (
     GAPS,
     BiasVarianceTable,
@@ -26,26 +26,23 @@ from traindev.evaluation.diagnosis import (
     Diagnosis,
     compare_with_previous,
     diagnose,
-    diagnose_per_class,
 )
 from traindev.evaluation.domains import diagnose_domains, with_domain_reading
 from traindev.evaluation.latency import measure_latency
-from traindev.evaluation.metrics import class_errors, classification_metrics, confusion_table
 from traindev.evaluation.multitask import (
     THRESHOLD,
     evaluate_tasks,
     predict_task_probabilities,
     prediction_columns,
 )
-from traindev.evaluation.plot_data import confusion_rows, learning_curve, task_confusion_rows
-from traindev.evaluation.predict import predict_probabilities
-from traindev.evaluation.weights import example_weights, weighted_error
+from traindev.evaluation.plot_data import learning_curve, task_confusion_rows
 from traindev.records import read_record, write_record
 from traindev.records.diagnosis import DiagnosisRecord
 from traindev.records.metrics import MetricsRecord
 from traindev.records.runs import EvaluationRun, Latency, training_run_id
 from traindev.records.scores import ScoresRecord
 from traindev.records.training import TrainingRecord
+from traindev.tasks.scoring import task_scorer
 from traindev.tracking import (
     NOTE_TAG,
     SPLIT_TAG,
@@ -73,41 +70,23 @@ def run(params: Params, architecture: str) -> str:
         )
     if checkpoint.tasks:
         return run_multitask(params, architecture, store, checkpoint)
-    weights_by_row = example_weights(
-        store.manifest["label"],
-        store.manifest["tags"],
-        evaluate.error_weights.classes,
-        evaluate.error_weights.tags,
-        store.classes,
-    )
     device = select_device("auto")
     model = checkpoint.build()
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
     log(f"predicting {len(rows)} examples on {device}")
-    probabilities = predict_probabilities(model, store, device, evaluate.batch_size, rows)
+    scores = task_scorer(params.task)(model, store, rows, evaluate, device)
     log("measuring latency")
     latency = measure_latency(model, example_input(store), device)
-    manifest = store.manifest.iloc[rows]
-    y_true = store.label_indices(rows)
-    y_pred = probabilities.argmax(axis=1)
-    split = manifest["split"].to_numpy()
-    weights = weights_by_row[rows]
-
-    per_split = {
-        name: split_metrics(
-            y_true[split == name], y_pred[split == name], weights[split == name], store.classes
-        )
-        for name in SPLITS
-    }
+    split = scores.split
+    per_split = scores.per_split
     table = BiasVarianceTable(
         human_level_error=evaluate.human_level_error,
         **{f"{name}_error": per_split[name].get("error", float("nan")) for name in SPLITS},
     )
     settings = evaluate.diagnosis
-    wrong = y_true != y_pred
     log(f"bootstrap intervals ({settings.bootstrap_replicates} replicates)")
     intervals = table_intervals(
-        {name: wrong[split == name] for name in SPLITS},
+        {name: scores.wrong[split == name] for name in SPLITS},
         evaluate.human_level_error,
         settings.bootstrap_replicates,
         settings.confidence,
@@ -115,45 +94,24 @@ def run(params: Params, architecture: str) -> str:
     )
     diagnosis = diagnose(table, settings, intervals, row_counts(split))
     domains = diagnose_domains(
-        wrong, split, manifest["domain"].to_numpy(), evaluate.human_level_error, diagnosis, settings
-    )
-    diagnosis = with_domain_reading(diagnosis, domains)
-    per_class = diagnose_per_class(
-        per_class_intervals(
-            y_true,
-            y_pred,
-            split,
-            store.classes,
-            evaluate.human_level_error,
-            settings.bootstrap_replicates,
-            settings.confidence,
-            settings.seed,
-        ),
+        scores.wrong,
+        split,
+        store.manifest["domain"].to_numpy()[rows],
+        evaluate.human_level_error,
+        diagnosis,
         settings,
     )
+    diagnosis = with_domain_reading(diagnosis, domains)
     run_id = training_run_id(architecture)
     training = read_record(paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord)
     previous = previous_run(architecture, run_id)
     comparison = (
         None if previous is None else compare_with_previous(table, intervals, previous.values)
     )
-    confusion = confusion_table(y_true[split == "dev"], y_pred[split == "dev"], store.classes)
-    predictions = pd.DataFrame(
-        {
-            "row": rows,
-            "id": manifest["id"].to_numpy(),
-            "split": split,
-            "domain": manifest["domain"].to_numpy(),
-            "label": manifest["label"].to_numpy(),
-            "prediction": np.asarray(store.classes, dtype=object)[y_pred],
-            "confidence": probabilities.max(axis=1),
-            "weight": weights,
-        }
-    )
     record = DiagnosisRecord.model_validate(
         {
             **diagnosis.as_dict(),
-            "per_class": [entry.as_dict() for entry in per_class],
+            **scores.diagnosis_extra,
             "domains": None if domains is None else domains.as_dict(),
         }
     )
@@ -161,7 +119,9 @@ def run(params: Params, architecture: str) -> str:
     log("writing outputs and logging to MLflow")
     _publish(
         architecture,
-        Published(predictions, probabilities, record, confusion, confusion_rows(confusion)),
+        Published(
+            scores.predictions, scores.outputs, record, scores.confusion, scores.confusion_rows
+        ),
         MetricsRecord(splits=per_split, bias_variance=table.as_dict()),
         EvaluationRun(
             architecture=architecture,
@@ -268,17 +228,6 @@ def scored_rows(store: ImageStore, train_sample_size: int, seed: int) -> np.ndar
     split = store.manifest["split"].to_numpy()
     train = sample_rows(np.flatnonzero(split == "train"), train_sample_size, seed)
     return np.sort(np.concatenate([np.flatnonzero(split != "train"), train]))
-
-
-def split_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray, classes: list[str]
-) -> dict:
-    """The scikit-learn metrics, the weighted error and the error of each true class."""
-    metrics = classification_metrics(y_true, y_pred, len(classes))
-    if len(y_true):
-        metrics["weighted_error"] = weighted_error(y_true != y_pred, weights)
-        metrics["class_error"] = class_errors(y_true, y_pred, classes)
-    return metrics
 
 
 def example_input(store: ImageStore) -> torch.Tensor:

@@ -10,6 +10,7 @@ from traindev.data.augmentation import AugmentationPreview, preview
 from traindev.data.store import read_store
 from traindev.records.runs import training_run_id
 from traindev.reporting.report import ReportPaths, load_report_inputs, write_report
+from traindev.tasks.specs import task_spec
 from traindev.tracking import open_run
 
 LISTED_MISSING = 5  # thumbnails named in the stage's message; the report lists every one
@@ -27,7 +28,8 @@ def run(params: Params) -> str:
         augmentation=_augmentation(params),
         synthesis_file=paths.DIVERSITY,
     )
-    written = write_report(inputs, paths.REPORTS, params.report.title)
+    sections = task_spec(params.task).report_sections
+    written = write_report(inputs, paths.REPORTS, params.report.title, sections=sections)
     _log_to_mlflow(params.train.architectures, written)
     message = f"wrote {written.html} and {written.markdown} ({len(written.figures)} figures)"
     missing = written.missing_thumbnails

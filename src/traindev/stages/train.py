@@ -26,12 +26,12 @@ from traindev.data.batches import (
 )
 from traindev.data.dvc_hash import directory_md5
 from traindev.data.store import MANIFEST_FILE, PIXELS_FILE, ImageStore, file_md5, read_store
-from traindev.data.tasks import task_targets
 from traindev.models.complexity import flops_per_example
 from traindev.models.registry import build_model, count_parameters, validate_params
 from traindev.records import write_record
 from traindev.records.runs import TrainingRun
 from traindev.records.training import Epoch, TrainingRecord
+from traindev.tasks.heads import task_head
 from traindev.tracking import (
     SPLIT_DVC_TAG,
     flatten,
@@ -45,7 +45,7 @@ from traindev.training.checkpoint import (
     save_checkpoint,
 )
 from traindev.training.distributed import DistributedContext, init_distributed
-from traindev.training.objectives import MultiLabel, SingleLabel
+from traindev.training.objectives import Objective
 from traindev.training.runtime import device_description, seed_everything, select_device
 from traindev.training.state import (
     TrainingState,
@@ -87,21 +87,18 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
     seed_everything(train_params.seed, train_params.deterministic)
     device = select_device(train_params.device, context.local_rank)
     tasks = train_params.tasks
-    outputs = len(tasks) if tasks else len(store.classes)
-    targets = task_targets(store, tasks) if tasks else None
+    head = task_head(params.task)(store, train_params)
     source = train_params.transfer.init_from.get(architecture)
-    if source:
-        if tasks:
-            raise ValueError("train.transfer.init_from with train.tasks is not supported yet")
+    if source:  # the task has refused what it cannot transfer (`traindev check`)
         model, model_params, trainable = pretrained_model(architecture, source, store, params)
     else:
         model_params = params.model_params(architecture)
-        model = build_model(architecture, model_params, store.image_shape, outputs)
+        model = build_model(architecture, model_params, store.image_shape, head.outputs)
         trainable = "all"
     augmenter = make_augmenter(train_params.augment, store, train_params.seed)
     offline = offline_store(store, train_params)
     batches = SplitBatches(
-        store, train_params, device, context, targets, None if offline else augmenter, offline
+        store, train_params, device, context, head.targets, None if offline else augmenter, offline
     )
     if batches.augment_workers and device.type == "cpu":
         torch.set_num_threads(cpu_threads_beside(batches.augment_workers, context.world))
@@ -141,7 +138,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
 
     cached = source is not None and train_params.transfer.cache_features and trainable == 1
     trainer, train, monitor = _trainer_and_batches(
-        model, batches, cached, train_params, device, context
+        model, batches, cached, train_params, device, context, head.objective
     )
     run_id = resume.run_id if resume else None
     logging_run = (
@@ -365,10 +362,10 @@ def _trainer_and_batches(
     params: TrainParams,
     device: torch.device,
     context: DistributedContext,
+    objective: Objective,
 ) -> tuple[Trainer, object, dict]:
     """A trainer for the whole model, or (cached features) for its output layer alone."""
     monitor = batches.monitor()
-    objective = MultiLabel() if params.tasks else SingleLabel()
     if not cached:
         trainer = Trainer(model, params, device, objective, context)
         return trainer, batches.training(), monitor

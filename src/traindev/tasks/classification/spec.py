@@ -1,0 +1,27 @@
+"""What the classification task is (traindev.tasks.base.TaskSpec)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from traindev.tasks.base import TaskSpec
+
+if TYPE_CHECKING:
+    from traindev.config import Params
+
+
+def unsupported(params: Params) -> list[str]:
+    """Transfer learning swaps a softmax output layer; a multi-label head has none yet."""
+    if params.train.tasks and params.train.transfer.init_from:
+        return ["train.transfer.init_from with train.tasks (multi-label)"]
+    return []
+
+
+SPEC = TaskSpec(
+    name="classification",
+    targets="the manifest's `label` (or train.tasks' task.<name> columns, 1 / 0 / empty)",
+    example_error="the arg-max class is not the label (multi-label: per present label)",
+    error_types=("tags", "image properties", "user categories"),
+    report_sections=("per_label", "per_class", "error_analysis", "label_issues", "mismatch"),
+    unsupported=unsupported,
+)
