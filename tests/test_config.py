@@ -127,9 +127,15 @@ def test_target_domain_typo_is_caught_before_any_stage_runs(default_params):
         validate_params(default_params)
 
 
-def test_task_names_must_be_usable_as_metric_names(default_params):
-    default_params["train"]["tasks"] = ["stop sign"]
-    with pytest.raises(ParamsError, match=r"train\.tasks.*may use only letters"):
+def test_label_names_must_be_usable_as_metric_names(default_params):
+    default_params["train"]["multilabel"] = ["stop sign"]
+    with pytest.raises(ParamsError, match=r"train\.multilabel.*may use only letters"):
+        validate_params(default_params)
+
+
+def test_old_train_tasks_key_names_its_new_name(default_params):
+    default_params["train"]["tasks"] = default_params["train"].pop("multilabel")
+    with pytest.raises(ParamsError, match=r"train\.tasks: renamed train\.multilabel"):
         validate_params(default_params)
 
 

@@ -751,10 +751,11 @@ class TrainParams(Section):
         description="Rescale gradients whose global norm is larger (e.g. 1.0); null: no clipping.",
     )
     early_stopping: EarlyStoppingParams = Field(default_factory=EarlyStoppingParams)
-    tasks: list[str] = Field(
+    multilabel: list[str] = Field(
         default_factory=list,
-        description="Multi-task learning: manifest columns task.<name> holding 1 / 0 / empty, "
-        "a sigmoid per task with missing labels masked out; empty: one softmax over label.",
+        description="Multi-label classification (the notes' multi-task learning): manifest "
+        "columns label.<name> holding 1 / 0 / empty, a sigmoid per label with missing labels "
+        "masked out; empty: one softmax over label. Formerly train.tasks.",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="auto: CUDA, else MPS, else CPU."
@@ -874,16 +875,16 @@ class TrainParams(Section):
             raise ValueError("must be a number of worker processes >= 0 or 'auto'")
         return value
 
-    @field_validator("tasks")
+    @field_validator("multilabel")
     @classmethod
-    def _distinct_tasks(cls, names: list[str]) -> list[str]:
+    def _distinct_labels(cls, names: list[str]) -> list[str]:
         if len(set(names)) != len(names):
-            raise ValueError(f"task names must be distinct, got {names}")
-        for name in names:  # they become MLflow metric names: final.dev.task_error.<task>
+            raise ValueError(f"label names must be distinct, got {names}")
+        for name in names:  # they become MLflow metric names: final.dev.label_error.<name>
             if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
                 raise ValueError(
-                    f"task name {name!r} may use only letters, digits, '_' and '-' "
-                    "(the manifest column is task.<name>)"
+                    f"label name {name!r} may use only letters, digits, '_' and '-' "
+                    "(the manifest column is label.<name>)"
                 )
         return names
 
@@ -1114,8 +1115,8 @@ class ThresholdParams(Section):
         return self
 
 
-# What the pipeline learns (`task` in params); traindev.tasks.registry maps each name to its
-# package, and says which are not wired yet.
+# What the pipeline learns (`task` in params); traindev.tasks.specs maps each name to its
+# package and says what is not wired yet.
 TaskName = Literal["classification", "detection", "segmentation", "verification"]
 
 # The fields select.registered_model may name, filled from the rest of params.
@@ -1153,7 +1154,7 @@ class SelectParams(Section):
     registered_model: str = Field(
         "traindev-{task}-{target_domain}",
         min_length=1,
-        description="MLflow registered model name; {task} (classification or multitask) and "
+        description="MLflow registered model name; {task} (classification or multilabel) and "
         "{target_domain} (split.target_domain) are filled in, so each problem keeps its own "
         "champion: switching the target domain never moves another problem's alias.",
     )
@@ -1279,7 +1280,8 @@ class Params(Section):
         "classification",
         description="What the pipeline learns: classification (one softmax over label, or "
         "train.multilabel's yes / no labels) or detection (boxes in a box table); "
-        "segmentation and verification come through the same seam (docs/tasks.md).",
+        "segmentation and verification come through the same seam (docs/tasks.md). "
+        "`traindev check` refuses a task the pipeline cannot run whole yet.",
     )
     ingest: IngestParams = Field(default_factory=IngestParams)
     synthesize: SynthesizeParams = Field(default_factory=SynthesizeParams)
@@ -1343,7 +1345,7 @@ class Params(Section):
         """
         values = {
             # a multi-label model's pooled label error is no baseline for a softmax's
-            "task": "multitask" if self.train.tasks else self.task,
+            "task": "multilabel" if self.train.multilabel else self.task,
             "target_domain": self.split.target_domain,
         }
         safe = {key: re.sub(r"[^A-Za-z0-9._-]+", "-", value) for key, value in values.items()}

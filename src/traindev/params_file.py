@@ -9,7 +9,7 @@ section (DVC tracks exactly that section for it).
 
 The augmentation check lives here, not in the schema, so `traindev.config` never imports the
 data layer (`traindev.data.augmentation` imports the schema); so does the task's check of what
-it supports yet (`traindev.tasks.registry`).
+it supports yet (`traindev.tasks.specs`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ from pydantic import BaseModel, ValidationError
 from traindev.config import DEFAULT_PARAMS_PATH, Params, ParamsError, did_you_mean
 
 REFERENCE_PAGE = "docs/reference/params.md"
+
+# Keys that have a new name: an old params file gets the new one in its error.
+RENAMED = {
+    "train.tasks": "train.multilabel (`task` now names what the pipeline learns: "
+    "docs/tasks.md; manifest columns task.<name> are now label.<name>)",
+}
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
@@ -114,7 +120,9 @@ def _format_errors(exc: ValidationError) -> list[str]:
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
         key = ".".join(loc)
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "extra_forbidden" and key in RENAMED:
+            lines.append(f"  {key}: renamed {RENAMED[key]}")
+        elif error["type"] == "extra_forbidden":
             valid = _valid_keys(error["loc"][:-1])
             lines.append(f"  {key}: unknown key{did_you_mean(loc[-1], valid)}")
         elif error["type"] == "missing":

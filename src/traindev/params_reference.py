@@ -41,7 +41,13 @@ such a knob off.
 """
 
 # Notes under a top-level key's table.
-NOTES: dict[str, tuple[str, ...]] = {}
+NOTES: dict[str, tuple[str, ...]] = {
+    "task": (
+        "**Renamed:** `train.tasks` (multi-label columns) is now `train.multilabel`, its manifest "
+        "columns `task.<name>` are now `label.<name>`, so that `task` names only what the "
+        "pipeline learns ([Tasks](../tasks.md#renamed-traintasks-is-now-trainmultilabel)).\n",
+    )
+}
 
 
 def render() -> str:

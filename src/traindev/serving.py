@@ -4,8 +4,8 @@ An MLflow pyfunc: `predict` takes a uint8 array of images in the store's layout 
 (N, H, W, C), the values the store holds (0..pixel_max: 16 for the embedded digits, 255 for
 photos), applies the training preprocessing itself (`traindev.data.batches.to_model_input`:
 NCHW, divided by pixel_max) and returns one row per image: the predicted class name
-(`label`), its probability, and every class's probability (`proba_<class>`). Multi-task
-models return one sigmoid probability per task (`proba_<task>`) and no label.
+(`label`), its probability, and every class's probability (`proba_<class>`). Multi-label
+models return one sigmoid probability per label (`proba_<label>`) and no label.
 
 Logging costs no tracing or export: the artifacts are the checkpoint the train stage already
 wrote (a state_dict, loaded with weights_only) and traindev's Python sources, so the model loads
@@ -45,8 +45,10 @@ REQUIREMENTS = ("torch", "numpy", "pandas", "pyarrow", "pydantic", "xxhash", "tq
 
 def output_names(checkpoint: Checkpoint) -> list[str]:
     """The columns `predict` returns, in order."""
-    probabilities = [f"{PROBA_PREFIX}{name}" for name in checkpoint.tasks or checkpoint.classes]
-    return probabilities if checkpoint.tasks else [LABEL, PROBABILITY, *probabilities]
+    probabilities = [
+        f"{PROBA_PREFIX}{name}" for name in checkpoint.binary_labels or checkpoint.classes
+    ]
+    return probabilities if checkpoint.binary_labels else [LABEL, PROBABILITY, *probabilities]
 
 
 def signature(checkpoint: Checkpoint) -> ModelSignature:
@@ -105,7 +107,7 @@ class ImageClassifier(mlflow.pyfunc.PythonModel):
             pixels = torch.from_numpy(np.array(images, dtype=np.uint8))  # writable copy
             x = to_model_input(pixels, self.checkpoint.pixel_max)
             logits = self.module(x).float()
-        if self.checkpoint.tasks:
+        if self.checkpoint.binary_labels:
             probabilities = torch.sigmoid(logits).numpy()
             return pd.DataFrame(probabilities, columns=output_names(self.checkpoint))
         probabilities = torch.softmax(logits, dim=1).numpy()

@@ -188,16 +188,16 @@ def _run_exists(run_id: str) -> bool:
         return False
 
 
-def logged_tasks(run_params: Mapping[str, str]) -> list[str] | None:
-    """The `train.tasks` an MLflow run was trained with ([] when it predates the param).
+def logged_multilabel(run_params: Mapping[str, str]) -> list[str] | None:
+    """The `train.multilabel` an MLflow run was trained with ([] when it predates the param).
 
     MLflow stores params as text (str() of the list); None when it cannot be read back.
     """
-    text = run_params.get("train.tasks")
+    text = run_params.get("train.multilabel", run_params.get("train.tasks"))  # its old name
     if text is None:
         return []
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return None
-    return [str(task) for task in value] if isinstance(value, list | tuple) else None
+    return [str(label) for label in value] if isinstance(value, list | tuple) else None

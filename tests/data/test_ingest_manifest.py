@@ -8,9 +8,9 @@ import pytest
 from helpers.ingest_inputs import distinct_image, run_ingest, save
 
 from traindev.config import IngestParams
+from traindev.data.multilabel import multilabel_targets
 from traindev.data.sources.problems import BadInputError
 from traindev.data.store import read_store
-from traindev.data.tasks import task_targets
 
 
 def manifest_params(manifest, **overrides) -> IngestParams:
@@ -37,7 +37,7 @@ def test_csv_manifest_keeps_row_order_tags_and_extra_columns(tmp_path):
             "domain": ["phone", "phone", "web", "web"],
             "tags": ["blur;night", "", "camera=old; blur", None],
             "camera": ["a", "b", "a", None],
-            "task.smile": [1, 0, None, 1],
+            "label.smile": [1, 0, None, 1],
         }
     ).to_csv(manifest, index=False)
 
@@ -56,7 +56,9 @@ def test_csv_manifest_keeps_row_order_tags_and_extra_columns(tmp_path):
     assert frame["meta.camera"].tolist()[:3] == ["a", "b", "a"]
     assert frame["domain"].tolist() == ["phone", "phone", "web", "web"]
     assert set(frame["source"]) == {"manifest:labels.csv"}
-    targets = task_targets(store, ["smile"])  # task.<name> keeps its name: a multi-task label
+    targets = multilabel_targets(
+        store, ["smile"]
+    )  # label.<name> keeps its name: a multi-label target
     assert targets[:, 0].tolist()[:2] == [1.0, 0.0] and np.isnan(targets[2, 0])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from helpers.records import training
 
-from traindev.evaluation.plot_data import confusion_rows, learning_curve, task_confusion_rows
+from traindev.evaluation.plot_data import confusion_rows, label_confusion_rows, learning_curve
 
 
 def test_the_learning_curve_is_one_row_per_epoch_with_each_split_error():
@@ -30,7 +30,7 @@ def test_task_confusion_rows_keep_each_task_in_its_own_block():
     counts = pd.DataFrame(
         {"tn": [5], "fp": [1], "fn": [2], "tp": [4]}, index=pd.Index(["smiling"], name="task")
     )
-    counted = task_confusion_rows(counts).value_counts().to_dict()
+    counted = label_confusion_rows(counts).value_counts().to_dict()
     assert counted == {
         ("not smiling", "not smiling"): 5,
         ("not smiling", "smiling"): 1,

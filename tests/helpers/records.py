@@ -152,7 +152,7 @@ def training(arch: str, epochs: int = 3, parameters: int | None = None) -> Train
         epochs_run=epochs,
         stopped_early_at=None,
         best_epoch=None,
-        tasks=[],
+        binary_labels=[],
         augmentation=[],
         augmentation_backend=None,
         augmentation_offline_copies=0,

@@ -20,9 +20,9 @@ def test_default_name_holds_the_task_and_the_target_domain(default_params):
 
 def test_another_target_domain_or_task_gets_its_own_registered_model(default_params):
     names = {validate_params(with_target(default_params, "usps")).registered_model()}
-    default_params["train"]["tasks"] = ["is_even"]
+    default_params["train"]["multilabel"] = ["is_even"]
     names.add(validate_params(default_params).registered_model())
-    assert names == {"traindev-classification-usps", "traindev-multitask-usps"}
+    assert names == {"traindev-classification-usps", "traindev-multilabel-usps"}
 
 
 def test_characters_a_model_uri_cannot_hold_become_dashes(default_params):

@@ -54,7 +54,7 @@ def test_check_refuses_a_planned_task(default_params, task):
 
 
 def test_check_refuses_multilabel_transfer_before_any_stage_runs(default_params):
-    default_params["train"]["tasks"] = ["is_even"]
+    default_params["train"]["multilabel"] = ["is_even"]
     default_params["train"]["transfer"]["init_from"] = {"lenet5": "runs:/abc"}
     with pytest.raises(ParamsError, match="not yet supported for task classification: "):
         validate_params(default_params)
@@ -65,8 +65,8 @@ def test_classification_head_is_a_softmax_over_classes_or_a_sigmoid_per_label():
     softmax = task_head("classification")(store, TrainParams())
     assert (softmax.outputs, softmax.targets) == (2, None)
     assert isinstance(softmax.objective, SingleLabel)
-    store.manifest["task.a"] = ["1", "0", ""] * 16
-    sigmoid = task_head("classification")(store, TrainParams(tasks=["a"]))
+    store.manifest["label.a"] = ["1", "0", ""] * 16
+    sigmoid = task_head("classification")(store, TrainParams(multilabel=["a"]))
     assert sigmoid.outputs == 1 and isinstance(sigmoid.objective, MultiLabel)
     assert np.isnan(sigmoid.targets[2, 0]) and sigmoid.targets[0, 0] == 1.0
 

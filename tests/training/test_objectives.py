@@ -1,4 +1,4 @@
-"""Single-label softmax and the notes' multi-task loss with missing labels masked out."""
+"""Single-label softmax and the notes' multi-label loss with missing labels masked out."""
 
 from __future__ import annotations
 

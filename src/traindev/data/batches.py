@@ -462,7 +462,7 @@ def make_batches(
 ) -> TensorBatches | StoreBatches:
     """Batches of `split` (or of the given rows), held in memory when small enough.
 
-    `targets` (aligned with the rows) replaces the class indices, e.g. multi-task labels.
+    `targets` (aligned with the rows) replaces the class indices, e.g. multi-label targets.
     `augment`: a `BatchAugmenter` augments on the device wherever the split lives; any other
     (albumentations per image) streams the rows through at least one worker process,
     augmenting each batch there, so augmentation overlaps training whatever the split's size.

@@ -2,7 +2,7 @@
 
 DVC's templates read long tables: `linear` draws one line per column named in `y` against
 `x`, and `confusion` counts rows per (actual, predicted) pair. So the curve is one row per
-epoch and the confusion data one row per dev example (or per present task label). Both are
+epoch and the confusion data one row per dev example (or per present label). Both are
 derived from files the stages already write (training.json's history, the confusion table),
 never computed a second way. The report draws its own figures from the same sources; these
 files exist so that `dvc plots show` / `dvc plots diff` compare experiments as DVC users
@@ -37,12 +37,12 @@ def confusion_rows(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({ACTUAL: actual, PREDICTED: predicted})
 
 
-def task_confusion_rows(counts: pd.DataFrame) -> pd.DataFrame:
-    """Multi-task 2x2 counts (index: task; tn fp fn tp) as rows whose labels name the task:
-    `<task>` for a positive, `not <task>` for a negative, so each task is its own block."""
+def label_confusion_rows(counts: pd.DataFrame) -> pd.DataFrame:
+    """Multi-label 2x2 counts (index: label; tn fp fn tp) as rows whose labels name the label:
+    `<label>` for a positive, `not <label>` for a negative, so each label is its own block."""
     blocks = []
-    for task, row in counts.iterrows():
-        yes, no = str(task), f"not {task}"
+    for label, row in counts.iterrows():
+        yes, no = str(label), f"not {label}"
         block = pd.DataFrame(
             [[row["tn"], row["fp"]], [row["fn"], row["tp"]]], index=[no, yes], columns=[no, yes]
         )

@@ -201,8 +201,8 @@ class DomainGrid(Record):
 class AnalysisRecord(Record):
     architecture: str
     dev_error: NanFloat
-    misclassified_dev: int  # multi-task: wrong (example, task) labels
-    errors_sheet: Sheet | None  # None for a multi-task model (no sheets; see `note`)
+    misclassified_dev: int  # multi-label: wrong (example, label) cells
+    errors_sheet: Sheet | None  # None for a multi-label model (no sheets; see `note`)
     correct_sheet: Sheet | None
     property_thresholds: dict[str, str]
     review: ErrorReview | None
@@ -216,9 +216,9 @@ class AnalysisRecord(Record):
     property_shift: list[PropertyShift] = Field(default_factory=list)
     domain_grid: list[DomainGrid] = Field(default_factory=list)
     neighbours: int = 0
-    # Multi-task models only: the single-label analysis is not run, `note` says where to look.
-    multitask: bool = False
-    tasks: list[str] | None = None
+    # Multi-label models only: the single-label analysis is not run, `note` says where to look.
+    multilabel: bool = False
+    binary_labels: list[str] | None = None
     dev_labels: int | None = None
     note: str = ""
 

@@ -50,7 +50,7 @@ class ClassGap(Record):
 
 
 class ClassDiagnosis(Record):
-    """One class's (or, multi-task, one task's) levels, counts and gaps."""
+    """One class's (or, multi-label, one label's) levels, counts and gaps."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -64,8 +64,8 @@ class ClassDiagnosis(Record):
     confidence: float | None
 
 
-class TaskDiagnosis(ClassDiagnosis):
-    label: str = Field(alias="task")
+class LabelDiagnosis(ClassDiagnosis):
+    label: str
 
 
 class DomainRows(Record):
@@ -103,8 +103,8 @@ class DiagnosisRecord(Record):
     confidence: float | None  # of every interval, e.g. 0.95; None without intervals
     intervals: TableIntervals | None
     per_class: list[ClassDiagnosis]
-    tasks: list[str] | None = None  # multi-task models only
-    per_task: list[TaskDiagnosis] | None = None
+    binary_labels: list[str] | None = None  # multi-label models only
+    per_label: list[LabelDiagnosis] | None = None
     domains: DomainDiagnosis | None = None  # when train / train-dev mix several domains
 
     def gap(self, name: str) -> Gap | None:

@@ -12,7 +12,7 @@ from traindev.records.base import NanFloat, Record
 
 
 class SplitMetrics(Record):
-    """One split's scores; an empty split has only `count` (and, multi-task, task counts)."""
+    """One split's scores; an empty split has only `count` (and, multi-label, label counts)."""
 
     count: int
     error: float | None = None
@@ -22,14 +22,14 @@ class SplitMetrics(Record):
     f1: float | None = None
     weighted_error: float | None = None  # with the evaluate stage's class / tag weights
     class_error: dict[str, NanFloat] | None = None  # per true class present in the split
-    # Multi-task models: per task, over the labels present.
+    # Multi-label models: per label, over the labels present.
     examples: int | None = None
-    task_count: dict[str, int] | None = None
-    task_error: dict[str, float] | None = None
-    task_positives: dict[str, int] | None = None
-    task_precision: dict[str, float] | None = None
-    task_recall: dict[str, float] | None = None
-    task_f1: dict[str, float] | None = None
+    label_count: dict[str, int] | None = None
+    label_error: dict[str, float] | None = None
+    label_positives: dict[str, int] | None = None
+    label_precision: dict[str, float] | None = None
+    label_recall: dict[str, float] | None = None
+    label_f1: dict[str, float] | None = None
 
 
 class BiasVariance(Record):
@@ -51,5 +51,7 @@ class MetricsRecord(Record):
 
     splits: dict[str, SplitMetrics]
     bias_variance: BiasVariance
-    tasks: list[str] | None = None  # multi-task model: its tasks (errors pool their labels)
-    task_threshold: float | None = None
+    binary_labels: list[str] | None = (
+        None  # multi-label model: its labels (errors pool their labels)
+    )
+    label_threshold: float | None = None

@@ -30,7 +30,7 @@ class TrainingRecord(Record):
     epochs_run: int
     stopped_early_at: int | None
     best_epoch: int | None  # the best dev epoch whose weights early stopping kept
-    tasks: list[str]
+    binary_labels: list[str]
     augmentation: list[str]
     augmentation_backend: str | None
     augmentation_offline_copies: int

@@ -73,7 +73,7 @@ class ArchitectureResult:
     training: TrainingRecord
     metrics: MetricsRecord  # splits with nothing scored left out
     diagnosis: Diagnosis
-    confusion_dev: ConfusionMatrix  # multi-task: a row per task, columns tn fp fn tp
+    confusion_dev: ConfusionMatrix  # multi-label: a row per label, columns tn fp fn tp
     analysis: Analysis
 
 

@@ -82,13 +82,13 @@ class RenderedFigure:
 @dataclass(frozen=True)
 class ArchitectureFigures:
     learning_curves: RenderedFigure
-    confusion_dev: RenderedFigure | None  # None for a multi-task model (no class matrix)
+    confusion_dev: RenderedFigure | None  # None for a multi-label model (no class matrix)
     class_errors: RenderedFigure | None = None  # when per-class errors were reported
     ceilings: RenderedFigure | None = None  # when a reviewed error sheet has categories
-    task_errors: RenderedFigure | None = None  # a multi-task model's error per task
+    label_errors: RenderedFigure | None = None  # a multi-label model's error per label
 
     def all(self) -> list[RenderedFigure]:
-        optional = [self.confusion_dev, self.class_errors, self.ceilings, self.task_errors]
+        optional = [self.confusion_dev, self.class_errors, self.ceilings, self.label_errors]
         return [self.learning_curves, *(f for f in optional if f)]
 
 
@@ -611,34 +611,34 @@ def per_class_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> 
     return blocks
 
 
-def task_error_text(arch: ArchitectureResult, split: str, task: str) -> str:
-    """A task's error on a split with its label count, e.g. '3.20% (125)'; a dash if none."""
+def label_error_text(arch: ArchitectureResult, split: str, label: str) -> str:
+    """A label's error on a split with its label count, e.g. '3.20% (125)'; a dash if none."""
     metrics = arch.metrics.splits.get(split)
-    counts, errors = (metrics.task_count or {}, metrics.task_error or {}) if metrics else ({}, {})
-    if not counts.get(task):
+    counts, errors = (metrics.label_count or {}, metrics.label_error or {}) if metrics else ({}, {})
+    if not counts.get(label):
         return MISSING
-    return f"{percent(errors.get(task, math.nan))} ({number(counts[task])})"
+    return f"{percent(errors.get(label, math.nan))} ({number(counts[label])})"
 
 
-def _dev_score(arch: ArchitectureResult, field: str, task: str) -> str:
+def _dev_score(arch: ArchitectureResult, field: str, label: str) -> str:
     dev = arch.metrics.splits.get("dev")
-    value = math.nan if dev is None else (getattr(dev, field) or {}).get(task, math.nan)
+    value = math.nan if dev is None else (getattr(dev, field) or {}).get(label, math.nan)
     return f"{value:.3f}" if math.isfinite(value) else MISSING
 
 
-def per_task_table(arch: ArchitectureResult) -> Table:
-    """Each task's error per split (labels present in parentheses), dev scores and the gap
-    that dominates the task's own bias / variance table."""
-    diagnoses = {entry.label: entry for entry in arch.diagnosis.per_task}
-    scores = ("task_precision", "task_recall", "task_f1")
+def per_label_table(arch: ArchitectureResult) -> Table:
+    """Each label's error per split (labels present in parentheses), dev scores and the gap
+    that dominates the label's own bias / variance table."""
+    diagnoses = {entry.label: entry for entry in arch.diagnosis.per_label}
+    scores = ("label_precision", "label_recall", "label_f1")
     rows = []
-    for task in arch.metrics.tasks or ():
-        entry = diagnoses.get(task)
+    for label in arch.metrics.binary_labels or ():
+        entry = diagnoses.get(label)
         rows.append(
             (
-                task,
-                *(task_error_text(arch, split, task) for split in SPLITS),
-                *(_dev_score(arch, field, task) for field in scores),
+                label,
+                *(label_error_text(arch, split, label) for split in SPLITS),
+                *(_dev_score(arch, field, label) for field in scores),
                 MISSING if entry is None else gap_label(entry.dominant or "none"),
             )
         )
@@ -650,27 +650,27 @@ def per_task_table(arch: ArchitectureResult) -> Table:
         "Dev F1",
         "Dominant gap",
     )
-    return Table(header, tuple(rows), numeric=frozenset(range(1, 8)), css_class="per-task")
+    return Table(header, tuple(rows), numeric=frozenset(range(1, 8)), css_class="per-label")
 
 
-def per_task_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> list[Block]:
-    """A multi-task model's errors task by task; nothing for a softmax model."""
-    if not arch.metrics.tasks:
+def per_label_blocks(arch: ArchitectureResult, figures: ArchitectureFigures) -> list[Block]:
+    """A multi-label model's errors label by label; nothing for a softmax model."""
+    if not arch.metrics.binary_labels:
         return []
     blocks: list[Block] = [
-        Heading("Per task"),
-        per_task_table(arch),
+        Heading("Per label"),
+        per_label_table(arch),
         Paragraph(
-            "Multi-task model (a sigmoid per task, predicted yes at probability 0.5). Each "
-            "error counts only the labels present for that task, shown in parentheses; the "
-            "bias / variance table above pools every present (example, task) label, and Dev "
-            "F1 in the comparison is the mean of the tasks' F1. The dominant gap is each "
-            "task's own diagnosis, with the same thresholds and intervals.",
+            "Multi-label model (a sigmoid per label, predicted yes at probability 0.5). Each "
+            "label's error counts only the images labelled for it, shown in parentheses; the "
+            "bias / variance table above pools every present (example, label) cell, and Dev "
+            "F1 in the comparison is the mean of the labels' F1. The dominant gap is each "
+            "label's own diagnosis, with the same thresholds and intervals.",
             "note",
         ),
     ]
-    if figures.task_errors is not None:
-        blocks.append(FigureBlock(figures.task_errors))
+    if figures.label_errors is not None:
+        blocks.append(FigureBlock(figures.label_errors))
     return blocks
 
 
@@ -741,7 +741,7 @@ def error_analysis_blocks(
 ) -> list[Block]:
     """Sheets, property thresholds and the reviewed categories (or how to review)."""
     analysis = arch.analysis
-    if analysis.note:  # a multi-task model: no sheets, and the analysis says where to look
+    if analysis.note:  # a multi-label model: no sheets, and the analysis says where to look
         return [Heading("Error analysis"), Paragraph(analysis.note, "note")]
     blocks: list[Block] = [
         Heading("Error analysis"),
@@ -917,7 +917,7 @@ def label_impact_table(analysis: Analysis) -> Table | None:
 
 def label_issue_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
     analysis = arch.analysis
-    if analysis.note:  # not run (multi-task); error_analysis_blocks shows the note
+    if analysis.note:  # not run (multi-label); error_analysis_blocks shows the note
         return []
     issues, train = analysis.label_issues, analysis.train_label_issues
     blocks: list[Block] = [Heading("Label issues")]
@@ -1089,7 +1089,7 @@ def _interval_above(high: DomainMismatch, low: DomainMismatch) -> bool:
 
 
 def confusion_blocks(figures: ArchitectureFigures) -> list[Block]:
-    """The dev confusion matrix; none for a multi-task model (its tasks are in Per task)."""
+    """The dev confusion matrix; none for a multi-label model (its labels are in Per label)."""
     if figures.confusion_dev is None:
         return []
     return [Heading("Dev confusion matrix"), FigureBlock(figures.confusion_dev)]
@@ -1106,10 +1106,10 @@ def missing_thumbnail_blocks(arch: ArchitectureResult) -> list[Block]:
 
 
 # The report's parts under each diagnosis, by the name a task lists them with
-# (traindev.tasks: Task.report_sections picks and orders them); each takes the architecture,
+# (traindev.tasks: TaskSpec.report_sections picks and orders them); each takes the architecture,
 # its figures and `base`, the link to its analysis directory relative to the report.
 SECTIONS: dict[str, Callable[[ArchitectureResult, ArchitectureFigures, str], list[Block]]] = {
-    "per_label": lambda arch, figures, base: per_task_blocks(arch, figures),
+    "per_label": lambda arch, figures, base: per_label_blocks(arch, figures),
     "per_class": lambda arch, figures, base: per_class_blocks(arch, figures),
     "error_analysis": error_analysis_blocks,
     "label_issues": lambda arch, figures, base: label_issue_blocks(arch, base),
@@ -1468,7 +1468,7 @@ def report_page(
 ) -> ReportPage:
     """The report's content; `analysis_href` (relative to the pages) is where the links to the
     error-analysis sheets and thumbnails point, under `<analysis_href>/<arch>/`; `sections` are
-    the task's parts under each diagnosis (Task.report_sections)."""
+    the task's parts under each diagnosis (TaskSpec.report_sections)."""
     summary = inputs.split
     return ReportPage(
         title=title,

@@ -169,33 +169,35 @@ def _ceilings_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure
     )
 
 
-def task_error_series(arch: ArchitectureResult) -> dict[str, list[float]]:
-    """A multi-task model's train, train-dev and dev error per task (NaN: no labels)."""
+def label_error_series(arch: ArchitectureResult) -> dict[str, list[float]]:
+    """A multi-label model's train, train-dev and dev error per label (NaN: no labels)."""
     splits = arch.metrics.splits
     return {
         level: [
-            splits[split].task_error.get(task, math.nan) if split in splits else math.nan
-            for task in arch.metrics.tasks
+            splits[split].label_error.get(label, math.nan) if split in splits else math.nan
+            for label in arch.metrics.binary_labels
         ]
         for level, split in (("train", "train"), ("train-dev", "train_dev"), ("dev", "dev"))
     }
 
 
-def _task_errors_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure | None:
-    if not arch.metrics.tasks:
+def _label_errors_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure | None:
+    if not arch.metrics.binary_labels:
         return None
     png = plots.class_errors_png(
-        list(arch.metrics.tasks), task_error_series(arch), f"{arch.name}: error per task"
+        list(arch.metrics.binary_labels), label_error_series(arch), f"{arch.name}: error per label"
     )
     return RenderedFigure(
-        f"task_errors_{file_slug}.png", f"{arch.name} train, train-dev and dev error per task", png
+        f"label_errors_{file_slug}.png",
+        f"{arch.name} train, train-dev and dev error per label",
+        png,
     )
 
 
 def _confusion_figure(arch: ArchitectureResult, file_slug: str) -> RenderedFigure | None:
-    """The dev confusion matrix; a multi-task model's confusion file holds per-task counts,
-    which the per-task table shows instead."""
-    if arch.metrics.tasks:
+    """The dev confusion matrix; a multi-label model's confusion file holds per-label counts,
+    which the per-label table shows instead."""
+    if arch.metrics.binary_labels:
         return None
     confusion = plots.confusion_matrix_png(arch.confusion_dev, f"{arch.name}: dev confusion")
     return RenderedFigure(
@@ -212,7 +214,7 @@ def _architecture_figures(arch: ArchitectureResult, file_slug: str) -> Architect
         confusion_dev=_confusion_figure(arch, file_slug),
         class_errors=_class_errors_figure(arch, file_slug),
         ceilings=_ceilings_figure(arch, file_slug),
-        task_errors=_task_errors_figure(arch, file_slug),
+        label_errors=_label_errors_figure(arch, file_slug),
     )
 
 
@@ -281,7 +283,7 @@ def write_report(
     sections: Sequence[str] = tuple(SECTIONS),
 ) -> ReportPaths:
     """Render the report and write out_dir/report.html, report.md and figures/*.png;
-    `sections` are the task's parts under each diagnosis (Task.report_sections)."""
+    `sections` are the task's parts under each diagnosis (TaskSpec.report_sections)."""
     out_dir = Path(out_dir)
     when = generated_at or source_date()
     figures = build_figures(inputs)

@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from traindev.records.metrics import MetricsRecord
 from traindev.records.runs import Latency, TrainingRun
 from traindev.records.training import TrainingRecord
-from traindev.tracking import SPLIT_TAG, flatten, logged_tasks, run_started
+from traindev.tracking import SPLIT_TAG, flatten, logged_multilabel, run_started
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -138,14 +138,14 @@ def earlier_candidates(
     # configuration this pipeline run has just trained is represented by the current model.
     current = [client.get_run(run_id) for run_id in excluded if _exists(client, run_id)]
     seen = {_configuration(run) for run in current}
-    # A multi-task model's pooled error and a softmax model's error measure different things.
-    tasks = {str(logged_tasks(run.data.params)) for run in current}
+    # A multi-label model's pooled error and a softmax model's error measure different things.
+    labels = {str(logged_multilabel(run.data.params)) for run in current}
     kept = []
     for run in runs:
         configuration = _configuration(run)
         if run.info.run_id in excluded or configuration in seen:
             continue
-        if tasks and str(logged_tasks(run.data.params)) not in tasks:
+        if labels and str(logged_multilabel(run.data.params)) not in labels:
             continue
         seen.add(configuration)
         kept.append(run)

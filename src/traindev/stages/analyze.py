@@ -53,7 +53,7 @@ from traindev.atomic import atomic_directory
 from traindev.config import AnalyzeParams, Params
 from traindev.data.batches import sample_rows, split_rows
 from traindev.data.store import ImageStore, read_store
-from traindev.evaluation.multitask import read_task_predictions, task_wrong
+from traindev.evaluation.multilabel import label_wrong, read_label_predictions
 from traindev.records import write_record
 from traindev.records.analysis import AnalysisRecord
 from traindev.records.runs import training_run_id
@@ -74,9 +74,9 @@ def run(params: Params, architecture: str) -> str:
     log = PhaseLog(f"analyze {architecture}")
     evaluation = paths.evaluation_dir(architecture)
     checkpoint = load_checkpoint(paths.model_dir(architecture) / paths.CHECKPOINT_FILE)
-    if checkpoint.tasks:
+    if checkpoint.binary_labels:
         predictions = pd.read_parquet(evaluation / paths.PREDICTIONS_FILE)
-        return run_multitask(architecture, checkpoint.tasks, predictions)
+        return run_multilabel(architecture, checkpoint.binary_labels, predictions)
     store = read_store(paths.SPLIT)
     predictions = pd.read_parquet(evaluation / paths.PREDICTIONS_FILE)
     probabilities = np.load(evaluation / paths.PROBABILITIES_FILE)
@@ -212,31 +212,31 @@ def run(params: Params, architecture: str) -> str:
     return _headline(architecture, summary)
 
 
-def multitask_note(architecture: str) -> str:
+def multilabel_note(architecture: str) -> str:
     predictions = paths.evaluation_dir(architecture) / paths.PREDICTIONS_FILE
     return (
-        "Multi-task model: the error-analysis sheets, label-issue and mismatch checks are "
-        f"single-label; per-task errors are in {paths.metrics_file(architecture)} "
-        f"(splits.<split>.task_error) and {predictions}."
+        "Multi-label model: the error-analysis sheets, label-issue and mismatch checks are "
+        f"single-label; per-label errors are in {paths.metrics_file(architecture)} "
+        f"(splits.<split>.label_error) and {predictions}."
     )
 
 
-def run_multitask(architecture: str, tasks: list[str], predictions: pd.DataFrame) -> str:
+def run_multilabel(architecture: str, names: list[str], predictions: pd.DataFrame) -> str:
     """The outputs DVC expects, small: the dev label count and a note of where to look."""
     where = paths.evaluation_dir(architecture) / paths.PREDICTIONS_FILE
     dev = predictions[predictions["split"] == "dev"]
-    targets, probabilities = read_task_predictions(dev, tasks, where)
-    wrong = int(task_wrong(targets, probabilities).sum())
+    targets, probabilities = read_label_predictions(dev, names, where)
+    wrong = int(label_wrong(targets, probabilities).sum())
     labels = int((~np.isnan(targets)).sum())
-    note = multitask_note(architecture)
+    note = multilabel_note(architecture)
     summary = {
         "architecture": architecture,
-        "multitask": True,
-        "tasks": list(tasks),
+        "multilabel": True,
+        "binary_labels": list(names),
         "note": note,
         "dev_error": wrong / labels if labels else None,
         "dev_labels": labels,
-        "misclassified_dev": wrong,  # wrong (example, task) labels
+        "misclassified_dev": wrong,  # wrong (example, label) cells
         "errors_sheet": None,
         "correct_sheet": None,
         "property_thresholds": {},
@@ -251,7 +251,7 @@ def run_multitask(architecture: str, tasks: list[str], predictions: pd.DataFrame
         (staging / MULTITASK_NOTE_FILE).write_text(note + "\n")
     write_record(paths.analysis_file(architecture), AnalysisRecord.model_validate(summary))
     _log_to_mlflow(architecture, summary)
-    return f"analyzed {architecture}: {wrong} of {labels} dev task labels wrong. {note}"
+    return f"analyzed {architecture}: {wrong} of {labels} dev labels wrong. {note}"
 
 
 def _with_manifest_columns(predictions: pd.DataFrame, store: ImageStore) -> pd.DataFrame:

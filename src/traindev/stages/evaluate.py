@@ -16,8 +16,8 @@ from traindev import paths
 from traindev.atomic import atomic_directory, atomic_file
 from traindev.config import Params
 from traindev.data.batches import sample_rows, to_model_input
+from traindev.data.multilabel import multilabel_targets
 from traindev.data.store import MANIFEST_FILE, SPLITS, ImageStore, file_md5, read_store
-from traindev.data.tasks import task_targets
 from traindev.evaluation.bootstrap import row_counts, table_intervals
 from traindev.evaluation.diagnosis import (
     GAPS,
@@ -29,13 +29,13 @@ from traindev.evaluation.diagnosis import (
 )
 from traindev.evaluation.domains import diagnose_domains, with_domain_reading
 from traindev.evaluation.latency import measure_latency
-from traindev.evaluation.multitask import (
+from traindev.evaluation.multilabel import (
     THRESHOLD,
-    evaluate_tasks,
-    predict_task_probabilities,
+    evaluate_labels,
+    predict_label_probabilities,
     prediction_columns,
 )
-from traindev.evaluation.plot_data import learning_curve, task_confusion_rows
+from traindev.evaluation.plot_data import label_confusion_rows, learning_curve
 from traindev.records import read_record, write_record
 from traindev.records.diagnosis import DiagnosisRecord
 from traindev.records.metrics import MetricsRecord
@@ -48,7 +48,7 @@ from traindev.tracking import (
     SPLIT_TAG,
     configure,
     flatten,
-    logged_tasks,
+    logged_multilabel,
     open_run,
     run_note,
     run_started,
@@ -68,8 +68,8 @@ def run(params: Params, architecture: str) -> str:
             f"{paths.model_dir(architecture)}: the model was trained on classes "
             f"{checkpoint.classes} but {paths.SPLIT} has {store.classes}; re-run `dvc repro`"
         )
-    if checkpoint.tasks:
-        return run_multitask(params, architecture, store, checkpoint)
+    if checkpoint.binary_labels:
+        return run_multilabel(params, architecture, store, checkpoint)
     device = select_device("auto")
     model = checkpoint.build()
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
@@ -135,33 +135,33 @@ def run(params: Params, architecture: str) -> str:
     return f"evaluated {architecture}: {diagnosis.summary}"
 
 
-def run_multitask(
+def run_multilabel(
     params: Params, architecture: str, store: ImageStore, checkpoint: Checkpoint
 ) -> str:
-    """A sigmoid per task, scored where labels are present; same files as the softmax path.
+    """A sigmoid per label, scored where labels are present; same files as the softmax path.
 
     reports/metrics/<arch>.json keeps `splits.<split>.error` (pooled over the labels
     present) and the bias / variance table, so `select` and the report read it
-    like any other; per-task figures sit beside them (`task_error`, `task_count`, ...).
-    confusion_dev.csv holds each task's 2x2 counts instead of a class-by-class matrix, and
+    like any other; per-label figures sit beside them (`label_error`, `label_count`, ...).
+    confusion_dev.csv holds each label's 2x2 counts instead of a class-by-class matrix, and
     there is no per-class diagnosis and no error weighting (evaluate.error_weights).
     """
     evaluate = params.evaluate
-    tasks = list(checkpoint.tasks)
+    labels = list(checkpoint.binary_labels)
     device = select_device("auto")
     model = checkpoint.build()
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
-    targets = task_targets(store, tasks, rows)
-    probabilities = predict_task_probabilities(model, store, device, evaluate.batch_size, rows)
+    targets = multilabel_targets(store, labels, rows)
+    probabilities = predict_label_probabilities(model, store, device, evaluate.batch_size, rows)
     latency = measure_latency(model, example_input(store), device)
     manifest = store.manifest.iloc[rows]
     split = manifest["split"].to_numpy()
-    result = evaluate_tasks(
-        targets, probabilities, split, tasks, evaluate.human_level_error, evaluate.diagnosis
+    result = evaluate_labels(
+        targets, probabilities, split, labels, evaluate.human_level_error, evaluate.diagnosis
     )
     run_id = training_run_id(architecture)
     training = read_record(paths.model_dir(architecture) / paths.TRAINING_FILE, TrainingRecord)
-    previous = previous_run(architecture, run_id, tasks)
+    previous = previous_run(architecture, run_id, labels)
     comparison = (
         None
         if previous is None
@@ -173,15 +173,15 @@ def run_multitask(
             "id": manifest["id"].to_numpy(),
             "split": split,
             "domain": manifest["domain"].to_numpy(),
-            **prediction_columns(targets, probabilities, tasks),
+            **prediction_columns(targets, probabilities, labels),
         }
     )
     record = DiagnosisRecord.model_validate(
         {
             **result.diagnosis.as_dict(),
-            "tasks": tasks,
+            "binary_labels": labels,
             "per_class": [],
-            "per_task": result.per_task,
+            "per_label": result.per_label,
         }
     )
     _publish(
@@ -191,13 +191,13 @@ def run_multitask(
             probabilities,
             record,
             result.confusion_dev,
-            task_confusion_rows(result.confusion_dev),
+            label_confusion_rows(result.confusion_dev),
         ),
         MetricsRecord(
             splits=result.per_split,
             bias_variance=result.table.as_dict(),
-            tasks=tasks,
-            task_threshold=THRESHOLD,
+            binary_labels=labels,
+            label_threshold=THRESHOLD,
         ),
         EvaluationRun(
             architecture=architecture,
@@ -216,7 +216,7 @@ def run_multitask(
         if weights.classes or weights.tags
         else ""
     )
-    return f"evaluated {architecture} ({len(tasks)} tasks): {result.diagnosis.summary}{ignored}"
+    return f"evaluated {architecture} ({len(labels)} labels): {result.diagnosis.summary}{ignored}"
 
 
 def scored_rows(store: ImageStore, train_sample_size: int, seed: int) -> np.ndarray:
@@ -237,7 +237,7 @@ def example_input(store: ImageStore) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Published:
-    """What goes into data/evaluation/<arch>, whichever head (softmax or multi-task) made it."""
+    """What goes into data/evaluation/<arch>, whichever head (softmax or multi-label) made it."""
 
     predictions: pd.DataFrame
     probabilities: np.ndarray
@@ -349,11 +349,11 @@ _TABLE_METRICS = {
 
 
 def previous_run(
-    architecture: str, current_run_id: str | None, tasks: Sequence[str] = ()
+    architecture: str, current_run_id: str | None, labels: Sequence[str] = ()
 ) -> PreviousRun | None:
     """What the diagnosis compares against, so the report can say what moved since then.
 
-    Only runs trained on the same `train.tasks` count: a pooled multi-task error and a
+    Only runs trained on the same `train.multilabel` count: a pooled multi-label error and a
     softmax error measure different things, so one is no baseline for the other.
     """
     experiment_id = configure()
@@ -368,7 +368,7 @@ def previous_run(
         metrics = found.data.metrics
         if found.info.run_id == current_run_id or "final.dev.error" not in metrics:
             continue
-        if logged_tasks(found.data.params) != list(tasks):
+        if logged_multilabel(found.data.params) != list(labels):
             continue
         values = {key: metrics[name] for key, name in _TABLE_METRICS.items() if name in metrics}
         return PreviousRun(

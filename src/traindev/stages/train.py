@@ -86,10 +86,10 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
     store = read_store(paths.SPLIT)
     seed_everything(train_params.seed, train_params.deterministic)
     device = select_device(train_params.device, context.local_rank)
-    tasks = train_params.tasks
+    labels = train_params.multilabel
     head = task_head(params.task)(store, train_params)
     source = train_params.transfer.init_from.get(architecture)
-    if source:  # the task has refused what it cannot transfer (`traindev check`)
+    if source:  # the label has refused what it cannot transfer (`traindev check`)
         model, model_params, trainable = pretrained_model(architecture, source, store, params)
     else:
         model_params = params.model_params(architecture)
@@ -203,7 +203,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             epochs_run=len(result.history),
             stopped_early_at=result.stopped_early_at,
             best_epoch=result.restored_epoch,
-            tasks=list(tasks),
+            binary_labels=list(labels),
             augmentation=[spec.label() for spec in augmenter.specs] if augmenter else [],
             augmentation_backend=augmenter.backend if augmenter else None,
             augmentation_offline_copies=train_params.augment.offline_copies,
@@ -226,7 +226,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
             classes=store.classes,
             pixel_max=store.pixel_max,
             state_dict=trainer.model.state_dict(),
-            tasks=list(tasks),
+            binary_labels=list(labels),
         )
         _write_outputs(checkpoint_record, record)
         write_record(paths.training_run_file(architecture), run_record)

@@ -25,12 +25,12 @@ class Checkpoint:
     classes: list[str]
     pixel_max: int
     state_dict: dict[str, torch.Tensor]
-    # Multi-task models: one sigmoid output per task, in this order; empty for a softmax.
-    tasks: list[str] = field(default_factory=list)
+    # Multi-label models: one sigmoid output per label, in this order; empty for a softmax.
+    binary_labels: list[str] = field(default_factory=list)
 
     @property
     def outputs(self) -> int:
-        return len(self.tasks) if self.tasks else len(self.classes)
+        return len(self.binary_labels) if self.binary_labels else len(self.classes)
 
     def build(self) -> nn.Module:
         model = build_model(self.architecture, self.model_params, self.input_shape, self.outputs)
@@ -50,7 +50,8 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "input_shape": list(checkpoint.input_shape),
         "classes": checkpoint.classes,
         "pixel_max": checkpoint.pixel_max,
-        "tasks": list(checkpoint.tasks),
+        # the file keeps train.multilabel's old key: checkpoints stay byte-identical, old ones load
+        "tasks": list(checkpoint.binary_labels),
         "state_dict": {key: value.detach().cpu() for key, value in checkpoint.state_dict.items()},
     }
     torch.save(payload, path)
@@ -88,7 +89,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             classes=list(payload["classes"]),
             pixel_max=int(payload["pixel_max"]),
             state_dict=payload["state_dict"],
-            tasks=list(payload.get("tasks", [])),
+            binary_labels=list(payload.get("tasks", [])),
         )
     except (RuntimeError, KeyError, TypeError, EOFError) as exc:
         raise CheckpointError(f"{path}: not a readable traindev checkpoint ({exc})") from exc

@@ -1,4 +1,4 @@
-"""What a step minimizes and what counts as a mistake: one softmax, or a sigmoid per task.
+"""What a step minimizes and what counts as a mistake: one softmax, or a sigmoid per label.
 
 Both return a *sum* over the batch's examples, so the trainer can divide by the global
 batch size: the same gradient on one process or split over several.
@@ -36,11 +36,11 @@ class SingleLabel:
 
 
 class MultiLabel:
-    """Course 3, week 2's multi-task learning: a sigmoid per task, missing labels masked out.
+    """Course 3, week 2's multi-label learning: a sigmoid per label, missing labels masked out.
 
-    Targets are floats 1 / 0 with NaN where an image has no label for a task; the loss sums
+    Targets are floats 1 / 0 with NaN where an image has no label for a label; the loss sums
     the logistic losses of the labels present, J = 1/m sum_i sum_{j present} L(y_ij, yhat_ij),
-    so an image labelled for 2 of 4 tasks still teaches those 2.
+    so an image labelled for 2 of 4 labels still teaches those 2.
     """
 
     def loss_sum(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

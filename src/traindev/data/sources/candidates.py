@@ -8,7 +8,7 @@ import pandas as pd
 
 from traindev.data.sources.problems import Problem
 
-# Columns of `Candidates.frame`; `meta.<name>` / `task.<name>` columns may follow.
+# Columns of `Candidates.frame`; `meta.<name>` / `label.<name>` columns may follow.
 FRAME_COLUMNS = ["file", "where", "domain", "label", "tags"]
 META_PREFIX = "meta."
 

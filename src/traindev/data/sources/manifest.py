@@ -3,8 +3,8 @@
 `path` is relative to `ingest.root` when set, else to the manifest's folder (absolute paths
 are taken as they are). `domain` may be left out (every row then gets `ingest.domain`);
 `tags` is a semicolon-separated string (or a list, in Parquet). Every other column is
-carried into the store's manifest as `meta.<name>` (a `task.<name>` or `meta.<name>`
-column keeps its name), so it can be used later, e.g. as a multi-task label or an
+carried into the store's manifest as `meta.<name>` (a `label.<name>` or `meta.<name>`
+column keeps its name), so it can be used later, e.g. as a multi-label target or an
 error-analysis column. Rows are numbered from 1, as a spreadsheet shows the data rows.
 """
 
@@ -20,7 +20,7 @@ from traindev.data.sources.problems import BadInputError, Problem
 
 REQUIRED = ("path", "label")
 KNOWN = ("path", "label", "domain", "tags")
-KEPT_PREFIXES = ("task.", META_PREFIX)
+KEPT_PREFIXES = ("label.", META_PREFIX)
 
 
 def read_manifest(manifest: Path, root: Path | None, default_domain: str) -> Candidates:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from traindev.config import TrainParams
+from traindev.data.multilabel import multilabel_targets
 from traindev.data.store import ImageStore
-from traindev.data.tasks import task_targets
 from traindev.tasks.base import Head
 from traindev.training.objectives import MultiLabel, SingleLabel
 
 
 def head(store: ImageStore, train: TrainParams) -> Head:
-    """As many outputs as classes (labels as the manifest's indices), or as train.tasks."""
-    if train.tasks:
-        return Head(len(train.tasks), task_targets(store, train.tasks), MultiLabel())
+    """As many outputs as classes (labels as the manifest's indices), or as train.multilabel."""
+    if train.multilabel:
+        return Head(
+            len(train.multilabel), multilabel_targets(store, train.multilabel), MultiLabel()
+        )
     return Head(len(store.classes), None, SingleLabel())

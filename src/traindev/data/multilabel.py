@@ -1,6 +1,6 @@
-"""Multi-task labels from the manifest: a column `task.<name>` per task, 1 / 0 / missing.
+"""Multi-label targets from the manifest: a column `label.<name>` per label, 1 / 0 / missing.
 
-An image may be labelled for some tasks only (the notes' example: pedestrians marked,
+An image may be labelled for some labels only (the notes' example: pedestrians marked,
 stop signs not); a missing cell becomes NaN and is masked out of the loss and the error.
 Stores without the column at all (e.g. a synthetic pool) are missing for every image.
 """
@@ -12,27 +12,30 @@ import pandas as pd
 
 from traindev.data.store import MANIFEST_FILE, DataContractError, ImageStore
 
-TASK_PREFIX = "task."
+LABEL_PREFIX = "label."
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
 
 
-def task_column(task: str) -> str:
-    return f"{TASK_PREFIX}{task}"
+def label_column(label: str) -> str:
+    return f"{LABEL_PREFIX}{label}"
 
 
-def task_targets(store: ImageStore, tasks: list[str], rows: np.ndarray | None = None) -> np.ndarray:
-    """(rows, tasks) float32: 1.0, 0.0 or NaN (no label)."""
+def multilabel_targets(
+    store: ImageStore, labels: list[str], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """(rows, labels) float32: 1.0, 0.0 or NaN (no label)."""
     where = (store.path / MANIFEST_FILE) if store.path else "the manifest"
-    missing = [task_column(task) for task in tasks if task_column(task) not in store.manifest]
+    missing = [label_column(label) for label in labels if label_column(label) not in store.manifest]
     if missing:
         raise DataContractError(
-            f"{where}: train.tasks names {tasks} but the manifest has no column(s) {missing}; "
-            f"add a column {TASK_PREFIX}<task> with 1 / 0 / empty per image, or remove the task"
+            f"{where}: train.multilabel names {labels} but the manifest has no column(s) "
+            f"{missing}; add a column {LABEL_PREFIX}<label> with 1 / 0 / empty per image "
+            "(formerly task.<label>), or remove the label"
         )
     manifest = store.manifest if rows is None else store.manifest.iloc[rows]
     return np.stack(
-        [_binary(manifest[task_column(task)], manifest["id"], where) for task in tasks], axis=1
+        [_binary(manifest[label_column(label)], manifest["id"], where) for label in labels], axis=1
     ).astype(np.float32)
 
 
@@ -49,6 +52,6 @@ def _binary(column: pd.Series, ids: pd.Series, where: object) -> np.ndarray:
         elif text:
             raise DataContractError(
                 f"{where}: column {column.name!r}, image {ids.iloc[position]!r} has {cell!r}; "
-                "a task label is 1, 0 or empty (not labelled)"
+                "a label is 1, 0 or empty (not labelled)"
             )
     return values

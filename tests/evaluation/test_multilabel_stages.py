@@ -1,7 +1,7 @@
-"""A multi-task model through the real stages: train, evaluate, analyze, select, report.
+"""A multi-label model through the real stages: train, evaluate, analyze, select, report.
 
-A tiny store whose images light up one quadrant; task `left` asks "is it on the left?",
-task `top` "is it at the top?", with `top` unlabelled on about a third of the images and
+A tiny store whose images light up one quadrant; label `left` asks "is it on the left?",
+label `top` "is it at the top?", with `top` unlabelled on about a third of the images and
 a few of its labels flipped, so the errors are neither all 0 nor trivial.
 """
 
@@ -32,7 +32,7 @@ from traindev.tracking import configure
 from traindev.training.checkpoint import load_checkpoint
 
 ARCH = "deep_nn"
-TASKS = ["left", "top"]
+LABELS = ["left", "top"]
 SIZES = {"train": 160, "train_dev": 40, "dev": 40, "test": 40}
 
 
@@ -58,8 +58,8 @@ def quadrant_store() -> pd.DataFrame:
             "origin": "real",
             "tags": [[] for _ in split],
             "split": split,
-            "task.left": (quadrant % 2 == 0).astype(float),
-            "task.top": top_label,
+            "label.left": (quadrant % 2 == 0).astype(float),
+            "label.top": top_label,
         }
     )
     write_store(paths.SPLIT, manifest, pixels, ["0", "1", "2"], 16)
@@ -78,27 +78,29 @@ def project(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    params["train"].update(architectures=[ARCH], epochs=3, batch_size=32, lr=0.02, tasks=TASKS)
+    params["train"].update(
+        architectures=[ARCH], epochs=3, batch_size=32, lr=0.02, multilabel=LABELS
+    )
     params["models"][ARCH]["hidden_sizes"] = [16]
     params["evaluate"]["diagnosis"]["bootstrap_replicates"] = 200
     yield validate_params(params), quadrant_store()
     mlflow.set_tracking_uri(None)
 
 
-def earlier_run(tasks: str, dev_error: float) -> str:
+def earlier_run(labels: str, dev_error: float) -> str:
     """A finished, evaluated run of the same architecture, as an earlier pipeline left it."""
     configure()
     time.sleep(0.01)  # distinct start times, so "latest" is well defined
     with mlflow.start_run(tags={"architecture": ARCH}) as run:
-        mlflow.log_param("train.tasks", tasks)
+        mlflow.log_param("train.multilabel", labels)
         mlflow.log_metric("final.dev.error", dev_error)
     return run.info.run_id
 
 
 def pooled_error(predictions: pd.DataFrame, split: str) -> float:
     rows = predictions[predictions["split"] == split]
-    labels = rows[[f"task.{task}" for task in TASKS]].to_numpy()
-    predicted = rows[[f"probability.{task}" for task in TASKS]].to_numpy() >= 0.5
+    labels = rows[[f"label.{name}" for name in LABELS]].to_numpy()
+    predicted = rows[[f"probability.{name}" for name in LABELS]].to_numpy() >= 0.5
     present = ~np.isnan(labels)
     return float(((predicted != (labels == 1.0)) & present).sum() / present.sum())
 
@@ -106,9 +108,9 @@ def pooled_error(predictions: pd.DataFrame, split: str) -> float:
 def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project):
     params, manifest = project
     train.run(params, ARCH)
-    assert load_checkpoint(paths.model_dir(ARCH) / paths.CHECKPOINT_FILE).tasks == TASKS
-    multitask_before = earlier_run("['left', 'top']", 0.5)
-    earlier_run("[]", 0.05)  # newer, but a softmax run: no baseline for a pooled task error
+    assert load_checkpoint(paths.model_dir(ARCH) / paths.CHECKPOINT_FILE).binary_labels == LABELS
+    multilabel_before = earlier_run("['left', 'top']", 0.5)
+    earlier_run("[]", 0.05)  # newer, but a softmax run: no baseline for a pooled label error
 
     evaluate.run(params, ARCH)
     metrics = json.loads(paths.metrics_file(ARCH).read_text())
@@ -116,7 +118,7 @@ def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project
     evaluation = paths.evaluation_dir(ARCH)
     predictions = pd.read_parquet(evaluation / "predictions.parquet")
     assert list(predictions.columns) == [
-        "row", "id", "split", "domain", "task.left", "probability.left", "task.top",
+        "row", "id", "split", "domain", "label.left", "probability.left", "label.top",
         "probability.top",
     ]  # fmt: skip
     assert len(predictions) == len(manifest)  # 160 training rows are under the sample size
@@ -126,37 +128,37 @@ def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project
 
     dev = metrics["splits"]["dev"]
     dev_manifest = manifest[manifest["split"] == "dev"]
-    assert dev["task_count"] == {
+    assert dev["label_count"] == {
         "left": len(dev_manifest),
-        "top": int(dev_manifest["task.top"].notna().sum()),
+        "top": int(dev_manifest["label.top"].notna().sum()),
     }
-    assert dev["count"] == sum(dev["task_count"].values()) and dev["examples"] == SIZES["dev"]
+    assert dev["count"] == sum(dev["label_count"].values()) and dev["examples"] == SIZES["dev"]
     assert 0 < dev["error"] < 0.5  # learned, and the flipped labels keep it above zero
     assert dev["error"] == pytest.approx(pooled_error(predictions, "dev"))
     # The trainer's monitor and evaluate pool the same present labels of the same weights.
     assert metrics["bias_variance"]["dev_error"] == pytest.approx(history["dev_error"])
     assert metrics["bias_variance"]["train_error"] == pytest.approx(history["train_error"])
-    assert metrics["tasks"] == TASKS and set(dev["task_f1"]) == set(TASKS)
+    assert metrics["binary_labels"] == LABELS and set(dev["label_f1"]) == set(LABELS)
 
     diagnosis = json.loads((evaluation / "diagnosis.json").read_text())
-    assert diagnosis["per_class"] == [] and [t["task"] for t in diagnosis["per_task"]] == TASKS
+    assert diagnosis["per_class"] == [] and [t["label"] for t in diagnosis["per_label"]] == LABELS
     # The comparison with an earlier MLflow run is a run fact: in the run record, not in the
     # DVC-hashed diagnosis.
     assert "previous" not in diagnosis
     evaluation_run = read_record(paths.evaluation_run_file(ARCH), EvaluationRun)
-    assert evaluation_run.previous.run_id == multitask_before
-    confusion = pd.read_csv(evaluation / "confusion_dev.csv", index_col="task")
+    assert evaluation_run.previous.run_id == multilabel_before
+    confusion = pd.read_csv(evaluation / "confusion_dev.csv", index_col="label")
     assert list(confusion.columns) == ["tn", "fp", "fn", "tp"]
     assert confusion.to_numpy().sum() == dev["count"]
 
     run_id = read_record(paths.training_run_file(ARCH), TrainingRun).run_id
     logged = MlflowClient().get_run(run_id).data.metrics
     assert logged["final.dev.error"] == pytest.approx(dev["error"])
-    assert logged["final.dev.task_error.top"] == pytest.approx(dev["task_error"]["top"])
+    assert logged["final.dev.label_error.top"] == pytest.approx(dev["label_error"]["top"])
 
     analyze.run(params, ARCH)
     analysis = json.loads(paths.analysis_file(ARCH).read_text())
-    assert analysis["multitask"] is True and analysis["dev_error"] == pytest.approx(dev["error"])
+    assert analysis["multilabel"] is True and analysis["dev_error"] == pytest.approx(dev["error"])
     assert "single-label" in analysis["note"]
     assert (paths.analysis_dir(ARCH) / "README.txt").is_file()
 
@@ -164,9 +166,9 @@ def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project
     assert json.loads(paths.SELECTION_FILE.read_text())["winner"]["name"] == ARCH
     report.run(params)
     markdown = (paths.REPORTS / "report.md").read_text()
-    assert "### Per task" in markdown and "| left |" in markdown
+    assert "### Per label" in markdown and "| left |" in markdown
     assert "Dev confusion matrix" not in markdown and "Errors sheet" not in markdown
-    assert (paths.REPORTS / "figures" / f"task_errors_{ARCH}.png").is_file()
+    assert (paths.REPORTS / "figures" / f"label_errors_{ARCH}.png").is_file()
 
 
 def test_an_evaluation_whose_training_run_is_unknown_logs_a_whole_candidate(project):

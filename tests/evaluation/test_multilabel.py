@@ -1,4 +1,4 @@
-"""Multi-task evaluation: sigmoid probabilities, errors over the labels present, per task."""
+"""Multi-label evaluation: sigmoid probabilities, errors over the labels present, per label."""
 
 from __future__ import annotations
 
@@ -14,22 +14,22 @@ from traindev.config import DiagnosisParams
 from traindev.data.batches import to_model_input
 from traindev.data.store import ImageStore
 from traindev.evaluation.bootstrap import table_intervals
-from traindev.evaluation.multitask import (
-    evaluate_tasks,
+from traindev.evaluation.multilabel import (
+    evaluate_labels,
+    label_confusion,
+    label_split_metrics,
+    label_wrong,
     pooled_wrong,
-    predict_task_probabilities,
+    predict_label_probabilities,
     prediction_columns,
-    read_task_predictions,
-    task_confusion,
-    task_split_metrics,
-    task_wrong,
+    read_label_predictions,
 )
-from traindev.records.diagnosis import TaskDiagnosis
+from traindev.records.diagnosis import LabelDiagnosis
 from traindev.records.io import record_json
-from traindev.stages.evaluate import logged_tasks
+from traindev.stages.evaluate import logged_multilabel
 
 NAN = np.nan
-TASKS = ["car", "stop_sign"]
+LABELS = ["car", "stop_sign"]
 # Six images; stop_sign is unlabelled on three of them.
 TARGETS = np.array(
     [[1, 1], [1, NAN], [0, 0], [0, NAN], [1, 1], [0, NAN]],
@@ -45,53 +45,53 @@ SETTINGS = DiagnosisParams(bootstrap_replicates=200)
 
 
 def test_error_counts_only_the_labels_present():
-    metrics = task_split_metrics(TARGETS, PROBABILITIES, TASKS)
+    metrics = label_split_metrics(TARGETS, PROBABILITIES, LABELS)
     # 9 labels present (6 car + 3 stop_sign), 3 of them wrong.
     assert metrics["count"] == 9 and metrics["examples"] == 6
     assert metrics["error"] == pytest.approx(3 / 9)
     assert metrics["accuracy"] == pytest.approx(6 / 9)
-    assert metrics["task_count"] == {"car": 6, "stop_sign": 3}
-    assert metrics["task_error"] == pytest.approx({"car": 2 / 6, "stop_sign": 1 / 3})
-    assert metrics["task_positives"] == {"car": 3, "stop_sign": 2}
+    assert metrics["label_count"] == {"car": 6, "stop_sign": 3}
+    assert metrics["label_error"] == pytest.approx({"car": 2 / 6, "stop_sign": 1 / 3})
+    assert metrics["label_positives"] == {"car": 3, "stop_sign": 2}
 
 
-def test_per_task_scores_are_scikit_learns_binary_ones_and_the_top_level_their_mean():
-    metrics = task_split_metrics(TARGETS, PROBABILITIES, TASKS)
-    for j, task in enumerate(TASKS):
+def test_per_label_scores_are_scikit_learns_binary_ones_and_the_top_level_their_mean():
+    metrics = label_split_metrics(TARGETS, PROBABILITIES, LABELS)
+    for j, label in enumerate(LABELS):
         present = ~np.isnan(TARGETS[:, j])
         y_true = TARGETS[present, j].astype(int)
         y_pred = (PROBABILITIES[present, j] >= 0.5).astype(int)
-        assert metrics["task_precision"][task] == pytest.approx(precision_score(y_true, y_pred))
-        assert metrics["task_recall"][task] == pytest.approx(recall_score(y_true, y_pred))
-        assert metrics["task_f1"][task] == pytest.approx(f1_score(y_true, y_pred))
-    assert metrics["f1"] == pytest.approx(np.mean(list(metrics["task_f1"].values())))
+        assert metrics["label_precision"][label] == pytest.approx(precision_score(y_true, y_pred))
+        assert metrics["label_recall"][label] == pytest.approx(recall_score(y_true, y_pred))
+        assert metrics["label_f1"][label] == pytest.approx(f1_score(y_true, y_pred))
+    assert metrics["f1"] == pytest.approx(np.mean(list(metrics["label_f1"].values())))
 
 
 def test_a_task_without_labels_in_a_split_is_counted_zero_and_left_out_of_the_rates():
     targets = TARGETS.copy()
     targets[:, 1] = NAN
-    metrics = task_split_metrics(targets, PROBABILITIES, TASKS)
-    assert metrics["task_count"] == {"car": 6, "stop_sign": 0}
-    assert set(metrics["task_error"]) == {"car"} and set(metrics["task_f1"]) == {"car"}
+    metrics = label_split_metrics(targets, PROBABILITIES, LABELS)
+    assert metrics["label_count"] == {"car": 6, "stop_sign": 0}
+    assert set(metrics["label_error"]) == {"car"} and set(metrics["label_f1"]) == {"car"}
     assert metrics["error"] == pytest.approx(2 / 6)
 
 
 def test_a_split_with_no_label_at_all_has_a_count_and_no_error():
     targets = np.full_like(TARGETS, NAN)
-    metrics = task_split_metrics(targets, PROBABILITIES, TASKS)
-    assert metrics == {"count": 0, "examples": 6, "task_count": {"car": 0, "stop_sign": 0}}
+    metrics = label_split_metrics(targets, PROBABILITIES, LABELS)
+    assert metrics == {"count": 0, "examples": 6, "label_count": {"car": 0, "stop_sign": 0}}
 
 
 def test_pooled_wrong_vector_has_one_entry_per_present_label():
     wrong = pooled_wrong(TARGETS, PROBABILITIES)
     assert wrong.shape == (9,) and wrong.sum() == 3
-    assert not task_wrong(TARGETS, PROBABILITIES)[np.isnan(TARGETS)].any()
+    assert not label_wrong(TARGETS, PROBABILITIES)[np.isnan(TARGETS)].any()
 
 
 def test_confusion_has_each_tasks_two_by_two_counts_of_present_labels():
-    confusion = task_confusion(TARGETS, PROBABILITIES, TASKS)
+    confusion = label_confusion(TARGETS, PROBABILITIES, LABELS)
     assert list(confusion.columns) == ["tn", "fp", "fn", "tp"]
-    assert confusion.index.name == "task" and list(confusion.index) == TASKS
+    assert confusion.index.name == "label" and list(confusion.index) == LABELS
     assert confusion.loc["car"].tolist() == [2, 1, 1, 2]
     assert confusion.loc["stop_sign"].tolist() == [0, 1, 0, 2]
     assert confusion.to_numpy().sum() == 9
@@ -99,13 +99,13 @@ def test_confusion_has_each_tasks_two_by_two_counts_of_present_labels():
 
 def test_evaluation_pools_present_labels_per_split_and_bootstraps_that_vector():
     split = np.array(["train", "train", "train_dev", "dev", "dev", "test"])
-    result = evaluate_tasks(TARGETS, PROBABILITIES, split, TASKS, 0.01, SETTINGS)
+    result = evaluate_labels(TARGETS, PROBABILITIES, split, LABELS, 0.01, SETTINGS)
     # dev rows 3 and 4: car wrong on row 3, stop_sign present only on row 4 (right).
     assert result.per_split["dev"]["count"] == 3
     assert result.table.dev_error == pytest.approx(1 / 3)
     assert result.table.train_error == result.per_split["train"]["error"] == pytest.approx(1 / 3)
     present = ~np.isnan(TARGETS)
-    wrong = task_wrong(TARGETS, PROBABILITIES)
+    wrong = label_wrong(TARGETS, PROBABILITIES)
     expected = table_intervals(
         {name: wrong[split == name][present[split == name]] for name in set(split)},
         0.01,
@@ -120,27 +120,27 @@ def test_evaluation_pools_present_labels_per_split_and_bootstraps_that_vector():
 
 def test_each_task_gets_its_own_table_counts_and_dominant_gap():
     split = np.array(["train", "train", "train_dev", "dev", "dev", "test"])
-    result = evaluate_tasks(TARGETS, PROBABILITIES, split, TASKS, 0.01, SETTINGS)
-    car, stop = result.per_task
-    assert car["task"] == "car" and stop["task"] == "stop_sign"
+    result = evaluate_labels(TARGETS, PROBABILITIES, split, LABELS, 0.01, SETTINGS)
+    car, stop = result.per_label
+    assert car["label"] == "car" and stop["label"] == "stop_sign"
     assert car["counts"] == {"train": 2, "train-dev": 1, "dev": 2, "test": 1}
     assert stop["counts"] == {"train": 1, "train-dev": 1, "dev": 1, "test": 0}
     assert car["errors"]["dev"] == pytest.approx(0.5) and car["errors"]["train"] == 0.5
-    written = json.loads(record_json(TaskDiagnosis.model_validate(stop)))
+    written = json.loads(record_json(LabelDiagnosis.model_validate(stop)))
     assert written["errors"]["test"] is None  # no label: null in JSON, not 0
     assert set(car["gaps"]) == {"avoidable_bias", "variance", "data_mismatch", "dev_overfitting"}
     assert "dominant" in car and isinstance(car["summary"], str)
 
 
 def test_mismatched_shapes_and_values_are_refused_with_the_reason():
-    with pytest.raises(ValueError, match=r"do not match its task list"):
-        task_split_metrics(TARGETS, PROBABILITIES[:, :1], TASKS)
+    with pytest.raises(ValueError, match=r"do not match its label list"):
+        label_split_metrics(TARGETS, PROBABILITIES[:, :1], LABELS)
     with pytest.raises(ValueError, match=r"1, 0 or NaN"):
-        task_split_metrics(TARGETS * 2, PROBABILITIES, TASKS)
+        label_split_metrics(TARGETS * 2, PROBABILITIES, LABELS)
     with pytest.raises(ValueError, match=r"within \[0, 1\]"):
-        task_split_metrics(TARGETS, PROBABILITIES * 3, TASKS)
+        label_split_metrics(TARGETS, PROBABILITIES * 3, LABELS)
     with pytest.raises(ValueError, match=r"split names"):
-        evaluate_tasks(TARGETS, PROBABILITIES, np.array(["dev"]), TASKS, 0.0, SETTINGS)
+        evaluate_labels(TARGETS, PROBABILITIES, np.array(["dev"]), LABELS, 0.0, SETTINGS)
 
 
 def test_probabilities_are_a_sigmoid_per_output_not_a_softmax():
@@ -149,7 +149,7 @@ def test_probabilities_are_a_sigmoid_per_output_not_a_softmax():
     manifest = pd.DataFrame({"id": list("abcde"), "label": "0", "split": "dev"})
     store = ImageStore(manifest, pixels, ["0", "1"], 16)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
-    probabilities = predict_task_probabilities(
+    probabilities = predict_label_probabilities(
         model, store, torch.device("cpu"), 2, np.array([4, 0, 2])
     )
     x = to_model_input(torch.from_numpy(pixels[[4, 0, 2]]), 16)
@@ -160,22 +160,22 @@ def test_probabilities_are_a_sigmoid_per_output_not_a_softmax():
 
 
 def test_prediction_columns_read_back_and_missing_ones_name_the_file():
-    frame = pd.DataFrame(prediction_columns(TARGETS, PROBABILITIES, TASKS))
+    frame = pd.DataFrame(prediction_columns(TARGETS, PROBABILITIES, LABELS))
     assert list(frame.columns) == [
-        "task.car",
+        "label.car",
         "probability.car",
-        "task.stop_sign",
+        "label.stop_sign",
         "probability.stop_sign",
     ]
-    targets, probabilities = read_task_predictions(frame, TASKS, "preds.parquet")
+    targets, probabilities = read_label_predictions(frame, LABELS, "preds.parquet")
     np.testing.assert_array_equal(targets, TARGETS)
     np.testing.assert_array_equal(probabilities, PROBABILITIES)
-    with pytest.raises(ValueError, match=r"preds.parquet: no column\(s\) \['task.bus'"):
-        read_task_predictions(frame, ["bus"], "preds.parquet")
+    with pytest.raises(ValueError, match=r"preds.parquet: no column\(s\) \['label.bus'"):
+        read_label_predictions(frame, ["bus"], "preds.parquet")
 
 
 def test_logged_task_lists_read_back_from_mlflow_params():
-    assert logged_tasks({}) == []  # runs from before train.tasks: softmax models
-    assert logged_tasks({"train.tasks": "[]"}) == []
-    assert logged_tasks({"train.tasks": "['car', 'stop_sign']"}) == TASKS
-    assert logged_tasks({"train.tasks": "not a list"}) is None
+    assert logged_multilabel({}) == []  # runs from before train.multilabel: softmax models
+    assert logged_multilabel({"train.multilabel": "[]"}) == []
+    assert logged_multilabel({"train.multilabel": "['car', 'stop_sign']"}) == LABELS
+    assert logged_multilabel({"train.multilabel": "not a list"}) is None

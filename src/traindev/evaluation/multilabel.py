@@ -1,12 +1,12 @@
-"""Evaluation of a multi-task model: a sigmoid per task, scored only where a label is present.
+"""Evaluation of a multi-label model: a sigmoid per label, scored only where a label is present.
 
 Course 3, week 2: one network predicts several independent yes / no labels, and an image
-may be labelled for some tasks only. A missing label (NaN in `task_targets`) is neither
-right nor wrong, so every figure here counts the present (example, task) labels alone:
+may be labelled for some labels only. A missing label (NaN in `multilabel_targets`) is neither
+right nor wrong, so every figure here counts the present (example, label) labels alone:
 
 - `error` pools every present label of a split, so the bias / variance table, its bootstrap
   intervals and `select`'s `dev.error` read exactly as for a softmax model;
-- `task_error`, `task_count` and per-task precision / recall / F1 say which task is behind it.
+- `label_error`, `label_count` and per-label precision / recall / F1 say which label is behind it.
 
 The pooled bootstrap treats each label as an independent draw; labels of one image are
 correlated, so the intervals are somewhat narrower than an example-level bootstrap's.
@@ -24,8 +24,8 @@ from sklearn.metrics import precision_recall_fscore_support
 from torch import nn
 
 from traindev.config import DiagnosisParams
+from traindev.data.multilabel import label_column
 from traindev.data.store import SPLITS, ImageStore
-from traindev.data.tasks import task_column
 from traindev.evaluation.bootstrap import SPLIT_ROWS, TableIntervals, table_intervals
 from traindev.evaluation.diagnosis import (
     BiasVarianceTable,
@@ -35,17 +35,17 @@ from traindev.evaluation.diagnosis import (
 )
 from traindev.evaluation.predict import predict_outputs
 
-THRESHOLD = 0.5  # a task is predicted "yes" when its sigmoid reaches this
+THRESHOLD = 0.5  # a label is predicted "yes" when its sigmoid reaches this
 PROBABILITY_PREFIX = "probability."
 CONFUSION_COLUMNS = ("tn", "fp", "fn", "tp")
 
 
-def probability_column(task: str) -> str:
-    """The predictions.parquet column holding the model's probability for `task`."""
-    return f"{PROBABILITY_PREFIX}{task}"
+def probability_column(label: str) -> str:
+    """The predictions.parquet column holding the model's probability for `label`."""
+    return f"{PROBABILITY_PREFIX}{label}"
 
 
-def predict_task_probabilities(
+def predict_label_probabilities(
     model: nn.Module,
     store: ImageStore,
     device: torch.device,
@@ -54,64 +54,66 @@ def predict_task_probabilities(
 ) -> np.ndarray:
     """(len(rows), outputs) sigmoid probabilities, in the order of `rows` (default: all).
 
-    The multi-task twin of `predict.predict_probabilities`: each output is its own yes / no
+    The multi-label twin of `predict.predict_probabilities`: each output is its own yes / no
     question, so the outputs are not normalized against each other as a softmax would.
     """
     return predict_outputs(model, store, device, batch_size, rows, torch.sigmoid, 0)
 
 
-def check_task_arrays(targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]) -> None:
-    """Both (examples, tasks); targets 1 / 0 / NaN, probabilities within [0, 1]."""
-    expected = (len(targets), len(tasks))
-    if targets.ndim != 2 or targets.shape[1] != len(tasks):
-        raise ValueError(f"targets must be (examples, {len(tasks)} tasks), got {targets.shape}")
+def check_label_arrays(
+    targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]
+) -> None:
+    """Both (examples, labels); targets 1 / 0 / NaN, probabilities within [0, 1]."""
+    expected = (len(targets), len(labels))
+    if targets.ndim != 2 or targets.shape[1] != len(labels):
+        raise ValueError(f"targets must be (examples, {len(labels)} labels), got {targets.shape}")
     if probabilities.shape != expected:
         raise ValueError(
-            f"probabilities are {probabilities.shape} but targets are {expected} for tasks "
-            f"{list(tasks)}: the model's outputs do not match its task list; re-run `dvc repro`"
+            f"probabilities are {probabilities.shape} but targets are {expected} for labels "
+            f"{list(labels)}: the model's outputs do not match its label list; re-run `dvc repro`"
         )
     present = targets[~np.isnan(targets)]
     if not np.isin(present, (0.0, 1.0)).all():
-        raise ValueError(f"task targets must be 1, 0 or NaN, got {np.unique(present)[:5]}")
+        raise ValueError(f"label targets must be 1, 0 or NaN, got {np.unique(present)[:5]}")
     if np.isnan(probabilities).any() or (probabilities < 0).any() or (probabilities > 1).any():
-        raise ValueError("task probabilities must lie within [0, 1] (sigmoid outputs)")
+        raise ValueError("label probabilities must lie within [0, 1] (sigmoid outputs)")
 
 
-def task_wrong(targets: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """(examples, tasks) bool: a present label the thresholded prediction gets wrong."""
+def label_wrong(targets: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """(examples, labels) bool: a present label the thresholded prediction gets wrong."""
     present = ~np.isnan(targets)
     return present & ((probabilities >= THRESHOLD) != (targets == 1.0))
 
 
 def pooled_wrong(targets: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """1-D bool over every present (example, task) label: the vector the bootstrap resamples."""
-    return task_wrong(targets, probabilities)[~np.isnan(targets)]
+    """1-D bool over every present (example, label) label: the vector the bootstrap resamples."""
+    return label_wrong(targets, probabilities)[~np.isnan(targets)]
 
 
-def task_split_metrics(
-    targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]
+def label_split_metrics(
+    targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]
 ) -> dict:
-    """One split's figures: pooled error over present labels, and each task's own.
+    """One split's figures: pooled error over present labels, and each label's own.
 
     `count` is the number of present labels (the error's denominator) and `examples` the
-    number of images. Tasks without a label in this split have a `task_count` of 0 and are
-    left out of the other per-task maps, as a class with no examples is; precision / recall /
-    F1 at the top level are the macro average over the tasks that have labels.
+    number of images. Labels without a label in this split have a `label_count` of 0 and are
+    left out of the other per-label maps, as a class with no examples is; precision / recall /
+    F1 at the top level are the macro average over the labels that have labels.
     """
-    check_task_arrays(targets, probabilities, tasks)
+    check_label_arrays(targets, probabilities, labels)
     present = ~np.isnan(targets)
     counts = present.sum(axis=0)
     metrics: dict = {
         "count": int(counts.sum()),
         "examples": len(targets),
-        "task_count": {task: int(count) for task, count in zip(tasks, counts, strict=True)},
+        "label_count": {label: int(count) for label, count in zip(labels, counts, strict=True)},
     }
     if not counts.sum():
         return metrics
-    wrong = task_wrong(targets, probabilities)
-    per_task = {
-        task: _task_scores(targets[present[:, j], j], probabilities[present[:, j], j])
-        for j, task in enumerate(tasks)
+    wrong = label_wrong(targets, probabilities)
+    per_label = {
+        label: _label_scores(targets[present[:, j], j], probabilities[present[:, j], j])
+        for j, label in enumerate(labels)
         if counts[j]
     }
     error = float(wrong.sum() / counts.sum())
@@ -119,21 +121,21 @@ def task_split_metrics(
         "error": error,
         "accuracy": 1.0 - error,
         **{
-            name: float(np.mean([scores[name] for scores in per_task.values()]))
+            name: float(np.mean([scores[name] for scores in per_label.values()]))
             for name in ("precision", "recall", "f1")
         },
-        "task_error": {task: scores["error"] for task, scores in per_task.items()},
-        "task_positives": {task: scores["positives"] for task, scores in per_task.items()},
+        "label_error": {label: scores["error"] for label, scores in per_label.items()},
+        "label_positives": {label: scores["positives"] for label, scores in per_label.items()},
         **{
-            f"task_{name}": {task: scores[name] for task, scores in per_task.items()}
+            f"label_{name}": {label: scores[name] for label, scores in per_label.items()}
             for name in ("precision", "recall", "f1")
         },
     }
     return metrics
 
 
-def _task_scores(truth: np.ndarray, probability: np.ndarray) -> dict:
-    """Error and scikit-learn's binary precision / recall / F1 of one task's present labels."""
+def _label_scores(truth: np.ndarray, probability: np.ndarray) -> dict:
+    """Error and scikit-learn's binary precision / recall / F1 of one label's present labels."""
     y_true = truth.astype(np.int64)
     y_pred = (probability >= THRESHOLD).astype(np.int64)
     precision, recall, f1, _ = precision_recall_fscore_support(
@@ -148,11 +150,11 @@ def _task_scores(truth: np.ndarray, probability: np.ndarray) -> dict:
     }
 
 
-def task_confusion(
-    targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]
+def label_confusion(
+    targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]
 ) -> pd.DataFrame:
-    """Per task, the 2x2 confusion counts of its present labels: index `task`, tn fp fn tp."""
-    check_task_arrays(targets, probabilities, tasks)
+    """Per label, the 2x2 confusion counts of its present labels: index `label`, tn fp fn tp."""
+    check_label_arrays(targets, probabilities, labels)
     present = ~np.isnan(targets)
     truth, predicted = targets == 1.0, probabilities >= THRESHOLD
     counts = {
@@ -163,58 +165,58 @@ def task_confusion(
     }
     return pd.DataFrame(
         {name: cells.sum(axis=0).astype(np.int64) for name, cells in counts.items()},
-        index=pd.Index(list(tasks), name="task"),
+        index=pd.Index(list(labels), name="label"),
     )[list(CONFUSION_COLUMNS)]
 
 
 @dataclass(frozen=True)
-class MultiTaskEvaluation:
-    """Everything the evaluate stage writes for a multi-task model."""
+class MultiLabelEvaluation:
+    """Everything the evaluate stage writes for a multi-label model."""
 
     per_split: dict[str, dict]
     table: BiasVarianceTable
     intervals: TableIntervals
     diagnosis: Diagnosis
-    per_task: list[dict]  # one diagnosis per task, for diagnosis.json
+    per_label: list[dict]  # one diagnosis per label, for diagnosis.json
     confusion_dev: pd.DataFrame
 
 
-def evaluate_tasks(
+def evaluate_labels(
     targets: np.ndarray,
     probabilities: np.ndarray,
     split: np.ndarray,
-    tasks: Sequence[str],
+    labels: Sequence[str],
     human_level_error: float,
     settings: DiagnosisParams,
-) -> MultiTaskEvaluation:
-    """Per-split metrics, the pooled bias / variance diagnosis and one diagnosis per task."""
-    check_task_arrays(targets, probabilities, tasks)
+) -> MultiLabelEvaluation:
+    """Per-split metrics, the pooled bias / variance diagnosis and one diagnosis per label."""
+    check_label_arrays(targets, probabilities, labels)
     if len(split) != len(targets):
         raise ValueError(f"{len(split)} split names for {len(targets)} examples")
     per_split = {
-        name: task_split_metrics(targets[split == name], probabilities[split == name], tasks)
+        name: label_split_metrics(targets[split == name], probabilities[split == name], labels)
         for name in SPLITS
     }
-    wrong = task_wrong(targets, probabilities)
+    wrong = label_wrong(targets, probabilities)
     present = ~np.isnan(targets)
     pooled = {name: wrong[split == name][present[split == name]] for name in SPLITS}
     table, intervals, diagnosis = _diagnose(pooled, human_level_error, settings)
-    per_task = []
-    for j, task in enumerate(tasks):
+    per_label = []
+    for j, label in enumerate(labels):
         vectors = {name: wrong[split == name, j][present[split == name, j]] for name in SPLITS}
-        task_table, _, task_diagnosis = _diagnose(vectors, human_level_error, settings)
+        label_table, _, label_diagnosis = _diagnose(vectors, human_level_error, settings)
         counts = {SPLIT_ROWS[name]: int(vectors[name].size) for name in SPLITS}
-        # The per-class record's shape (errors, gaps, dominant), keyed by task instead.
-        record = ClassDiagnosis(task, task_table, counts, task_diagnosis).as_dict()
-        per_task.append({"task": record.pop("class"), **record})
+        # The per-class record's shape (errors, gaps, dominant), keyed by label instead.
+        record = ClassDiagnosis(label, label_table, counts, label_diagnosis).as_dict()
+        per_label.append({"label": record.pop("class"), **record})
     dev = split == "dev"
-    return MultiTaskEvaluation(
+    return MultiLabelEvaluation(
         per_split=per_split,
         table=table,
         intervals=intervals,
         diagnosis=diagnosis,
-        per_task=per_task,
-        confusion_dev=task_confusion(targets[dev], probabilities[dev], tasks),
+        per_label=per_label,
+        confusion_dev=label_confusion(targets[dev], probabilities[dev], labels),
     )
 
 
@@ -240,27 +242,29 @@ def _diagnose(
 
 
 def prediction_columns(
-    targets: np.ndarray, probabilities: np.ndarray, tasks: Sequence[str]
+    targets: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """Per task, its label (`task.<name>`: 1.0 / 0.0 / NaN) and probability columns."""
+    """Per label, its label (`label.<name>`: 1.0 / 0.0 / NaN) and probability columns."""
     columns: dict[str, np.ndarray] = {}
-    for j, task in enumerate(tasks):
-        columns[task_column(task)] = targets[:, j].astype(np.float32)
-        columns[probability_column(task)] = probabilities[:, j].astype(np.float32)
+    for j, label in enumerate(labels):
+        columns[label_column(label)] = targets[:, j].astype(np.float32)
+        columns[probability_column(label)] = probabilities[:, j].astype(np.float32)
     return columns
 
 
-def read_task_predictions(
-    predictions: pd.DataFrame, tasks: Sequence[str], where: object
+def read_label_predictions(
+    predictions: pd.DataFrame, labels: Sequence[str], where: object
 ) -> tuple[np.ndarray, np.ndarray]:
     """(targets, probabilities) back from predictions.parquet, as `prediction_columns` wrote."""
-    wanted = [name for task in tasks for name in (task_column(task), probability_column(task))]
+    wanted = [name for label in labels for name in (label_column(label), probability_column(label))]
     missing = [name for name in wanted if name not in predictions.columns]
     if missing:
         raise ValueError(
-            f"{where}: no column(s) {missing} for tasks {list(tasks)}; the predictions were "
+            f"{where}: no column(s) {missing} for labels {list(labels)}; the predictions were "
             "written for another model: re-run `dvc repro` to evaluate this one"
         )
-    targets = predictions[[task_column(task) for task in tasks]].to_numpy(np.float32)
-    probabilities = predictions[[probability_column(task) for task in tasks]].to_numpy(np.float32)
+    targets = predictions[[label_column(label) for label in labels]].to_numpy(np.float32)
+    probabilities = predictions[[probability_column(label) for label in labels]].to_numpy(
+        np.float32
+    )
     return targets, probabilities
