@@ -152,7 +152,9 @@ def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project
     assert confusion.to_numpy().sum() == dev["count"]
 
     run_id = read_record(paths.training_run_file(ARCH), TrainingRun).run_id
-    logged = MlflowClient().get_run(run_id).data.metrics
+    run = MlflowClient().get_run(run_id)
+    assert run.data.tags["task"] == "classification"
+    logged = run.data.metrics
     assert logged["final.dev.error"] == pytest.approx(dev["error"])
     assert logged["final.dev.label_error.top"] == pytest.approx(dev["label_error"]["top"])
 

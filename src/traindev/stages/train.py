@@ -111,6 +111,7 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
         **git_state(),
         **hashes,
         "architecture": architecture,
+        "task": params.task,  # what the run learned, beside its architecture
         "device": device_description(device),
         "stage": "train",
         "world_size": str(context.world),
