@@ -105,7 +105,7 @@ def pooled_error(predictions: pd.DataFrame, split: str) -> float:
     return float(((predicted != (labels == 1.0)) & present).sum() / present.sum())
 
 
-def test_a_multi_task_model_runs_through_evaluate_analyze_and_the_report(project):
+def test_a_multi_label_model_runs_through_evaluate_analyze_and_the_report(project):
     params, manifest = project
     train.run(params, ARCH)
     assert load_checkpoint(paths.model_dir(ARCH) / paths.CHECKPOINT_FILE).binary_labels == LABELS

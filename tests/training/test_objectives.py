@@ -11,7 +11,7 @@ from traindev.training.objectives import MultiLabel, SingleLabel
 NAN = float("nan")
 
 
-def test_multi_task_loss_sums_only_the_labels_present():
+def test_multi_label_loss_sums_only_the_labels_present():
     logits = torch.tensor([[0.0, 2.0, -1.0], [1.0, 0.0, 3.0]])
     targets = torch.tensor([[1.0, NAN, 0.0], [NAN, NAN, 1.0]])
     loss = MultiLabel().loss_sum(logits, targets)
@@ -33,7 +33,7 @@ def test_a_missing_label_gives_no_gradient_to_its_output():
     assert torch.all(logits.grad[:, 0] != 0)
 
 
-def test_multi_task_mistakes_count_present_labels_only():
+def test_multi_label_mistakes_count_present_labels_only():
     logits = torch.tensor([[2.0, -2.0], [-2.0, 2.0], [2.0, 2.0]])
     targets = torch.tensor([[1.0, 1.0], [NAN, 1.0], [0.0, NAN]])
     wrong, scored = MultiLabel().mistakes(logits, targets)

@@ -201,7 +201,7 @@ def test_precision_is_fp32_on_cpu_unless_asked_and_fp16_scales_the_loss():
     assert not choose_precision("auto", CPU).grad_scaler().is_enabled()
 
 
-def test_multi_task_training_learns_each_task_with_labels_missing():
+def test_multi_label_training_learns_each_task_with_labels_missing():
     store = separable_store()
     labels = store.label_indices()
     rng = np.random.default_rng(0)
