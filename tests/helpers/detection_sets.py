@@ -1,0 +1,73 @@
+"""Box tables and predictions for the detection evaluation tests, built by hand or seeded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS, Detections
+
+
+def box_table(objects: Sequence[tuple[str, str, Sequence[float]]]) -> pd.DataFrame:
+    """The box table of (image id, class name, (x_min, y_min, x_max, y_max)) objects."""
+    rows = []
+    seen: dict[str, int] = {}
+    for image, label, box in objects:
+        rows.append({"id": image, "object": seen.get(image, 0), "label": label})
+        rows[-1].update(zip(BOX_COLUMNS, map(float, box), strict=True))
+        seen[image] = seen.get(image, 0) + 1
+    frame = pd.DataFrame(
+        rows, columns=["id", "object", "label", "x_min", "y_min", "x_max", "y_max"]
+    )
+    return frame.astype(dict.fromkeys(BOX_COLUMNS, "float32"))
+
+
+def detections(*items: tuple[Sequence[float], float, int]) -> Detections:
+    """One image's predictions from (box, score, class index) triples."""
+    if not items:
+        return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64))
+    boxes, scores, classes = zip(*items, strict=True)
+    return Detections(np.array(boxes, float), np.array(scores, float), np.array(classes))
+
+
+def jittered_set(
+    images: int, classes: Sequence[str], seed: int
+) -> tuple[pd.DataFrame, list[Detections], list[str]]:
+    """Seeded objects on 64x64 canvases and a plausible detector's output: jittered boxes,
+    some wrong classes, duplicates, misses and background boxes, scores loosely tied to IoU."""
+    rng = np.random.default_rng(seed)
+    ids = [f"img{i:04d}" for i in range(images)]
+    objects, predictions = [], []
+    for image in ids:
+        count = int(rng.integers(0, 5))
+        xy = rng.uniform(0, 44, (count, 2))
+        wh = rng.uniform(6, 20, (count, 2))
+        boxes = np.column_stack([xy, np.minimum(xy + wh, 64)])
+        labels = rng.integers(0, len(classes), count)
+        objects += [(image, classes[k], b) for k, b in zip(labels, boxes, strict=True)]
+        kept = rng.random(count) > 0.15
+        shown = boxes[kept] + rng.normal(0, 1.5, (int(kept.sum()), 4))
+        shown_labels = np.where(
+            rng.random(len(shown)) < 0.1, rng.integers(0, len(classes), len(shown)), labels[kept]
+        )
+        duplicates = shown[rng.random(len(shown)) < 0.2] + rng.normal(0, 3, (1, 4))
+        background = rng.uniform(0, 50, (int(rng.integers(0, 2)), 2))
+        background = np.column_stack([background, background + 10])
+        pred_boxes = np.concatenate([shown, duplicates, background])
+        pred_classes = np.concatenate(
+            [
+                shown_labels,
+                rng.integers(0, len(classes), len(duplicates)),
+                rng.integers(0, len(classes), len(background)),
+            ]
+        )
+        scores = np.concatenate(
+            [
+                rng.uniform(0.4, 1.0, len(shown)),
+                rng.uniform(0.05, 0.7, len(pred_boxes) - len(shown)),
+            ]
+        )
+        predictions.append(Detections(pred_boxes, scores, pred_classes.astype(np.int64)))
+    return box_table(objects), predictions, ids
