@@ -165,3 +165,9 @@ def test_a_class_without_objects_is_left_out_of_the_mean() -> None:
     assert metrics.map_50 == pytest.approx(1.0)
     assert list(metrics.ap_50) == ["zero"]
     assert np.isfinite(metrics.precision_curve).all() and len(metrics.recall_grid) == 101
+
+
+def test_an_inverted_box_is_refused() -> None:
+    table = box_table([("a", "digit", SQUARE)])
+    with pytest.raises(ValueError, match="1 predicted boxes have x_max < x_min"):
+        detection_metrics(table, [detections(((10, 0, 5, 10), 0.9, 0))], ["a"], ["digit"])

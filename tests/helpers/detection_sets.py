@@ -63,6 +63,7 @@ def jittered_set(
                 rng.integers(0, len(classes), len(background)),
             ]
         )
+        pred_boxes[:, 2:] = np.maximum(pred_boxes[:, 2:], pred_boxes[:, :2] + 1)  # valid boxes
         scores = np.concatenate(
             [
                 rng.uniform(0.4, 1.0, len(shown)),

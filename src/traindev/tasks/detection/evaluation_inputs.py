@@ -141,18 +141,27 @@ def evaluation_set(
     if len(pred_class) and (pred_class.min() < 0 or pred_class.max() >= len(classes)):
         raise ValueError(f"predicted class index outside 0..{len(classes) - 1}")
     starts = np.repeat(np.cumsum(counts) - counts, counts)
+    truth_boxes = rows[list(BOX_COLUMNS)].to_numpy(np.float64).reshape(-1, 4)
+    pred_boxes = _concat([p.boxes for p in per_image], np.float64, (0, 4))
+    for name, boxes in (("true", truth_boxes), ("predicted", pred_boxes)):
+        inverted = (boxes[:, 2:] < boxes[:, :2]).any(axis=1)
+        if inverted.any():
+            raise ValueError(
+                f"{int(inverted.sum())} {name} boxes have x_max < x_min or y_max < y_min, "
+                f"e.g. {boxes[inverted][0].tolist()}"
+            )
     return EvaluationSet(
         image_ids=image_ids,
         classes=classes,
         truth_image=truth_image[order],
         truth_class=class_index.loc[rows["label"]].to_numpy(np.int64),
         truth_object=rows["object"].to_numpy(np.int64),
-        truth_boxes=rows[list(BOX_COLUMNS)].to_numpy(np.float64).reshape(-1, 4),
+        truth_boxes=truth_boxes,
         pred_image=np.repeat(np.arange(len(image_ids), dtype=np.int64), counts),
         pred_index=np.arange(int(counts.sum()), dtype=np.int64) - starts,
         pred_class=pred_class,
         pred_score=_concat([p.scores for p in per_image], np.float64, (0,)),
-        pred_boxes=_concat([p.boxes for p in per_image], np.float64, (0, 4)),
+        pred_boxes=pred_boxes,
     )
 
 
