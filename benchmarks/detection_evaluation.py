@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from benchmark_record import add_arguments, figure, open_run
 from pycocotools.cocoeval import COCOeval
 
 import traindev  # noqa: F401  (quiet tool settings)
 from traindev.evaluation.bootstrap import error_interval
-from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS, Detections, evaluation_set
+from traindev.tasks.detection.boxes import Detections
+from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS, evaluation_set
 from traindev.tasks.detection.metrics import coco_datasets, metrics_of
 from traindev.tasks.detection.tide import tide_of
 
@@ -95,7 +97,7 @@ def synthetic_evaluation(
     cut = np.cumsum(np.bincount(flat["image"], minlength=images))[:-1]
     split = {key: np.split(value[order], cut) for key, value in flat.items() if key != "image"}
     predictions = [
-        Detections(box, s, c.astype(np.int64))
+        Detections(torch.from_numpy(box), torch.from_numpy(s), torch.from_numpy(c))
         for box, s, c in zip(split["box"], split["score"], split["cls"], strict=True)
     ]
     return table, predictions, ids, names

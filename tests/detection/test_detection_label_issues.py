@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cleanlab.object_detection.filter import find_label_issues
-from helpers.detection_sets import box_table
+from helpers.detection_sets import as_detections, box_table
 
-from traindev.tasks.detection.evaluation_inputs import Detections, evaluation_set
+from traindev.tasks.detection.evaluation_inputs import evaluation_set
 from traindev.tasks.detection.label_issues import cleanlab_inputs, detection_label_issues
 
 CLASSES = ["zero", "one", "two"]
@@ -30,7 +30,7 @@ def _clean_set(images: int, seed: int):
                 pred_boxes.append(box + rng.normal(0, 0.5, 4))
                 scores.append(rng.uniform(0.96, 0.999) if k == label else rng.uniform(0.0, 0.05))
                 classes.append(k)
-        predictions.append(Detections(np.array(pred_boxes), np.array(scores), np.array(classes)))
+        predictions.append(as_detections(np.array(pred_boxes), np.array(scores), np.array(classes)))
     return box_table(objects), predictions, ids
 
 

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
-from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS, Detections
+from traindev.tasks.detection.boxes import Detections
+from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS
 
 
 def box_table(objects: Sequence[tuple[str, str, Sequence[float]]]) -> pd.DataFrame:
@@ -27,9 +29,18 @@ def box_table(objects: Sequence[tuple[str, str, Sequence[float]]]) -> pd.DataFra
 def detections(*items: tuple[Sequence[float], float, int]) -> Detections:
     """One image's predictions from (box, score, class index) triples."""
     if not items:
-        return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64))
+        return Detections.empty()
     boxes, scores, classes = zip(*items, strict=True)
-    return Detections(np.array(boxes, float), np.array(scores, float), np.array(classes))
+    return as_detections(np.array(boxes), np.array(scores), np.array(classes))
+
+
+def as_detections(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray) -> Detections:
+    """numpy arrays as the tensors decode() returns (float boxes and scores, int64 classes)."""
+    return Detections(
+        torch.as_tensor(boxes, dtype=torch.float64),
+        torch.as_tensor(scores, dtype=torch.float64),
+        torch.as_tensor(classes, dtype=torch.int64),
+    )
 
 
 def jittered_set(
@@ -70,5 +81,5 @@ def jittered_set(
                 rng.uniform(0.05, 0.7, len(pred_boxes) - len(shown)),
             ]
         )
-        predictions.append(Detections(pred_boxes, scores, pred_classes.astype(np.int64)))
+        predictions.append(as_detections(pred_boxes, scores, pred_classes))
     return box_table(objects), predictions, ids

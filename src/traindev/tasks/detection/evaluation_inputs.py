@@ -1,7 +1,7 @@
 """Ground truth and predictions as the detection metrics, TIDE and cleanlab read them.
 
-The box table (one row per object, class names) and a model's decoded predictions (per image:
-boxes, scores, class indices, as numpy arrays or torch tensors) are turned once into flat numpy
+The box table (one row per object, class names) and a model's decoded predictions (per image a
+`boxes.Detections`: boxes, scores, class indices) are turned once into flat numpy
 arrays indexed by image position, so every evaluator sees the same images in the same order:
 the order of `image_ids`, which is the order of the per-image error array the five-row table
 and the bootstrap consume.
@@ -19,36 +19,22 @@ import pandas as pd
 BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")
 
 
-@dataclass(frozen=True)
-class Detections:
-    """One image's predictions: boxes (K, 4) xyxy pixels, scores (K,), class indices (K,)."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    classes: np.ndarray
-
-    @classmethod
-    def of(cls, value: Any) -> Detections:
-        """Accept a Detections, a (boxes, scores, classes) tuple, a mapping with those keys or
-        any object with those attributes (numpy arrays or torch tensors)."""
-        if isinstance(value, Detections):
-            return value
-        if isinstance(value, Mapping):
-            parts = (value["boxes"], value["scores"], value["classes"])
-        elif isinstance(value, tuple | list):
-            parts = tuple(value)
-        else:
-            parts = (value.boxes, value.scores, value.classes)
-        boxes, scores, classes = (_numpy(part) for part in parts)
-        boxes = boxes.astype(np.float64).reshape(-1, 4)
-        scores = scores.astype(np.float64).reshape(-1)
-        classes = classes.astype(np.int64).reshape(-1)
-        if not len(boxes) == len(scores) == len(classes):
-            raise ValueError(
-                f"predictions of one image disagree in length: {len(boxes)} boxes, "
-                f"{len(scores)} scores, {len(classes)} classes"
-            )
-        return cls(boxes, scores, classes)
+def image_arrays(prediction: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's boxes (K, 4), scores (K,) and classes (K,) as float64 / int64 numpy arrays,
+    from a `boxes.Detections`, any (boxes, scores, classes) triple or a mapping with those keys,
+    holding torch tensors or numpy arrays."""
+    if isinstance(prediction, Mapping):
+        prediction = (prediction["boxes"], prediction["scores"], prediction["classes"])
+    boxes, scores, classes = (_numpy(part) for part in prediction)
+    boxes = boxes.astype(np.float64).reshape(-1, 4)
+    scores = scores.astype(np.float64).reshape(-1)
+    classes = classes.astype(np.int64).reshape(-1)
+    if not len(boxes) == len(scores) == len(classes):
+        raise ValueError(
+            f"predictions of one image disagree in length: {len(boxes)} boxes, "
+            f"{len(scores)} scores, {len(classes)} classes"
+        )
+    return boxes, scores, classes
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -135,14 +121,14 @@ def evaluation_set(
     order = np.lexsort((rows["object"].to_numpy(), truth_image))
     rows = rows.iloc[order]
 
-    per_image = [Detections.of(p) for p in predictions]
-    counts = np.array([len(p.scores) for p in per_image], dtype=np.int64)
-    pred_class = _concat([p.classes for p in per_image], np.int64, (0,))
+    per_image = [image_arrays(p) for p in predictions]
+    counts = np.array([len(scores) for _, scores, _ in per_image], dtype=np.int64)
+    pred_class = _concat([classes for _, _, classes in per_image], np.int64, (0,))
     if len(pred_class) and (pred_class.min() < 0 or pred_class.max() >= len(classes)):
         raise ValueError(f"predicted class index outside 0..{len(classes) - 1}")
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     truth_boxes = rows[list(BOX_COLUMNS)].to_numpy(np.float64).reshape(-1, 4)
-    pred_boxes = _concat([p.boxes for p in per_image], np.float64, (0, 4))
+    pred_boxes = _concat([boxes for boxes, _, _ in per_image], np.float64, (0, 4))
     for name, boxes in (("true", truth_boxes), ("predicted", pred_boxes)):
         inverted = (boxes[:, 2:] < boxes[:, :2]).any(axis=1)
         if inverted.any():
@@ -160,7 +146,7 @@ def evaluation_set(
         pred_image=np.repeat(np.arange(len(image_ids), dtype=np.int64), counts),
         pred_index=np.arange(int(counts.sum()), dtype=np.int64) - starts,
         pred_class=pred_class,
-        pred_score=_concat([p.scores for p in per_image], np.float64, (0,)),
+        pred_score=_concat([scores for _, scores, _ in per_image], np.float64, (0,)),
         pred_boxes=pred_boxes,
     )
 
