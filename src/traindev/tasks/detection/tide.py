@@ -125,7 +125,13 @@ class _Points:
         self.kind.append(kind)
         self.fixed_cls.append(fixed_cls)
 
-    def map(self, cls=None, score=None, true=None, truths=None) -> float:
+    def map(
+        self,
+        cls: np.ndarray | None = None,
+        score: np.ndarray | None = None,
+        true: np.ndarray | None = None,
+        truths: np.ndarray | None = None,
+    ) -> float:
         """TIDE's mAP: 101-point AP per class with objects or detections, averaged."""
         cls = np.asarray(self.cls if cls is None else cls, dtype=np.int64)
         score = np.asarray(self.score if score is None else score, dtype=np.float64)
