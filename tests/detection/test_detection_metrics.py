@@ -145,8 +145,8 @@ def test_the_per_image_error_follows_the_given_image_order() -> None:
 def test_metrics_accept_tensors_and_print_nothing(capsys) -> None:
     table = box_table([("a", "digit", SQUARE)])
     tensors = {
-        "boxes": torch.tensor([SQUARE]),
-        "scores": torch.tensor([0.9]),
+        "boxes": torch.tensor([SQUARE], dtype=torch.bfloat16),
+        "scores": torch.tensor([0.9], dtype=torch.float16),
         "classes": torch.tensor([0]),
     }
 

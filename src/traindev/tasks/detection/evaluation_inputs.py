@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")
 
@@ -38,8 +39,11 @@ def image_arrays(prediction: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _numpy(value: Any) -> np.ndarray:
-    detach = getattr(value, "detach", None)
-    return np.asarray(detach().cpu().numpy() if detach else value)
+    """A tensor (any device; float16 / bfloat16 widened, numpy has no bfloat16) or array."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return (value.double() if value.is_floating_point() else value).numpy()
+    return np.asarray(value)
 
 
 @dataclass(frozen=True)
