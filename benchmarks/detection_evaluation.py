@@ -32,8 +32,9 @@ from pycocotools.cocoeval import COCOeval
 
 import traindev  # noqa: F401  (quiet tool settings)
 from traindev.evaluation.bootstrap import error_interval
+from traindev.tasks.detection.box_table import box_frame
 from traindev.tasks.detection.boxes import Detections
-from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS, evaluation_set
+from traindev.tasks.detection.evaluation_inputs import evaluation_set
 from traindev.tasks.detection.metrics import coco_datasets, metrics_of
 from traindev.tasks.detection.tide import tide_of
 
@@ -59,11 +60,12 @@ def synthetic_evaluation(
     corner = rng.uniform(0, CANVAS - size)
     truth = np.column_stack([corner, corner + size]).astype(np.float32)
     label = rng.integers(0, classes, n)
-    table = pd.DataFrame(
-        {"id": np.asarray(ids, dtype=object)[image], "object": np.tile(np.arange(objects), images)}
+    table = box_frame(
+        np.asarray(ids, dtype=object)[image].tolist(),
+        np.tile(np.arange(objects), images).tolist(),
+        np.asarray(names, dtype=object)[label].tolist(),
+        truth,
     )
-    table["label"] = np.asarray(names, dtype=object)[label]
-    table[list(BOX_COLUMNS)] = truth
 
     fault = rng.choice([*FAULTS, "found"], size=n, p=[*FAULTS.values(), 1 - sum(FAULTS.values())])
     shown = fault != "missed"

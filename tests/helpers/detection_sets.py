@@ -8,22 +8,23 @@ import numpy as np
 import pandas as pd
 import torch
 
+from traindev.tasks.detection.box_table import box_frame
 from traindev.tasks.detection.boxes import Detections
-from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS
 
 
 def box_table(objects: Sequence[tuple[str, str, Sequence[float]]]) -> pd.DataFrame:
     """The box table of (image id, class name, (x_min, y_min, x_max, y_max)) objects."""
-    rows = []
     seen: dict[str, int] = {}
-    for image, label, box in objects:
-        rows.append({"id": image, "object": seen.get(image, 0), "label": label})
-        rows[-1].update(zip(BOX_COLUMNS, map(float, box), strict=True))
-        seen[image] = seen.get(image, 0) + 1
-    frame = pd.DataFrame(
-        rows, columns=["id", "object", "label", "x_min", "y_min", "x_max", "y_max"]
+    index = []
+    for image, _, _ in objects:
+        index.append(seen.get(image, 0))
+        seen[image] = index[-1] + 1
+    return box_frame(
+        [image for image, _, _ in objects],
+        index,
+        [label for _, label, _ in objects],
+        np.array([box for _, _, box in objects], dtype=np.float32),
     )
-    return frame.astype(dict.fromkeys(BOX_COLUMNS, "float32"))
 
 
 def detections(*items: tuple[Sequence[float], float, int]) -> Detections:

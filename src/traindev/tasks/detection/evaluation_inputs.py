@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")
+from traindev.tasks.detection.box_table import COORDINATES
 
 
 def image_arrays(prediction: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +131,7 @@ def evaluation_set(
     if len(pred_class) and (pred_class.min() < 0 or pred_class.max() >= len(classes)):
         raise ValueError(f"predicted class index outside 0..{len(classes) - 1}")
     starts = np.repeat(np.cumsum(counts) - counts, counts)
-    truth_boxes = rows[list(BOX_COLUMNS)].to_numpy(np.float64).reshape(-1, 4)
+    truth_boxes = rows[COORDINATES].to_numpy(np.float64).reshape(-1, 4)
     pred_boxes = _concat([boxes for boxes, _, _ in per_image], np.float64, (0, 4))
     for name, boxes in (("true", truth_boxes), ("predicted", pred_boxes)):
         inverted = (boxes[:, 2:] < boxes[:, :2]).any(axis=1)

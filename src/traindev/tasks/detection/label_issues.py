@@ -28,7 +28,8 @@ import pandas as pd
 from cleanlab.object_detection import filter as cleanlab_filter
 from cleanlab.object_detection import rank as cleanlab_rank
 
-from traindev.tasks.detection.evaluation_inputs import BOX_COLUMNS, EvaluationSet, evaluation_set
+from traindev.tasks.detection.box_table import COORDINATES
+from traindev.tasks.detection.evaluation_inputs import EvaluationSet, evaluation_set
 from traindev.tasks.detection.metrics import DetectionMetrics, metrics_of
 
 ISSUE_TYPES = ("overlooked", "swapped", "badly_located")
@@ -41,7 +42,7 @@ ISSUE_COLUMNS = (
     "prediction",
     "label",
     "score",
-    *BOX_COLUMNS,
+    *COORDINATES,
 )
 
 
