@@ -54,6 +54,7 @@ bench: install          ## benchmarks: records in benchmarks/results/, then the 
 	python benchmarks/trainer_throughput.py
 	python benchmarks/pipeline_wall_time.py
 	python benchmarks/analyze_scale.py
+	python benchmarks/detection_evaluation.py
 	python benchmarks/split_scale.py
 	python benchmarks/ingest_throughput.py
 	python benchmarks/architectures.py
