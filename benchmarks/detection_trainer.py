@@ -17,7 +17,7 @@ which goes first) so that machine noise hits both alike, with the helpers of
 trainer_throughput.py. Reported: the median images/s of each and the ratio trainer / bare
 (goal: at least 0.95).
 
-    python benchmarks/detection_trainer.py              # 256 canvases, batch 32, 5 repeats
+    python benchmarks/detection_trainer.py --threads 1 --repeats 9   # 256 canvases, batch 32
     python benchmarks/detection_trainer.py --dry-run    # 8 canvases, seconds
 """
 
@@ -192,6 +192,12 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--repeats", type=int, default=5, help="timed epochs of each")
     parse.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parse.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    parse.add_argument(
+        "--threads",
+        type=int,
+        help="torch intra-op threads (default torch's); 1 on a busy shared CPU, where a "
+        "second OpenMP thread mostly waits and makes every timing noisier",
+    )
     add_arguments(parse)
     return parse
 
@@ -209,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if min(args.canvases, args.batch_size, args.repeats) < 1:
         parser().error("--canvases, --batch-size and --repeats must be >= 1")
     bench = open_run(__file__, args, argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = select_device(args.device)
     precision = choose_precision(args.precision, device).name
     print(f"device     {device_description(device)}\nprecision  {precision}")
@@ -223,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "device": device_description(device),
         "torch": torch.__version__,
         "precision": precision,
+        "threads": torch.get_num_threads(),
         "goal": GOAL,
         "goal_met": result.ratio >= GOAL,
         "result": asdict(result),
