@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from benchmark_record import Figure, add_arguments, figure, open_run
+from benchmark_record import Figure, Run, add_arguments, figure, open_run
 from torch import nn
 from trainer_throughput import GOAL, timed
 
@@ -202,7 +202,7 @@ def parser() -> argparse.ArgumentParser:
     return parse
 
 
-DRY_RUN = ["--canvases", "8", "--batch-size", "4", "--repeats", "1"]
+DRY_RUN = ["--canvases", "8", "--batch-size", "4", "--repeats", "1", "--threads", "1"]
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -215,8 +215,16 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if min(args.canvases, args.batch_size, args.repeats) < 1:
         parser().error("--canvases, --batch-size and --repeats must be >= 1")
     bench = open_run(__file__, args, argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads or threads)
+    try:
+        return run(bench, args)
+    finally:
+        torch.set_num_threads(threads)  # a dry run inside the test process leaves it as it was
+
+
+def run(bench: Run, args: argparse.Namespace) -> dict:
+    """Measure and write the record, on the threads `main` set."""
     device = select_device(args.device)
     precision = choose_precision(args.precision, device).name
     print(f"device     {device_description(device)}\nprecision  {precision}")
