@@ -44,6 +44,26 @@ def test_plain_batches_hold_each_rows_encoded_box_table_targets():
     assert torch.equal(x, torch.from_numpy(store.pixels[rows]).permute(0, 3, 1, 2) / 255)
 
 
+def test_a_split_too_large_for_memory_streams_the_same_batches_from_the_store():
+    store, boxes = rectangle_canvases()
+    targets = encoding(store, boxes)
+
+    def epoch(limit_mb: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        batches = DetectionBatches.of_split(
+            store, "train", boxes, targets, batch_size=8, device=CPU, shuffle=True,
+            in_memory_max_mb=limit_mb,
+        )  # fmt: skip
+        batches.set_epoch(2)
+        return list(batches)
+
+    streamed = epoch(0.0)
+    assert all(
+        torch.equal(a, c) and torch.equal(b, d)
+        for (a, b), (c, d) in zip(epoch(100.0), streamed, strict=True)
+    )
+    assert len(streamed) == 3
+
+
 def test_anchor_shapes_come_from_kmeans_on_the_training_boxes_when_only_counted():
     store, boxes = rectangle_canvases()
     anchors = encoding(store, boxes, anchors=3).anchors

@@ -3,8 +3,10 @@
 The trainer's interface (iterate -> (x float NCHW in [0, 1], y), `len`, `num_batches`,
 `set_epoch`, `sampler`) with y the encoded target (N, S, S, B, 5 + C), so `Trainer` trains a
 detector exactly as it trains a classifier. The order comes from the same `GlobalBatchSampler`
-(seeded per epoch, sharded under torchrun). Canvases are small (64x64 uint8), so a split is held
-on the device as uint8 and converted per batch.
+(seeded per epoch, sharded under torchrun). A split whose uint8 pixels fit `in_memory_max_mb`
+(canvases: 64x64 bytes each) is held on the device and gathered per batch; a larger one (users'
+photos) is read per batch from the memory-mapped store. Either way a batch is converted to
+float on the device.
 
 Without augmentation the targets are encoded once. With a `TargetAugmenter` each batch's boxes
 move with its pixels (kornia, seeded per store row and epoch, so an image's augmentation does
@@ -80,9 +82,15 @@ class DetectionBatches:
         shard: Shard | None = None,
         augment: TargetAugmenter | None = None,
         min_visibility: float = MIN_VISIBILITY,
+        in_memory_max_mb: float = 2000.0,
     ) -> None:
         self.rows = np.asarray(rows, dtype=np.int64)
-        self.pixels = torch.from_numpy(np.ascontiguousarray(store.pixels[self.rows])).to(device)
+        held = len(self.rows) * int(np.prod(store.pixels.shape[1:])) <= in_memory_max_mb * 1e6
+        self.pixels: torch.Tensor | np.ndarray = (
+            torch.from_numpy(np.ascontiguousarray(store.pixels[self.rows])).to(device)
+            if held
+            else store.pixels
+        )
         self.pixel_max = store.pixel_max
         self.objects = store_targets(store, self.rows, boxes)
         self.encoding, self.device = targets, device
@@ -114,11 +122,18 @@ class DetectionBatches:
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         for positions in self.sampler:
             index = torch.from_numpy(np.ascontiguousarray(positions)).to(self.device)
-            x = to_model_input(self.pixels[index], self.pixel_max)
+            x = to_model_input(self._pixels(positions, index), self.pixel_max)
             if self.y is not None:
                 yield x, self.y[index]
                 continue
             yield self._augmented(x, positions)
+
+    def _pixels(self, positions: np.ndarray, index: Tensor) -> Tensor:
+        """The batch's uint8 pixels on the device: gathered there, or read from the store."""
+        if torch.is_tensor(self.pixels):
+            return self.pixels[index]
+        batch = np.ascontiguousarray(self.pixels[self.rows[positions]])
+        return torch.from_numpy(batch).to(self.device, non_blocking=self.device.type == "cuda")
 
     def _augmented(self, x: Tensor, positions: np.ndarray) -> tuple[Tensor, Tensor]:
         boxes, classes, valid = (part[positions] for part in self.padded)
