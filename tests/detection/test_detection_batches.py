@@ -9,7 +9,7 @@ import pytest
 import torch
 from helpers.rectangle_canvases import rectangle_canvases
 
-from traindev.data.batches import split_rows
+from traindev.data.batches import Shard, split_rows
 from traindev.data.geometric_targets import TargetAugmenter
 from traindev.tasks.detection.batches import DetectionBatches, store_targets, visible_boxes
 from traindev.tasks.detection.boxes import box_iou
@@ -62,6 +62,24 @@ def test_a_split_too_large_for_memory_streams_the_same_batches_from_the_store():
         for (a, b), (c, d) in zip(epoch(100.0), streamed, strict=True)
     )
     assert len(streamed) == 3
+
+
+def test_under_torchrun_the_shards_of_a_step_make_up_the_single_process_batch():
+    store, boxes = rectangle_canvases()
+    targets = encoding(store, boxes)
+
+    def steps(shard: Shard) -> list[torch.Tensor]:
+        batches = DetectionBatches.of_split(
+            store, "train", boxes, targets, batch_size=8, device=CPU, shuffle=True, seed=7,
+            shard=shard,
+        )  # fmt: skip
+        batches.set_epoch(3)
+        return [y for _, y in batches]
+
+    whole = steps(Shard(0, 1))
+    halves = zip(steps(Shard(0, 2)), steps(Shard(1, 2)), strict=True)
+    for single, (first, second) in zip(whole, halves, strict=True):
+        assert torch.equal(single[0::2], first) and torch.equal(single[1::2], second)
 
 
 def test_anchor_shapes_come_from_kmeans_on_the_training_boxes_when_only_counted():
