@@ -1,6 +1,8 @@
 """What a step minimizes and what counts as a mistake: one softmax, or a sigmoid per label.
 
-Both return a *sum* over the batch's examples, so the trainer can divide by the global
+`Objective` is how a task supplies its loss and targets to `Trainer`: any (outputs, targets)
+pair the task's batches yield, e.g. detection's YOLO objective (tasks.detection.objective).
+Each returns a *sum* over the batch's examples, so the trainer can divide by the global
 batch size: the same gradient on one process or split over several.
 """
 
@@ -13,10 +15,10 @@ from torch.nn import functional
 
 
 class Objective(Protocol):
-    def loss_sum(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+    def loss_sum(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
 
     def mistakes(
-        self, logits: torch.Tensor, targets: torch.Tensor
+        self, outputs: torch.Tensor, targets: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(wrong, scored) counts, on the device."""
         ...
