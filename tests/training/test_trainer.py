@@ -207,7 +207,7 @@ def test_multi_label_training_learns_each_task_with_labels_missing():
     rng = np.random.default_rng(0)
     targets = np.stack([labels, 1 - labels], axis=1).astype(np.float32)
     targets[rng.random(targets.shape) < 0.3] = np.nan  # 30% of the labels are absent
-    params = TrainParams(architectures=["deep_nn"], epochs=4, lr=0.01, binary_labels=["a", "b"])
+    params = TrainParams(architectures=["deep_nn"], epochs=4, lr=0.01, multilabel=["a", "b"])
     model = build_model("deep_nn", {"hidden_sizes": [16]}, (1, 8, 8), 2)
     trainer = Trainer(model, params, CPU, objective=MultiLabel())
     rows = split_rows(store, "train")
