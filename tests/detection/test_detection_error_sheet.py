@@ -169,6 +169,7 @@ def test_thumbnails_draw_true_boxes_green_and_the_error_magenta(tmp_path) -> Non
     assert picture.shape == (192, 192, 3)
     html = files.html.read_text()
     assert html.count("data:image/png;base64,") >= 3 and "localization" in html
+    assert "the row&#39;s detection magenta" in html
 
 
 def _reviewed(tmp_path, built, edit) -> tuple:

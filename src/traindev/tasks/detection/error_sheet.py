@@ -65,6 +65,10 @@ NEVER_CATEGORIES = ("image", "iou")  # one image per row; a measurement, not a c
 SMALL_SIDE = 16  # pixels; canvases.size_edges[0], the canvases' "small"
 EDGE_MARGIN = 1.0  # pixels from the border that count as touching it
 IMAGE_FRAME_COLUMNS = ("id", "domain", "tags")
+LEGEND = (
+    "Thumbnails: true objects green with their class (the row's object thicker), the row's "
+    "detection magenta with class and score, the image's other detections orange."
+)
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ def write_detection_sheet(
 ) -> SheetFiles:
     """`<name>.csv`, `<name>.html` and the thumbnails with boxes drawn (drawing.py's colours).
 
-    `pixels_of` maps an image id to its stored (H, W, C) image.
+    `pixels_of` maps an image id to its stored (H, W, C) image; the HTML's note starts with
+    the colour legend (LEGEND), then `note`.
     """
     drawn = [
         draw_boxes(pixels_of[image_id], pixel_max, layer)
@@ -162,7 +167,14 @@ def write_detection_sheet(
     ]
     pixels = np.stack(drawn) if drawn else np.zeros((0, DRAWN_SIZE, DRAWN_SIZE, 3), np.uint8)
     return write_sheet(
-        built.sheet, pixels, 255, out_dir, name, title, note, thumbnail_size=DRAWN_SIZE
+        built.sheet,
+        pixels,
+        255,
+        out_dir,
+        name,
+        title,
+        f"{LEGEND} {note}".strip(),
+        thumbnail_size=DRAWN_SIZE,
     )
 
 
