@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.detection_sets import box_table, detections
+from helpers.detection_sets import as_detections, box_table, detections
+from helpers.digit_stores import real_digits
 from PIL import Image
 
 from traindev.analysis.review import ReviewError
+from traindev.config import CanvasParams
+from traindev.tasks.detection.box_table import COORDINATES
+from traindev.tasks.detection.canvases import build_canvases
 from traindev.tasks.detection.drawing import ERROR_COLOUR, TRUE_COLOUR
 from traindev.tasks.detection.error_sheet import (
     DETECTION_FLAGS,
@@ -244,3 +248,31 @@ def test_a_bad_tick_names_the_file_line_and_column(tmp_path) -> None:
 def test_a_user_category_may_not_reuse_a_detail_column(tmp_path) -> None:
     with pytest.raises(ValueError, match="'type' clashes"):
         _built(categories=("type",))
+
+
+def test_a_sheet_of_real_canvases_carries_their_tags_into_categories(tmp_path) -> None:
+    made = build_canvases([(real_digits(), 30)], CanvasParams(size=(48, 48), objects=(1, 3)))
+    rng = np.random.default_rng(0)
+    ids = made.manifest["id"].tolist()
+    predictions = []
+    for image_id in ids:  # a plausible detector: jittered true boxes, some dropped
+        rows = made.boxes[made.boxes["id"] == image_id]
+        kept = rows[rng.random(len(rows)) > 0.3]
+        boxes = kept[list(COORDINATES)].to_numpy(float) + rng.normal(0, 2, (len(kept), 4))
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        classes = np.array(kept["label"].map(made.classes.index), dtype=np.int64)
+        predictions.append(as_detections(boxes, rng.uniform(0.5, 1, len(kept)), classes))
+    data = evaluation_set(made.boxes, predictions, ids, made.classes)
+    tide = tide_of(data)
+    built = build_detection_sheet(data, tide, made.manifest, [], 100, 0, image_size=(48, 48))
+    pixels = dict(zip(ids, made.pixels, strict=True))
+    files = write_detection_sheet(built, pixels, made.pixel_max, tmp_path, "errors", "Errors")
+
+    review = read_detection_review(files.csv, [])
+    table = detection_error_table(review, 0.5, set(error_keys(data, tide)), ids)
+
+    assert {"tag.objects", "tag.smallest", "tag.overlap", "tag.clutter"} <= set(built.sheet)
+    assert table.reviewed == len(tide.errors) > 0
+    names = {row.name for row in table.rows}
+    assert any(name.startswith("tag.objects = ") for name in names)
+    assert {"type = missed", "type = localization"} <= names
