@@ -307,3 +307,26 @@ def test_notes_stay_free_text_even_when_they_look_like_ticks(tmp_path):
     table = category_table(review, 0.1, ids, ids)
     assert review["notes"].dtype == object
     assert not any(row.column == "notes" for row in table.rows)
+
+
+def test_with_units_a_ceiling_counts_only_units_whose_every_error_is_in_the_category(tmp_path):
+    sheet = pd.DataFrame(
+        {
+            "id": ["a.1", "a.2", "b.1"],
+            "label": ["x", "x", "y"],
+            "prediction": ["y", "y", "x"],
+            "iou": ["0", "0.4", "1"],  # a value column, although "0" and "1" read as ticks
+            "tick:blurry": ["1", "", "1"],
+        }
+    )
+    path = write_review(tmp_path, sheet)
+    review = read_review(path, ["blurry"], value_columns=("iou",))
+    ids = set(review["id"])
+    units = {key: key.split(".")[0] for key in ids}
+
+    table = category_table(review, 0.5, ids, ids, never=("iou",), units=units)
+    blurry = {row.name: row for row in table.rows}["blurry"]
+
+    assert blurry.count == 2 and blurry.percent_of_errors == pytest.approx(200 / 3)
+    assert blurry.ceiling == pytest.approx(0.5 * 1 / 2)  # only unit b is fully fixed
+    assert all(row.column != "iou" for row in table.rows)

@@ -28,6 +28,13 @@ How columns are read:
   reviewer's category; `train.blurry = 1` counts errors blurrier than most training images,
   `train.neighbour1.domain = fonts` those whose nearest training image is a font).
 
+A task's detail columns (detection's `image`, `type`, `iou`; `read_review(value_columns=...)`)
+hold values even when a cell looks like a tick, and `category_table(never=...)` leaves the
+ones that name a single example or a measurement out of the categories. With `units`, a
+category's ceiling counts the units (detection: images) whose every reviewed error is in the
+category, since an image is only right once all its errors are fixed; counts and shares stay
+per row.
+
 Line numbers are as a spreadsheet shows them: the header is line 1, the first example line 2.
 """
 
@@ -35,7 +42,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -126,13 +133,17 @@ def parse_tick(value: str) -> bool | None:
 
 
 def read_review(
-    path: Path, category_columns: Sequence[str], template: Path | None = None
+    path: Path,
+    category_columns: Sequence[str],
+    template: Path | None = None,
+    value_columns: Collection[str] = (),
 ) -> pd.DataFrame:
     """The reviewed sheet: tick columns as booleans named by category, the rest as text.
 
     `category_columns` are the categories the generated sheet had (see
     `sheet.sheet_categories`); `template` is that generated sheet, named in the hint when the
-    reviewed one is missing. The index holds each row's spreadsheet line number.
+    reviewed one is missing; `value_columns` are the task's detail columns, never ticks. The
+    index holds each row's spreadsheet line number.
     """
     path = Path(path)
     if not path.is_file():
@@ -145,7 +156,7 @@ def read_review(
     _check_required(path, table)
     _check_ids(path, table)
     renames = _resolve_categories(path, table, category_columns)
-    added = _extra_categories(path, table, renames)
+    added = _extra_categories(path, table, renames, frozenset(value_columns))
     renames |= added | _value_columns(path, table)
     review = table.copy()
     for column in renames:
@@ -159,12 +170,16 @@ def category_table(
     dev_error: float,
     misclassified_ids: Collection[str],
     known_ids: Collection[str],
+    never: Collection[str] = (),
+    units: Mapping[str, str] | None = None,
 ) -> ErrorTable:
     """Count the reviewed errors per category and rank the categories by ceiling.
 
     Only rows whose id the current model still misclassifies count. The others are reported,
     never dropped silently: stale ids (the model changed since the sheet was written) and
-    unknown ids (not in the dataset: a typo, or a sheet from another dataset).
+    unknown ids (not in the dataset: a typo, or a sheet from another dataset). `never` are
+    further columns that make no category; `units` maps a row's id to the unit the error rate
+    counts (detection: the image), which the ceilings then use (module docstring).
     """
     if not 0.0 <= dev_error <= 1.0:
         raise ValueError(f"dev_error must be a fraction in [0, 1], got {dev_error}")
@@ -177,7 +192,12 @@ def category_table(
     unknown = ~is_known
     stale = is_known & ~is_wrong
     counted = review[~unknown & ~stale]
-    rows, skipped = _category_rows(counted, dev_error) if len(counted) else ([], [])
+    unit = None if units is None else counted["id"].astype(str).map(dict(units))
+    if unit is not None and unit.isna().any():
+        raise ValueError(f"no unit for reviewed ids {sorted(counted['id'][unit.isna()])[:5]}")
+    rows, skipped = (
+        _category_rows(counted, dev_error, frozenset(never), unit) if len(counted) else ([], [])
+    )
     return ErrorTable(
         dev_error=float(dev_error),
         errors_total=len(misclassified),
@@ -218,25 +238,37 @@ def correct_review_summary(
 
 
 def _category_rows(
-    counted: pd.DataFrame, dev_error: float
+    counted: pd.DataFrame, dev_error: float, never: frozenset[str], unit: pd.Series | None
 ) -> tuple[list[CategoryRow], list[tuple[str, str]]]:
     """Tick rows and "column = value" rows, plus (column, why) for value columns left out."""
     rows: list[CategoryRow] = []
     skipped: list[tuple[str, str]] = []
     for column in counted.columns:
         if counted[column].dtype == bool:
+            share = _fixed_share(counted[column], unit)
             count = int(counted[column].sum())
-            rows.append(_category_row(column, "tick", column, None, count, counted, dev_error))
+            ceiling = dev_error * share
+            rows.append(_category_row(column, "tick", column, None, count, counted, ceiling))
             continue
-        if column in NEVER_CATEGORIES or _is_neighbour_id(column):
+        if column in NEVER_CATEGORIES or column in never or _is_neighbour_id(column):
             continue
-        levels, reason = _value_levels(counted[column].astype(str))
+        text = counted[column].astype(str)
+        levels, reason = _value_levels(text)
         if reason:
             skipped.append((column, reason))
         for value, count in levels.items():
+            ceiling = dev_error * _fixed_share(text == value, unit)
             name = f"{column} = {value}"
-            rows.append(_category_row(name, "value", column, value, count, counted, dev_error))
+            rows.append(_category_row(name, "value", column, value, count, counted, ceiling))
     return rows, skipped
+
+
+def _fixed_share(inside: pd.Series, unit: pd.Series | None) -> float:
+    """Share of the counted units that fixing the category's errors would make right."""
+    if unit is None:
+        return int(inside.sum()) / len(inside)
+    fixed = inside.groupby(unit.to_numpy()).all()
+    return int(fixed.sum()) / len(fixed)
 
 
 def _is_neighbour_id(column: str) -> bool:
@@ -260,10 +292,10 @@ def _category_row(
     value: str | None,
     count: int,
     counted: pd.DataFrame,
-    dev_error: float,
+    ceiling: float,
 ) -> CategoryRow:
     share = count / len(counted)
-    return CategoryRow(name, kind, column, value, count, 100.0 * share, dev_error * share)
+    return CategoryRow(name, kind, column, value, count, 100.0 * share, ceiling)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -344,12 +376,16 @@ def _resolve_categories(
     return renames
 
 
-def _extra_categories(path: Path, table: pd.DataFrame, taken: dict[str, str]) -> dict[str, str]:
+def _extra_categories(
+    path: Path, table: pd.DataFrame, taken: dict[str, str], values: frozenset[str]
+) -> dict[str, str]:
     """header -> category for columns the reviewer added (see the module docstring)."""
     renames: dict[str, str] = {}
     used = set(taken.values())
     for column in table.columns:
         if column in taken or column in SHEET_VALUE_COLUMNS or column in NEVER_CATEGORIES:
+            continue
+        if column in values:
             continue
         if column.startswith((TAG_PREFIX, META_PREFIX, TRAIN_PREFIX)) or column == "split":
             continue

@@ -4,7 +4,8 @@ A reviewer opens `<name>.csv` in a spreadsheet (or `<name>.html` to look at the 
 the columns whose header starts with `tick:` and adds columns for categories they discover;
 `traindev.analysis.review` reads the sheet back and counts the share of errors per category.
 
-Column order: id, label, prediction, confidence, thumbnail, domain, `tag.<key>` per tag key,
+Column order: id, label, prediction, confidence, thumbnail, domain, the task's detail columns
+(none for classification; detection's image, TIDE type and IoU), `tag.<key>` per tag key,
 the frame's `meta.<name>` columns (extra manifest columns that ingest carried in, e.g.
 `meta.path`, the file the image came from; empty where an example has none), the computed
 `train.*` columns (`train.<flag>`: the property flag with the training images as reference, so
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from traindev.analysis.properties import FLAG_NAMES
-from traindev.analysis.thumbnails import thumbnail_path, write_thumbnails
+from traindev.analysis.thumbnails import THUMBNAIL_SIZE, thumbnail_path, write_thumbnails
 from traindev.atomic import atomic_file
 from traindev.data.sources.candidates import META_PREFIX
 from traindev.reporting.templating import png_data_uri, render_html
@@ -100,6 +101,7 @@ def build_sheet(
     user_categories: Sequence[str],
     suggested_label_issues: Mapping[str, int],
     train_columns: Mapping[str, Sequence[str]] | None = None,
+    detail_columns: Mapping[str, Sequence[Any]] | None = None,
 ) -> pd.DataFrame:
     """The sheet as a DataFrame whose columns are exactly the CSV's.
 
@@ -107,10 +109,16 @@ def build_sheet(
     `suggested_label_issues` maps id to cleanlab rank (1 = most suspicious). The result keeps
     `frame`'s index labels (sorted by id), so with a frame indexed by store row,
     `pixels[sheet.index]` gives each row's image for `write_sheet`. `train_columns` are
-    the `train.*` columns, row i describing row i of `frame`.
+    the `train.*` columns, row i describing row i of `frame`. `detail_columns` are a task's
+    own value columns placed after `domain` (detection: the image, the TIDE type, the IoU),
+    row i describing row i of `frame`; user categories may not reuse their names.
     """
+    details = dict(detail_columns or {})
     _check_frame(frame, flags)
-    _check_categories(list(flags.columns), user_categories)
+    _check_categories(list(flags.columns), user_categories, tuple(details))
+    for name, cells in details.items():
+        if name in RESERVED_NAMES or len(cells) != len(frame):
+            raise ValueError(f"detail column {name!r} must be a new name with one cell per row")
     ids = frame["id"].astype(str)
     columns: dict[str, Any] = {
         "id": ids.to_numpy(),
@@ -119,6 +127,7 @@ def build_sheet(
         "confidence": frame["confidence"].astype(float).round(4).to_numpy(),
         "thumbnail": [thumbnail_path(example_id) for example_id in ids],
         "domain": frame["domain"].astype(str).to_numpy(),
+        **{name: list(cells) for name, cells in details.items()},
         **tag_columns(frame["tags"].tolist()),
         **meta_columns(frame),
         **_train_columns(train_columns or {}, len(frame)),
@@ -176,6 +185,7 @@ def write_sheet(
     title: str,
     note: str = "",
     neighbour_pixels: Mapping[str, np.ndarray] | None = None,
+    thumbnail_size: int = THUMBNAIL_SIZE,
 ) -> SheetFiles:
     """Write `<name>.csv`, `<name>.html` and `thumbnails/<id>.png` into `out_dir`.
 
@@ -183,6 +193,7 @@ def write_sheet(
     so it is one self-contained file; `note` is a paragraph shown above the table (e.g. where
     to put the reviewed CSV). `neighbour_pixels` maps a `train.neighbour<r>.id` to its
     image: its thumbnail is written too and shown in that column of the HTML.
+    `thumbnail_size` is the thumbnails' long side (detection passes images with boxes drawn).
     """
     if Path(name).name != name or name in ("", ".", ".."):
         raise ValueError(f"sheet name {name!r} must be a plain file name without directories")
@@ -190,7 +201,9 @@ def write_sheet(
         raise ValueError(f"{len(pixels_by_row)} images for a sheet of {len(sheet)} rows")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    thumbnails = write_thumbnails(pixels_by_row, sheet["id"].tolist(), pixel_max, out_dir)
+    thumbnails = write_thumbnails(
+        pixels_by_row, sheet["id"].tolist(), pixel_max, out_dir, thumbnail_size
+    )
     csv_path = out_dir / f"{name}.csv"
     with atomic_file(csv_path, "wb") as handle:
         handle.write(sheet.to_csv(index=False, lineterminator="\n").encode(CSV_ENCODING))
@@ -330,7 +343,9 @@ def _check_frame(frame: pd.DataFrame, flags: pd.DataFrame) -> None:
         raise ValueError(f"flag columns {not_bool} must be boolean (see property_flags)")
 
 
-def _check_categories(flags: Sequence[str], user_categories: Sequence[str]) -> None:
+def _check_categories(
+    flags: Sequence[str], user_categories: Sequence[str], details: Sequence[str] = ()
+) -> None:
     """User categories become tick columns beside the flags, so their names must be free."""
     seen: set[str] = set()
     for name in user_categories:
@@ -343,7 +358,7 @@ def _check_categories(flags: Sequence[str], user_categories: Sequence[str]) -> N
                 "cleanlab); remove it from the list"
             )
         prefixes = (TAG_PREFIX, TICK_PREFIX, META_PREFIX, TRAIN_PREFIX)
-        if name in RESERVED_NAMES or name.startswith(prefixes):
+        if name in RESERVED_NAMES or name in details or name.startswith(prefixes):
             raise ValueError(f"{where} clashes with the sheet's own columns; rename it")
         if name in seen:
             raise ValueError(f"{where} is listed twice")

@@ -71,16 +71,22 @@ def thumbnail_path(example_id: str) -> str:
 
 
 def write_thumbnails(
-    pixels: np.ndarray, ids: Sequence[str], pixel_max: int, out_dir: Path
+    pixels: np.ndarray,
+    ids: Sequence[str],
+    pixel_max: int,
+    out_dir: Path,
+    size: int = THUMBNAIL_SIZE,
 ) -> list[str]:
     """Write `<out_dir>/thumbnails/<id>.png` per image; return the paths relative to out_dir.
 
-    Files are written in place: callers publish `out_dir` atomically (atomic_directory).
+    `size` is the thumbnail's long side (see `thumbnail_image`): detection draws its boxes on
+    larger thumbnails. Files are written in place: callers publish `out_dir` atomically
+    (atomic_directory).
     """
     if len(pixels) != len(ids):
         raise ValueError(f"{len(ids)} ids for {len(pixels)} images; they must pair row by row")
     paths = [thumbnail_path(example_id) for example_id in ids]
     (Path(out_dir) / THUMBNAIL_DIR).mkdir(parents=True, exist_ok=True)
     for image, relative in zip(pixels, paths, strict=True):
-        (Path(out_dir) / relative).write_bytes(thumbnail_png(np.asarray(image), pixel_max))
+        (Path(out_dir) / relative).write_bytes(thumbnail_png(np.asarray(image), pixel_max, size))
     return paths

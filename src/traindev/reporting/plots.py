@@ -20,10 +20,10 @@ from traindev.records.training import Epoch as EpochRecord
 from traindev.reporting.inputs import ConfusionMatrix
 
 DPI = 100
-_SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
+SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
 
 
-def _png(figure: Figure, bbox_inches: str | None = None) -> bytes:
+def png_bytes(figure: Figure, bbox_inches: str | None = None) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(
@@ -32,7 +32,7 @@ def _png(figure: Figure, bbox_inches: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def _percent(values: Sequence[float]) -> list[float]:
+def percent_points(values: Sequence[float]) -> list[float]:
     """Fractions to percentages; NaN stays NaN so matplotlib leaves a gap instead of a 0."""
     return [value * 100.0 if math.isfinite(value) else math.nan for value in values]
 
@@ -57,10 +57,10 @@ def _grouped_bars(
         positions = [i + offset for i in range(len(groups))]
         bars = axes.bar(
             positions,
-            _percent(errors),
+            percent_points(errors),
             bar_width,
             label=literal(label),
-            color=_SERIES_COLORS[index % len(_SERIES_COLORS)],
+            color=SERIES_COLORS[index % len(SERIES_COLORS)],
         )
         axes.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
     axes.set_xticks(range(len(groups)), [literal(name) for name in groups])
@@ -79,14 +79,14 @@ def error_comparison_png(
 
     `series` maps a legend label to one error fraction per architecture, in the same order.
     """
-    return _png(_grouped_bars(architectures, series, "architectures", "Error by architecture"))
+    return png_bytes(_grouped_bars(architectures, series, "architectures", "Error by architecture"))
 
 
 def class_errors_png(
     classes: Sequence[str], series: Mapping[str, Sequence[float]], title: str
 ) -> bytes:
     """Grouped bars per class (e.g. train-dev vs dev): shows which classes the mismatch hits."""
-    return _png(_grouped_bars(classes, series, "classes", title))
+    return png_bytes(_grouped_bars(classes, series, "classes", title))
 
 
 def ceilings_png(categories: Sequence[str], ceilings: Sequence[float], title: str) -> bytes:
@@ -104,16 +104,16 @@ def ceilings_png(categories: Sequence[str], ceilings: Sequence[float], title: st
     if not categories:
         axes.text(0.5, 0.5, "no reviewed category", ha="center", va="center")
         axes.set_axis_off()
-        return _png(figure)
+        return png_bytes(figure)
     positions = range(len(categories))
-    bars = axes.barh(positions, _percent(ceilings), color=_SERIES_COLORS[0])
+    bars = axes.barh(positions, percent_points(ceilings), color=SERIES_COLORS[0])
     axes.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     axes.set_yticks(positions, [literal(name) for name in categories])
     axes.invert_yaxis()
     axes.set_xlabel("ceiling: most the dev error can fall (percentage points)")
     axes.margins(x=0.15)
     axes.grid(axis="x", alpha=0.3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def learning_curves_png(history: Sequence[EpochRecord], title: str) -> bytes:
@@ -125,7 +125,7 @@ def learning_curves_png(history: Sequence[EpochRecord], title: str) -> bytes:
         for axes in (errors_axes, loss_axes):
             axes.text(0.5, 0.5, "no training history", ha="center", va="center")
             axes.set_axis_off()
-        return _png(figure)
+        return png_bytes(figure)
     epochs = [record.epoch for record in history]
     curves = {
         "train": [record.train_error for record in history],
@@ -134,7 +134,7 @@ def learning_curves_png(history: Sequence[EpochRecord], title: str) -> bytes:
     }
     for index, (label, errors) in enumerate(curves.items()):
         errors_axes.plot(
-            epochs, _percent(errors), marker=".", label=label, color=_SERIES_COLORS[index]
+            epochs, percent_points(errors), marker=".", label=label, color=SERIES_COLORS[index]
         )
     for axes in (errors_axes, loss_axes):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -148,7 +148,7 @@ def learning_curves_png(history: Sequence[EpochRecord], title: str) -> bytes:
     loss_axes.set_ylabel("training loss")
     loss_axes.set_title("Loss", fontsize=9)
     loss_axes.grid(alpha=0.3)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def confusion_matrix_png(matrix: ConfusionMatrix, title: str) -> bytes:
@@ -161,7 +161,7 @@ def confusion_matrix_png(matrix: ConfusionMatrix, title: str) -> bytes:
     if rows == 0 or columns == 0:
         axes.text(0.5, 0.5, "empty confusion matrix", ha="center", va="center")
         axes.set_axis_off()
-        return _png(figure)
+        return png_bytes(figure)
     image = axes.imshow(matrix.counts, cmap="Blues", vmin=0, aspect="equal")
     figure.colorbar(image, ax=axes, shrink=0.8)
     largest = max(max(row) for row in matrix.counts)
@@ -182,7 +182,7 @@ def confusion_matrix_png(matrix: ConfusionMatrix, title: str) -> bytes:
     axes.set_yticks(range(rows), list(matrix.true_labels))
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def augmentation_grid_png(
@@ -214,7 +214,7 @@ def augmentation_grid_png(
         )
     # A long transform label can be wider than the room constrained layout leaves it: the
     # saved image grows to hold it rather than cutting it off at the left edge.
-    return _png(figure, bbox_inches="tight")
+    return png_bytes(figure, bbox_inches="tight")
 
 
 def _wrapped(label: str, width: int = 34) -> str:
