@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 from pycocotools import mask as coco_mask
 
+from traindev.data.sources.problems import BadInputError
 from traindev.tasks.detection.box_table import box_frame
 from traindev.tasks.segmentation.masks import (
+    checked,
     class_masks_from_instances,
     read_class_masks,
     read_coco_masks,
@@ -101,6 +103,9 @@ def test_every_bad_mask_is_named_by_its_file(tmp_path):
     assert "missing mask" in reasons["images/missing.png"]
     assert "(3, 5)" in reasons["masks/small.png"] and "(4, 5)" in reasons["masks/small.png"]
     assert "[7]" in reasons["masks/values.png"]
+    assert checked(result, "skip", "masks").images == result.images
+    with pytest.raises(BadInputError, match="3 bad input"):
+        checked(result, "fail", "masks")
 
 
 def test_palette_naming_an_unknown_class_is_refused():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -22,9 +24,9 @@ def test_paper_configuration_has_the_published_parameter_count():
     # reproduction reports (e.g. the Keras ports' model.summary()).
     widths = [64, 128, 256, 512, 1024]
     expected = _conv(3, 1, 64) + _conv(3, 64, 64)
-    for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+    for c_in, c_out in pairwise(widths):
         expected += _conv(3, c_in, c_out) + _conv(3, c_out, c_out)
-    for c_in, c_out in zip(widths[:0:-1], widths[-2::-1], strict=True):
+    for c_in, c_out in pairwise(reversed(widths)):
         expected += _conv(2, c_in, c_out) + _conv(3, c_in, c_out) + _conv(3, c_out, c_out)
     expected += _conv(1, 64, 2)
     with torch.device("meta"):

@@ -24,7 +24,7 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from traindev.atomic import atomic_file
-from traindev.data.sources.problems import Problem
+from traindev.data.sources.problems import Problem, raise_problems
 from traindev.paths import CLASS_MASKS_FILE
 from traindev.tasks.segmentation.params import MaskParams
 
@@ -81,6 +81,14 @@ class MaskSet:
     images: list[Path] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+
+
+def checked(masks: MaskSet, on_bad_input: str, origin: str) -> MaskSet:
+    """Ingest's policy: `fail` raises one BadInputError listing every problem; `skip` returns
+    the good masks, the problems kept for skipped.csv."""
+    if on_bad_input == "fail":
+        raise_problems(masks.problems, origin)
+    return masks
 
 
 def _image_size(path: Path) -> tuple[int, int]:

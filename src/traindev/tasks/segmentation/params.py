@@ -6,7 +6,7 @@ the seam adds them as a `segmentation:` section (`SegmentationParams`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -38,6 +38,14 @@ class UNetParams(_Section):
         "transpose",
         description="transpose: a 2x2 stride-2 transpose convolution halving the channels, as "
         "in the paper; bilinear: bilinear upsampling then a 1x1 convolution halving them.",
+    )
+    encoder: Literal["unet", "resnet18", "resnet34", "resnet50"] = Field(
+        "unet",
+        description="unet: the paper's contracting path; a zoo ResNet: its stem and stages "
+        "(weights transferable from a classification run), depth and base_width then unused.",
+    )
+    encoder_params: dict[str, Any] = Field(
+        default_factory=dict, description="The zoo encoder's own params (e.g. small_input)."
     )
 
 

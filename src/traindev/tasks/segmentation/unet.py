@@ -110,6 +110,10 @@ class UNet(nn.Module):
         return self.head(features)
 
 
-def build_unet(params: UNetParams, in_channels: int, num_classes: int) -> UNet:
-    """The network; checks nothing about the input size (see `output_size`)."""
-    return UNet(params, in_channels, num_classes)
+def build_unet(params: UNetParams, in_channels: int, num_classes: int) -> nn.Module:
+    """The network `params.encoder` names; checks nothing about the input size."""
+    if params.encoder == "unet":
+        return UNet(params, in_channels, num_classes)
+    from traindev.tasks.segmentation.resnet_unet import ResNetUNet  # imports the zoo
+
+    return ResNetUNet(params.encoder, params.encoder_params, params, in_channels, num_classes)
