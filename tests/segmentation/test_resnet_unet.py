@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from traindev.models.registry import build_model
+from traindev.tasks.detection.models.backbones import load_backbone_state
 from traindev.tasks.segmentation.params import UNetParams
 from traindev.tasks.segmentation.resnet_unet import ResNetUNet
 from traindev.tasks.segmentation.unet import UNet, build_unet
@@ -28,9 +29,10 @@ def test_a_classifiers_weights_initialize_the_encoder():
     classifier = build_model("resnet18", {"small_input": True}, (1, 32, 32), 10)
     state = {k.removeprefix("network."): v for k, v in classifier.state_dict().items()}
     model = ResNetUNet("resnet18", {"small_input": True}, UNetParams(), 1, 3)
-    model.load_state_dict({k: state[k] for k in model.encoder_state_keys()}, strict=False)
-    for key in model.encoder_state_keys():
-        assert torch.equal(model.state_dict()[key], state[key])
+    unused = load_backbone_state(model.encoder, classifier.state_dict())
+    assert unused == ["fc.bias", "fc.weight"]
+    for key, value in model.encoder.state_dict().items():
+        assert torch.equal(value, state[key])
 
 
 def test_unknown_encoder_is_named():

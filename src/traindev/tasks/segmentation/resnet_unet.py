@@ -1,12 +1,12 @@
 """U-Net with a zoo ResNet as its contracting path: what practitioners train.
 
-The encoder is the zoo's ResNet (`traindev.models.resnet`) with its own `stem` and `stages`
-modules under their own names, so a classification run's state dict loads into it as is
-(transfer learning from a classifier); its pool and FC are dropped. The features after the stem
-and after each stage are the skip connections; the expanding path upsamples bilinearly to each
-skip's size (stage sizes of an odd input do not halve exactly, so a fixed 2x transpose
-convolution would not fit), concatenates and convolves twice, as `unet.UNet` does, then a 1x1
-convolution gives the logits at the input's size.
+The encoder is detection's zoo trunk of a ResNet (`tasks.detection.models.backbones.ZooTrunk`:
+its `stem` and `stages` under their own names, pool and FC dropped), so a classification run's
+state dict loads into it with `load_backbone_state` (transfer learning from a classifier).
+The features after the stem and after each stage are the skip connections; the expanding path
+upsamples bilinearly to each skip's size (stage sizes of an odd input do not halve exactly, so
+a fixed 2x transpose convolution would not fit), concatenates and convolves twice, as
+`unet.UNet` does, then a 1x1 convolution gives the logits at the input's size.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 
 from traindev.models.registry import get_architecture, validate_params
 from traindev.models.resnet import ResNet
+from traindev.tasks.detection.models.backbones import ZooTrunk
 from traindev.tasks.segmentation.params import UNetParams
 from traindev.tasks.segmentation.unet import _double_conv
 
@@ -47,8 +48,9 @@ class ResNetUNet(nn.Module):
         checked = validate_params(encoder, dict(encoder_params))
         zoo = get_architecture(encoder).build(checked, (in_channels, 32, 32), 1)
         assert isinstance(zoo, ResNet)
-        self.stem, self.stages = zoo.stem, zoo.stages
-        widths = [_out_channels(self.stem)] + [_out_channels(stage) for stage in self.stages]
+        self.encoder = ZooTrunk(zoo)
+        stem, stages = self.encoder.stem, self.encoder.stages
+        widths = [_out_channels(stem)] + [_out_channels(stage) for stage in stages]
         decoder_params = params.model_copy(update={"padding": "same"})
         self.up_conv = nn.ModuleList()
         channels = widths[-1]
@@ -57,15 +59,9 @@ class ResNetUNet(nn.Module):
             channels = skip
         self.head = nn.Conv2d(channels, num_classes, 1)
 
-    def encoder_state_keys(self) -> list[str]:
-        """The keys a classifier's state dict must hold to initialize the encoder."""
-        return [f"stem.{k}" for k in self.stem.state_dict()] + [
-            f"stages.{k}" for k in self.stages.state_dict()
-        ]
-
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        skips = [self.stem(images)]
-        for stage in self.stages:
+        skips = [self.encoder.stem(images)]
+        for stage in self.encoder.stages:
             skips.append(stage(skips[-1]))
         features = skips.pop()
         for block, skip in zip(self.up_conv, reversed(skips), strict=True):
