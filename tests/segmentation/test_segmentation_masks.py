@@ -7,11 +7,14 @@ import json
 
 import numpy as np
 import pytest
+from helpers.digit_stores import real_digits
 from PIL import Image
 from pycocotools import mask as coco_mask
 
+from traindev.config import CanvasParams
 from traindev.data.sources.problems import BadInputError
 from traindev.tasks.detection.box_table import box_frame
+from traindev.tasks.detection.canvases import build_canvases
 from traindev.tasks.segmentation.masks import (
     checked,
     class_masks_from_instances,
@@ -37,6 +40,21 @@ def test_class_masks_take_each_instances_label():
     assert masks.dtype == np.uint8
     assert classes[masks[0, 0, 0]] == "7" and classes[masks[0, 3, 3]] == "2"
     assert classes[masks[1, 1, 1]] == "2" and masks[0, 2, 2] == 0 and masks[1].sum() == 4 * 3
+
+
+def test_canvas_class_masks_give_each_digits_pixels_its_class():
+    params = CanvasParams(size=(32, 40), objects=(1, 3), digit_size=(8, 16), clutter=(1, 2))
+    canvases = build_canvases([(real_digits(), 20)], params)
+    ids = canvases.manifest["id"].tolist()
+    masks = class_masks_from_instances(canvases.masks, canvases.boxes, ids, canvases.classes)
+    names = segmentation_classes(canvases.classes)
+    for row, image_id in enumerate(ids):
+        objects = canvases.boxes[canvases.boxes["id"] == image_id]
+        for obj, label in zip(objects["object"], objects["label"], strict=True):
+            assert {names[v] for v in np.unique(masks[row][canvases.masks[row] == obj + 1])} == {
+                label
+            }
+        assert (masks[row][canvases.masks[row] == 0] == 0).all()  # clutter stays background
 
 
 def test_class_masks_round_trip_memory_mapped(tmp_path):
