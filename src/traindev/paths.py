@@ -24,6 +24,7 @@ CANVASES = DATA / "canvases"
 # Beside a store's manifest.parquet / pixels.npy, for tasks whose targets are not a label:
 BOXES_FILE = "boxes.parquet"  # the box table, one row per object (tasks.detection.box_table)
 MASKS_FILE = "masks.npy"  # uint8 (N, H, W) instance masks: 0 background, k = object k - 1
+CLASS_MASKS_FILE = "class_masks.npy"  # uint8 (N, H, W) class index masks (tasks.segmentation)
 
 REPORTS = Path("reports")
 SPLIT_REPORT = REPORTS / "split"
