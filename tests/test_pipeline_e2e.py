@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+from dataclasses import dataclass
 
 import mlflow
 import numpy as np
@@ -270,41 +272,65 @@ def test_a_file_added_below_data_raw_makes_ingest_stale(reproduced_project):
     assert json.loads(reproduced_project.dvc("status", "--json").stdout) == {}
 
 
+@dataclass(frozen=True)
+class Experiment:
+    run: subprocess.CompletedProcess
+    baseline: str  # the commit it was run on: `dvc exp show` lists it there
+
+
+@pytest.fixture(scope="module")
+def tuned_experiment(reproduced_project) -> Experiment:
+    """One `dvc exp run` that two tests read: a model param and an evaluate param at once.
+
+    Each partial reproduction of the tiny project costs ~10 s per stage run, so the chain's
+    re-run and the experiment's listing are asserted on the same run (an experiment applies
+    its params to the workspace and reproduces it as `dvc repro` would). It is then committed,
+    so later tests start from a clean workspace.
+    """
+    baseline = reproduced_project.git("rev-parse", "HEAD").stdout.strip()
+    run = reproduced_project.dvc(
+        "exp",
+        "run",
+        "-S",
+        "models.deep_nn.dropout=0.1",
+        "-S",
+        "evaluate.human_level_error=0.02",
+        "-n",
+        "deep-dropout",
+    )
+    reproduced_project.commit("deep_nn dropout 0.1, human-level error 2%")
+    return Experiment(run, baseline)
+
+
 def test_a_model_param_reruns_its_chain_and_an_evaluate_param_leaves_training_alone(
-    reproduced_project,
+    reproduced_project, tuned_experiment
 ):
-    # One repro for two claims (each repro of the tiny project costs ~10 s per stage run):
     # models.deep_nn re-runs only deep_nn's chain; evaluate.* re-runs every evaluate and
     # analyze but no training (train@lenet5 stays). A shared train.* key re-runs every
     # architecture's chain the same way (tests/test_dvc_yaml.py pins the train stage's params).
-    reproduced_project.set_param("models", "deep_nn.dropout", 0.1)
-    reproduced_project.set_param("evaluate", "human_level_error", 0.02)
-    changed = reproduced_project.dvc("repro")
     expected = {"check", "train@deep_nn"} | stages_of("evaluate", "analyze") | {"select", "report"}
-    assert ran_stages(changed.stdout) == expected
+    assert ran_stages(tuned_experiment.run.stdout) == expected
     metrics = json.loads((reproduced_project.root / "reports/metrics/lenet5.json").read_text())
     assert metrics["bias_variance"]["human_level_error"] == 0.02
-    reproduced_project.commit("deep_nn dropout 0.1, human-level error 2%")
 
 
-def test_dvc_exp_run_with_a_param_override_is_listed_with_its_metrics(reproduced_project):
-    # A per-architecture param: only deep_nn's train / evaluate / analyze re-run (and the
-    # select and report stages that read every architecture), which keeps this test short.
-    override = "models.deep_nn.hidden_sizes=[24]"
-    run = reproduced_project.dvc("exp", "run", "-S", override, "-n", "deep-24")
-    assert "Running stage 'train@deep_nn'" in run.stdout
-    assert "Running stage 'train@lenet5'" not in run.stdout
-    shown = json.loads(reproduced_project.dvc("exp", "show", "--json").stdout)
+def test_dvc_exp_run_with_a_param_override_is_listed_with_its_metrics(
+    reproduced_project, tuned_experiment
+):
+    shown = reproduced_project.dvc("exp", "show", "--json", "--rev", tuned_experiment.baseline)
+    shown = json.loads(shown.stdout)
     experiments = [
         exp
         for commit in shown
         for exp in (commit.get("experiments") or [])
         for rev in exp.get("revs", [])
-        if rev.get("name") == "deep-24"
+        if rev.get("name") == "deep-dropout"
     ]
     assert experiments, shown
     data = experiments[0]["revs"][0]["data"]
-    assert data["params"]["params.yaml"]["data"]["models"]["deep_nn"]["hidden_sizes"] == [24]
+    params = data["params"]["params.yaml"]["data"]
+    assert params["models"]["deep_nn"]["dropout"] == 0.1
+    assert params["evaluate"]["human_level_error"] == 0.02
     scores = data["metrics"]["reports/scores/deep_nn.json"]["data"]
     assert 0.0 <= scores["dev_error"] <= 1.0
 
@@ -354,7 +380,11 @@ def test_a_reviewed_sheet_is_read_back_into_the_ceiling_table(reproduced_project
     status = reproduced_project.dvc("status", "analyze@lenet5").stdout
     assert "changed deps" in status  # nothing half-written was cached as good
 
+    # Back to the committed state without re-running anything: the unreviewed outputs are in
+    # the DVC cache, and `traindev restore` (the failed stage's way back) puts them in place.
     reviewed.unlink()
     reviewed.parent.rmdir()
-    reproduced_project.dvc("repro")
-    reproduced_project.commit("review round trip")
+    reproduced_project.git("checkout", "-q", "dvc.lock")
+    run_command(["traindev", "restore"], root)
+    assert json.loads(reproduced_project.dvc("status", "--json").stdout) == {}
+    assert reproduced_project.git("status", "--porcelain").stdout == ""
