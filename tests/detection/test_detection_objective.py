@@ -3,11 +3,15 @@ error of the contract (a miss or a false detection at IoU 0.5, greedy by score).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from helpers.rectangle_canvases import rectangle_canvases
 
+from traindev.tasks.detection.batches import store_targets
 from traindev.tasks.detection.boxes import Detections
 from traindev.tasks.detection.encoding import encode, raw_from_target
 from traindev.tasks.detection.losses import yolo_loss
+from traindev.tasks.detection.metrics import detection_metrics
 from traindev.tasks.detection.objective import YoloObjective, image_is_wrong
 from traindev.tasks.detection.targets import YoloTargets
 
@@ -62,3 +66,44 @@ def test_a_perfect_output_makes_no_mistake_and_a_silent_one_misses_every_image()
     silent = torch.full_like(target, -20.0)
     wrong, _ = objective.mistakes(silent, target)
     assert int(wrong) == 2
+
+
+def perturbed(boxes: np.ndarray, classes: np.ndarray, rng: np.random.Generator) -> Detections:
+    """A detector's answer built from the truth: boxes jittered (some far), some objects
+    missed, some classes swapped, some background boxes and duplicates added."""
+    keep = rng.random(len(classes)) > 0.15
+    shift = rng.normal(0, 1.5, (len(classes), 4)) * (1 + 4 * (rng.random((len(classes), 1)) < 0.2))
+    moved = boxes[keep] + shift[keep]
+    found = np.concatenate(
+        [np.minimum(moved[:, :2], moved[:, 2:]), np.maximum(moved[:, 2:], moved[:, :2] + 1)], axis=1
+    )
+    labels = np.where(rng.random(len(classes)) < 0.15, (classes + 1) % 3, classes)[keep]
+    extra = int(rng.random() < 0.3)
+    corner = rng.uniform(0, 24, (extra, 2))
+    found = np.concatenate([found, np.concatenate([corner, corner + 8], axis=1)])
+    labels = np.concatenate([labels, rng.integers(0, 3, extra)])
+    if len(found) and rng.random() < 0.2:  # a duplicate of the first box, scored lower
+        found, labels = np.concatenate([found, found[:1] + 1]), np.concatenate([labels, labels[:1]])
+    scores = rng.uniform(0.5, 1.0, len(labels))
+    return Detections(
+        torch.as_tensor(found, dtype=torch.float32).reshape(-1, 4),
+        torch.as_tensor(scores, dtype=torch.float32),
+        torch.as_tensor(labels, dtype=torch.int64),
+    )
+
+
+def test_the_trainers_image_error_is_the_one_metrics_py_computes_with_pycocotools():
+    """One definition of a wrong image: what the trainer logs per epoch agrees, image by image,
+    with evaluation's (COCOeval's matches) on a mix of misses, swaps, loose boxes and extras."""
+    store, boxes = rectangle_canvases(n=200, objects=3, side=32)
+    rows = np.arange(200)
+    truths = store_targets(store, rows, boxes)
+    rng = np.random.default_rng(0)
+    found = [perturbed(b, c, rng) for b, c in truths]
+    coco = detection_metrics(boxes, found, list(store.manifest["id"]), store.classes)
+    ours = [
+        image_is_wrong(p, Detections(torch.as_tensor(b), torch.ones(len(c)), torch.as_tensor(c)))
+        for p, (b, c) in zip(found, truths, strict=True)
+    ]
+    assert ours == coco.image_wrong.tolist()
+    assert 0.2 < np.mean(ours) < 0.9  # both kinds of image are there
