@@ -41,7 +41,8 @@ PROBABILITIES = np.array(
     [[0.9, 0.8], [0.2, 0.1], [0.1, 0.7], [0.6, 0.9], [0.7, 0.6], [0.3, 0.99]],
     dtype=np.float32,
 )
-SETTINGS = DiagnosisParams(bootstrap_replicates=200)
+# The six-image tables are judged as they are; min_examples has its own test below.
+SETTINGS = DiagnosisParams(bootstrap_replicates=200, min_examples=1)
 
 
 def test_error_counts_only_the_labels_present():
@@ -130,6 +131,34 @@ def test_each_task_gets_its_own_table_counts_and_dominant_gap():
     assert written["errors"]["test"] is None  # no label: null in JSON, not 0
     assert set(car["gaps"]) == {"avoidable_bias", "variance", "data_mismatch", "dev_overfitting"}
     assert "dominant" in car and isinstance(car["summary"], str)
+
+
+def test_a_label_with_too_few_examples_in_a_row_is_not_judged_like_a_tiny_class():
+    """Issue 19: per-label diagnoses apply evaluate.diagnosis.min_examples as the main table.
+
+    `rare` is labelled on four dev images, all wrong, and right on 30 train / train-dev
+    images each: its dev row bootstraps to exactly 100%, a zero-width interval that would
+    make a 100% data mismatch "matter". `common` has 30 labels in every row and keeps its
+    verdict; the pooled table counts labels of both, so it is judged too.
+    """
+    split = np.repeat(["train", "train_dev", "dev", "test"], 30)
+    targets = np.ones((120, 2), dtype=np.float32)
+    targets[60:, 1] = NAN
+    targets[60:64, 1] = 1.0  # four dev labels of `rare`
+    probabilities = np.full((120, 2), 0.9, dtype=np.float32)
+    probabilities[60:64, 1] = 0.1  # all four wrong
+    probabilities[60:75, 0] = 0.1  # `common`: half of dev wrong, a real data mismatch
+    result = evaluate_labels(
+        targets, probabilities, split, ["common", "rare"], 0.0, DiagnosisParams()
+    )
+    common, rare = result.per_label
+    assert rare["counts"]["dev"] == 4
+    assert rare["gaps"]["data_mismatch"]["too_few"] == 4
+    assert not rare["gaps"]["data_mismatch"]["matters"] and rare["dominant"] is None
+    assert "Too few examples to judge the gaps of dev (n=4)" in rare["summary"]
+    assert common["dominant"] == "data_mismatch"
+    assert common["gaps"]["data_mismatch"]["too_few"] is None
+    assert result.diagnosis.dominant == "data_mismatch"
 
 
 def test_mismatched_shapes_and_values_are_refused_with_the_reason():

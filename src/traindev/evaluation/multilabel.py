@@ -205,7 +205,7 @@ def evaluate_labels(
     for j, label in enumerate(labels):
         vectors = {name: wrong[split == name, j][present[split == name, j]] for name in SPLITS}
         label_table, _, label_diagnosis = _diagnose(vectors, human_level_error, settings)
-        counts = {SPLIT_ROWS[name]: int(vectors[name].size) for name in SPLITS}
+        counts = _row_counts(vectors)
         # The per-class record's shape (errors, gaps, dominant), keyed by label instead.
         record = ClassDiagnosis(label, label_table, counts, label_diagnosis).as_dict()
         per_label.append({"label": record.pop("class"), **record})
@@ -223,7 +223,12 @@ def evaluate_labels(
 def _diagnose(
     wrong_by_split: dict[str, np.ndarray], human_level_error: float, settings: DiagnosisParams
 ) -> tuple[BiasVarianceTable, TableIntervals, Diagnosis]:
-    """The notes' table, its bootstrap intervals and the diagnosis, from 0/1 wrong vectors."""
+    """The notes' table, its bootstrap intervals and the diagnosis, from 0/1 wrong vectors.
+
+    Rows with fewer than `min_examples` labels claim no interval and their gaps are not
+    judged, as in the single-label tables: a label present on four dev images would
+    otherwise bootstrap to a zero-width interval and lead the diagnosis.
+    """
     table = BiasVarianceTable(
         human_level_error=human_level_error,
         **{
@@ -238,7 +243,12 @@ def _diagnose(
         settings.confidence,
         settings.seed,
     )
-    return table, intervals, diagnose(table, settings, intervals)
+    return table, intervals, diagnose(table, settings, intervals, _row_counts(wrong_by_split))
+
+
+def _row_counts(wrong_by_split: dict[str, np.ndarray]) -> dict[str, int]:
+    """Labels per table row ("train", "train-dev", ...): what `diagnose` checks for too few."""
+    return {SPLIT_ROWS[name]: int(vector.size) for name, vector in wrong_by_split.items()}
 
 
 def prediction_columns(
