@@ -1086,7 +1086,10 @@ class MismatchParams(Section):
         5000, ge=10, description="Train-dev and dev examples fed to the classifier, each."
     )
     gallery_size: int = Field(
-        16, ge=0, description="Dev examples most unlike the training distribution, shown."
+        16,
+        ge=0,
+        description="Examples per mismatch gallery: the dev examples most unlike the training "
+        "distribution, and per train-dev domain its examples most like dev and least like it.",
     )
 
 

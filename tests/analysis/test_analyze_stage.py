@@ -79,8 +79,28 @@ def test_mismatch_record_breaks_train_dev_down_by_domain_and_origin(default_para
         "deep_nn", ARCHITECTURE_PARAMS["deep_nn"](), store.image_shape, len(store.classes)
     )
     record, gallery_rows = _mismatch(model, store, predictions, params)
-    assert len(gallery_rows) == 2 and record["train_dev_examples"] == 62
+    assert record["train_dev_examples"] == 62 and len(record["gallery"]) == 2
     by_domain = {entry["domain"]: entry for entry in record["by_domain"]}
+    # Beside dev's gallery, each checked domain's own train-dev rows most like dev and most
+    # like itself (issue 19 item 5); thumbnails are written for every row a gallery names.
+    split_of = dict(zip(manifest["id"], splits, strict=True))
+    domain_of = dict(zip(manifest["id"], domains, strict=True))
+    for name in ("handwritten", "fonts"):
+        for side in ("dev_like", "train_dev_like"):
+            items = by_domain[name][side]
+            assert len(items) == 2, (name, side)
+            assert {(split_of[i["id"]], domain_of[i["id"]]) for i in items} == {("train_dev", name)}
+        highest = [item["score"] for item in by_domain[name]["dev_like"]]
+        lowest = [item["score"] for item in by_domain[name]["train_dev_like"]]
+        assert highest == sorted(highest, reverse=True) and lowest == sorted(lowest)
+    assert "dev_like" not in by_domain["scans"]
+    named = [
+        item["id"]
+        for entry in record["by_domain"]
+        for item in (*entry.get("dev_like", []), *entry.get("train_dev_like", []))
+    ]
+    named += [item["id"] for item in record["gallery"]]
+    assert sorted(manifest["id"].to_numpy()[gallery_rows]) == sorted(set(named))
     assert [entry["domain"] for entry in record["by_domain"]] == ["handwritten", "scans", "fonts"]
     assert by_domain["fonts"]["synthetic"] and not by_domain["handwritten"]["synthetic"]
     assert by_domain["fonts"]["train_dev_examples"] == 30

@@ -28,6 +28,7 @@ from traindev.training.transfer import output_layer
 
 CPU = torch.device("cpu")
 DEV_ROW_OFFSET = 1000  # dev store rows differ from positions, as after the split stage
+SCORED = (np.arange(3), np.zeros(3))  # rows and P(dev) of one side, for results built by hand
 
 
 def gaussian(count: int, shift: float, seed: int, dims: int = 8) -> np.ndarray:
@@ -60,10 +61,15 @@ def test_most_unlike_breaks_score_ties_by_store_row():
     result = MismatchResult(
         auc=0.8, ci_low=0.7, ci_high=0.9, train_dev_examples=4, dev_examples=4, folds=2,
         dev_rows=np.array([40, 10, 30, 20]), dev_scores=np.array([0.9, 0.9, 0.2, 0.9]),
+        train_dev_rows=np.array([7, 5, 6, 8]), train_dev_scores=np.array([0.1, 0.1, 0.6, 0.6]),
     )  # fmt: skip
     assert result.most_unlike(3).tolist() == [10, 20, 40]
     assert result.most_unlike(10).tolist() == [10, 20, 40, 30]
     assert result.most_unlike(0).tolist() == []
+    rows, scores = result.most_dev_like(3)
+    assert rows.tolist() == [6, 8, 5] and scores.tolist() == [0.6, 0.6, 0.1]
+    rows, scores = result.most_train_dev_like(3)
+    assert rows.tolist() == [5, 7, 6] and scores.tolist() == [0.1, 0.1, 0.6]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +85,7 @@ def test_most_unlike_breaks_score_ties_by_store_row():
     ],
 )
 def test_interpretation_bands(auc, ci, phrase):
-    result = MismatchResult(auc, *ci, 10, 10, 2, np.arange(3), np.zeros(3))
+    result = MismatchResult(auc, *ci, 10, 10, 2, *SCORED, *SCORED)
     assert result.interpretation.startswith(f"AUC {auc:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}): ")
     assert phrase in result.interpretation
 
@@ -87,8 +93,8 @@ def test_interpretation_bands(auc, ci, phrase):
 def test_wording_reads_the_interval_so_it_does_not_flip_at_a_cut():
     # The issue's flip: 0.69 read "slightly different - look for a small subgroup" and 0.71
     # "clearly different". Point estimates either side of 0.7, same spread: same words.
-    below = MismatchResult(0.69, 0.65, 0.73, 10, 10, 2, np.arange(3), np.zeros(3))
-    above = MismatchResult(0.71, 0.67, 0.75, 10, 10, 2, np.arange(3), np.zeros(3))
+    below = MismatchResult(0.69, 0.65, 0.73, 10, 10, 2, *SCORED, *SCORED)
+    above = MismatchResult(0.71, 0.67, 0.75, 10, 10, 2, *SCORED, *SCORED)
     words = [result.interpretation.split(": ", 1)[1] for result in (below, above)]
     assert words[0] == words[1] and "borderline" in words[0]
     assert separability(0.72, 0.88) == "clearly different"
@@ -161,6 +167,37 @@ def test_per_domain_check_tells_a_shifted_synthetic_domain_from_one_drawn_like_d
     }  # fmt: skip
     assert records[1]["auc"] is None and records[1]["skipped"].startswith("2 train-dev")
     assert records[1]["train_dev_examples"] == 2
+
+
+def test_each_domain_names_its_train_dev_rows_most_like_dev_and_most_like_itself():
+    """Issue 19 item 5: the gallery shows the training side too, per domain. The fonts
+    domain sits far from dev except five rows drawn like dev: those are its most dev-like
+    rows, and its most train-dev-like ones are the farthest from dev, named by store row."""
+    real, fonts = gaussian(100, 0.0, seed=30), gaussian(100, 3.0, seed=31)
+    planted = np.array([3, 19, 42, 77, 96])
+    fonts[planted] = gaussian(5, 0.0, seed=32)
+    train_dev = np.concatenate([real, fonts])
+    domains = ["handwritten"] * 100 + ["fonts"] * 100
+    synthetic = [False] * 100 + [True] * 100
+    train_dev_rows = np.arange(200) + 5000  # store rows, not positions
+    dev, rows = gaussian(150, 0.0, seed=33), np.arange(150) + DEV_ROW_OFFSET
+    pooled = mismatch_check(train_dev, dev, rows, 5, 1000, 0, train_dev_rows)
+    handwritten, fonts_entry = mismatch_by_domain(
+        train_dev, domains, synthetic, dev, rows, 5, 1000, 0, pooled=pooled,
+        train_dev_rows=train_dev_rows,
+    )  # fmt: skip
+
+    like_dev, scores = fonts_entry.result.most_dev_like(5)
+    assert sorted(like_dev.tolist()) == (planted + 5100).tolist()
+    assert np.all(np.diff(scores) <= 0)
+    typical, low = fonts_entry.result.most_train_dev_like(10)
+    assert set(typical.tolist()) <= set(range(5100, 5200)) - set(like_dev.tolist())
+    assert np.all(np.diff(low) >= 0) and low[-1] < scores[-1]
+    # The target's rows are its own: every row named comes from the handwritten block.
+    assert set(handwritten.result.most_dev_like(5)[0].tolist()) <= set(range(5000, 5100))
+    assert set(pooled.most_train_dev_like(20)[0].tolist()) <= set(range(5100, 5200))
+    with pytest.raises(ValueError, match="3 train-dev rows for 200 train-dev feature rows"):
+        mismatch_check(train_dev, dev, rows, 5, 1000, 0, train_dev_rows[:3])
 
 
 def test_a_pooled_auc_from_a_mixed_train_dev_is_read_as_composition_led_by_the_domains():

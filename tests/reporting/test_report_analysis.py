@@ -308,6 +308,38 @@ def test_mismatch_by_domain_round_trips_into_a_table_and_a_sentence(tmp_path: Pa
     assert "| fonts | synthetic | 600 | — | 0.970 | 0.950 to 0.990 |" in markdown
 
 
+def _item(ident: str, score: float, thumbnail: str) -> dict:
+    return {"id": ident, "label": "3", "prediction": "8", "score": score, "thumbnail": thumbnail}
+
+
+def test_the_mismatch_gallery_puts_each_domains_train_dev_side_beside_dev(tmp_path: Path) -> None:
+    """Issue 19 item 5: the gallery showed dev images only. Each checked train-dev domain
+    now shows its rows most like dev and most like itself; a skipped domain shows none."""
+    by_domain = [dict(entry) for entry in BY_DOMAIN]
+    by_domain[2] |= {
+        "dev_like": [_item("s1", 0.61, "thumbnails/s1.png")],
+        "train_dev_like": [_item("h1", 0.02, "thumbnails/h1.png")],
+    }
+    dirs = write_fake_inputs(tmp_path / "inputs")
+    _edit_analysis(dirs, lambda data: data["mismatch"].update(by_domain=by_domain))
+    inputs = load(dirs)
+    paths = write_report(inputs, tmp_path / "out", "t", generated_at=WHEN)
+    html_text, markdown = paths.html.read_text("utf-8"), paths.markdown.read_text("utf-8")
+    for text in (html_text, markdown):
+        assert "The training side, per train-dev domain" in text
+        assert "Train-dev · fonts (synthetic): most like dev (highest P(dev))" in text
+        assert "Train-dev · fonts (synthetic): most like its own training data" in text
+        assert "Train-dev · handwritten" not in text and "Train-dev · scans" not in text
+    mlp = section(html_text, "mlp")
+    assert "<figcaption>Label: 3<br>Prediction: 8<br>P(dev): 0.610</figcaption>" in mlp
+    assert "<figcaption>Label: 3<br>Prediction: 8<br>P(dev): 0.020</figcaption>" in mlp
+    assert "| 3 | 8 | 0.020 | [h1: labeled 3](../inputs/analysis/mlp/thumbnails/h1.png) |" in (
+        markdown
+    )
+    record = next(a for a in inputs.architectures if a.name == "mlp").analysis
+    assert "thumbnails/s1.png" in record.thumbnail_paths()
+
+
 def test_mismatch_without_by_domain_renders_no_domain_table(
     report: tuple[ReportPaths, str, str],
 ) -> None:

@@ -5,7 +5,10 @@ The diagnosis table says *how much* error the mismatch costs (train-dev -> dev);
 examples (label 0, same distribution as train) from dev examples (label 1). Its
 out-of-fold AUC measures how separable the two are to the model, and the dev examples it
 is surest about are the ones to look at first: the notes' "carry out manual error analysis
-to understand the difference between training and dev/test sets".
+to understand the difference between training and dev/test sets". The train-dev side is
+shown too, per training domain: its examples the classifier finds most dev-like (where the
+two distributions overlap) and most train-dev-like (what that domain typically looks like,
+furthest from dev), so the gallery puts both distributions side by side.
 
 `mismatch_by_domain` runs the same check once per training domain of train-dev (real and
 synthesized rows apart). With synthesis on, "synthesized train-dev vs dev" next to "real
@@ -85,6 +88,8 @@ class MismatchResult:
     folds: int
     dev_rows: np.ndarray  # store rows of the sampled dev examples
     dev_scores: np.ndarray  # their out-of-fold P(dev)
+    train_dev_rows: np.ndarray  # store rows of the sampled train-dev examples
+    train_dev_scores: np.ndarray  # their out-of-fold P(dev)
 
     @property
     def distinguishable(self) -> bool:
@@ -109,18 +114,23 @@ class MismatchResult:
     def auc_text(self) -> str:
         return f"AUC {self.auc:.2f} (95% CI {self.ci_low:.2f}-{self.ci_high:.2f})"
 
-    def _top(self, k: int) -> np.ndarray:
-        """Positions of the k highest P(dev), ties broken by the lower store row."""
-        order = np.lexsort((self.dev_rows, -self.dev_scores))
-        return order[: max(int(k), 0)]
-
     def most_unlike(self, k: int) -> np.ndarray:
         """Store rows of the k sampled dev examples that look least like training data."""
-        return self.dev_rows[self._top(k)]
+        return _ranked(self.dev_rows, self.dev_scores, k, highest=True)[0]
 
     def most_unlike_scores(self, k: int) -> np.ndarray:
         """Out-of-fold P(dev) of `most_unlike(k)`, in the same order."""
-        return self.dev_scores[self._top(k)]
+        return _ranked(self.dev_rows, self.dev_scores, k, highest=True)[1]
+
+    def most_dev_like(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(store rows, P(dev)) of the k sampled train-dev examples that look most like dev:
+        the part of the training distribution that overlaps the target."""
+        return _ranked(self.train_dev_rows, self.train_dev_scores, k, highest=True)
+
+    def most_train_dev_like(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(store rows, P(dev)) of the k sampled train-dev examples that look least like dev:
+        what the training data typically is and dev is not."""
+        return _ranked(self.train_dev_rows, self.train_dev_scores, k, highest=False)
 
     def as_dict(self, top: int = GALLERY_SIZE) -> dict:
         rows, scores = self.most_unlike(top), self.most_unlike_scores(top)
@@ -147,15 +157,19 @@ def mismatch_check(
     folds: int,
     max_per_split: int,
     seed: int,
+    train_dev_rows: np.ndarray | None = None,
 ) -> MismatchResult:
     """Can a linear classifier tell dev from train-dev on the model's features?
 
     Class-balanced so that unequal split sizes do not move the scores; each side is a
-    seeded subsample of at most `max_per_split` examples.
+    seeded subsample of at most `max_per_split` examples. `dev_rows` and `train_dev_rows`
+    are the store rows of the feature rows (train-dev defaults to their positions), named
+    in the result's galleries.
     """
     train_dev_features, dev_features, dev_rows = _checked(
         train_dev_features, dev_features, dev_rows, folds
     )
+    train_dev_rows = _rows_of(train_dev_features, train_dev_rows)
     rng = np.random.default_rng(seed)
     keep_train_dev = _sample(len(train_dev_features), max_per_split, rng)
     keep_dev = _sample(len(dev_features), max_per_split, rng)
@@ -172,6 +186,8 @@ def mismatch_check(
         folds=folds,
         dev_rows=dev_rows[keep_dev],
         dev_scores=scores[y == 1],
+        train_dev_rows=train_dev_rows[keep_train_dev],
+        train_dev_scores=scores[y == 0],
     )
 
 
@@ -232,6 +248,7 @@ def mismatch_by_domain(
     seed: int,
     dev_domains: Sequence[str] = (),
     pooled: MismatchResult | None = None,
+    train_dev_rows: np.ndarray | None = None,
 ) -> list[DomainMismatch]:
     """`mismatch_check` of each (domain, synthetic) group of train-dev against all of dev.
 
@@ -244,9 +261,12 @@ def mismatch_by_domain(
 
     `pooled` is `mismatch_check` of the same arguments: a group that holds every train-dev
     row (one domain, no synthesis) then gets it instead of a second identical check, which
-    would draw the same sample and fit the same folds.
+    would draw the same sample and fit the same folds. `train_dev_rows` are the store rows
+    of the train-dev feature rows (default: their positions), so each group's result names
+    its own most dev-like and most train-dev-like examples.
     """
     features = np.asarray(train_dev_features)
+    rows = _rows_of(features, train_dev_rows)
     domains = np.asarray([str(domain) for domain in train_dev_domains], dtype=object)
     synthetic = np.asarray(train_dev_synthetic, dtype=bool)
     if not (len(domains) == len(synthetic) == len(features)):
@@ -272,7 +292,7 @@ def mismatch_by_domain(
             result = pooled
         else:
             result = mismatch_check(
-                features[mask], dev_features, dev_rows, folds, max_per_split, seed
+                features[mask], dev_features, dev_rows, folds, max_per_split, seed, rows[mask]
             )
         found.append(DomainMismatch(domain, is_synthetic, available, result, **about))
     return found
@@ -342,6 +362,27 @@ def _checked(
             "store row of every dev feature row"
         )
     return train_dev, dev, dev_rows
+
+
+def _rows_of(features: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """The store row of each feature row: `rows` checked, or the positions when None."""
+    if rows is None:
+        return np.arange(len(features), dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.shape != (len(features),):
+        raise ValueError(
+            f"mismatch: {len(rows)} train-dev rows for {len(features)} train-dev feature "
+            "rows; pass the store row of every train-dev feature row"
+        )
+    return rows
+
+
+def _ranked(
+    rows: np.ndarray, scores: np.ndarray, k: int, highest: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the k highest (or lowest) scores, ties broken by the lower row."""
+    order = np.lexsort((rows, -scores if highest else scores))[: max(int(k), 0)]
+    return rows[order], scores[order]
 
 
 def _sample(count: int, limit: int, rng: np.random.Generator) -> np.ndarray:

@@ -135,7 +135,8 @@ class TrainLabelIssues(Record):
 
 
 class GalleryItem(Record):
-    """A dev example the train-dev vs dev classifier finds most unlike the training data."""
+    """An example the train-dev vs dev classifier scored: a dev example most unlike the
+    training data, or a train-dev example most like dev or most like its own domain."""
 
     id: str
     label: str
@@ -159,6 +160,10 @@ class DomainMismatch(Record):
     target: bool = False  # dev comes from this domain (real rows only)
     share: NanFloat = float("nan")  # of all train-dev examples
     interpretation: str | None = None  # read from the interval; None when skipped
+    # This domain's train-dev examples with the highest and the lowest P(dev) in its own
+    # check, shown beside dev's gallery; empty when skipped.
+    dev_like: list[GalleryItem] = Field(default_factory=list)
+    train_dev_like: list[GalleryItem] = Field(default_factory=list)
 
     @property
     def interval(self) -> tuple[float, float] | None:
@@ -231,5 +236,10 @@ class AnalysisRecord(Record):
             names += [suspect.thumbnail for suspect in self.train_label_issues.top]
         if self.mismatch is not None:
             names += [item.thumbnail for item in self.mismatch.gallery]
+            names += [
+                item.thumbnail
+                for domain in self.mismatch.by_domain
+                for item in (*domain.dev_like, *domain.train_dev_like)
+            ]
         names += [path for grid in self.domain_grid for path in grid.thumbnails]
         return list(dict.fromkeys(names))

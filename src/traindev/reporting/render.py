@@ -22,7 +22,13 @@ from datetime import datetime
 from urllib.parse import quote
 
 from traindev.data.augmentation import AugmentationPreview
-from traindev.records.analysis import DomainMismatch, LabelIssues, PropertyShift, Suspect
+from traindev.records.analysis import (
+    DomainMismatch,
+    GalleryItem,
+    LabelIssues,
+    PropertyShift,
+    Suspect,
+)
 from traindev.records.diagnosis import ClassDiagnosis, DomainDiagnosis, DomainRows, Gap
 from traindev.records.selection import SelectionRecord as Selection
 from traindev.records.selection import Threshold
@@ -993,19 +999,9 @@ def mismatch_blocks(arch: ArchitectureResult, base: str) -> list[Block]:
     if mismatch.gallery:
         blocks += [
             Paragraph(MISMATCH_GALLERY_NOTE),
-            Gallery(
-                ("Label", "Prediction", "P(dev)"),
-                tuple(
-                    Tile(
-                        (item.label, item.prediction, number(item.score, 3)),
-                        thumbnail(
-                            analysis, item.thumbnail, base, f"{item.id}: labeled {item.label}"
-                        ),
-                    )
-                    for item in mismatch.gallery
-                ),
-            ),
+            mismatch_gallery(analysis, mismatch.gallery, base),
         ]
+    blocks += training_side_blocks(analysis, mismatch.by_domain, base)
     return blocks
 
 
@@ -1015,6 +1011,56 @@ MISMATCH_GALLERY_NOTE = (
     "class-balanced), that the example comes from dev rather than train-dev: 0.5 means it "
     "looks like training data, near 1 that nothing in train-dev resembles it."
 )
+TRAINING_SIDE_NOTE = (
+    "The training side, per train-dev domain (its own check against dev): the examples with "
+    "the highest P(dev) are where it overlaps dev, those with the lowest are what it "
+    "typically looks like and dev does not. Set beside the dev gallery above, they show what "
+    "differs."
+)
+
+
+def mismatch_gallery(analysis: Analysis, items: Sequence[GalleryItem], base: str) -> Gallery:
+    """Scored examples with their label, the model's prediction and P(dev)."""
+    return Gallery(
+        ("Label", "Prediction", "P(dev)"),
+        tuple(
+            Tile(
+                (item.label, item.prediction, number(item.score, 3)),
+                thumbnail(analysis, item.thumbnail, base, f"{item.id}: labeled {item.label}"),
+            )
+            for item in items
+        ),
+    )
+
+
+def training_side_blocks(
+    analysis: Analysis, entries: Sequence[DomainMismatch], base: str
+) -> list[Block]:
+    """Each checked train-dev domain's most dev-like and most train-dev-like examples."""
+    shown = [entry for entry in entries if entry.dev_like or entry.train_dev_like]
+    if not shown:
+        return []
+    blocks: list[Block] = [Paragraph(TRAINING_SIDE_NOTE)]
+    for entry in shown:
+        name = domain_name(entry)
+        for items, what in (
+            (entry.dev_like, "most like dev (highest P(dev))"),
+            (entry.train_dev_like, "most like its own training data (lowest P(dev))"),
+        ):
+            if items:
+                blocks += [
+                    Paragraph(f"Train-dev · {name}: {what}"),
+                    mismatch_gallery(analysis, items, base),
+                ]
+    return blocks
+
+
+def domain_name(entry: DomainMismatch) -> str:
+    """'handwritten (target)', 'fonts (synthetic)': a train-dev group and what it is, as
+    analysis.mismatch names it (a domain called "synthetic" is not marked twice)."""
+    flags = (("target", entry.target), ("synthetic", entry.synthetic))
+    marks = [mark for mark, on in flags if on and mark != entry.domain]
+    return entry.domain + (f" ({', '.join(marks)})" if marks else "")
 
 
 def domain_mismatch_table(entries: Sequence[DomainMismatch]) -> Table:

@@ -446,6 +446,7 @@ def _mismatch(
         settings.folds,
         settings.max_per_split,
         params.analyze.errors.seed,
+        rows["train_dev"],
     )
     train_dev_rows = rows["train_dev"]
     by_domain = mismatch_by_domain(
@@ -459,10 +460,36 @@ def _mismatch(
         params.analyze.errors.seed,
         dev_domains=store.manifest["domain"].to_numpy()[rows["dev"]],
         pooled=result,
+        train_dev_rows=train_dev_rows,
     )
     by_row = predictions.set_index("row")
-    top_rows = result.most_unlike(settings.gallery_size)
-    scores = result.most_unlike_scores(settings.gallery_size)
+
+    def gallery(shown: np.ndarray, scores: np.ndarray) -> list[dict]:
+        return [
+            {
+                "id": by_row.at[row, "id"],
+                "label": by_row.at[row, "label"],
+                "prediction": by_row.at[row, "prediction"],
+                "score": float(score),
+                "thumbnail": f"thumbnails/{by_row.at[row, 'id']}.png",
+            }
+            for row, score in zip(shown, scores, strict=True)
+        ]
+
+    size = settings.gallery_size
+    top_rows = result.most_unlike(size)
+    shown = [top_rows]
+    domains = []
+    for entry in by_domain:
+        domain = entry.as_dict()
+        if entry.result is not None:
+            # The training side beside dev's gallery: where this domain overlaps dev, and
+            # what it typically is.
+            like_dev = entry.result.most_dev_like(size)
+            typical = entry.result.most_train_dev_like(size)
+            domain |= {"dev_like": gallery(*like_dev), "train_dev_like": gallery(*typical)}
+            shown += [like_dev[0], typical[0]]
+        domains.append(domain)
     record = {
         "auc": float(result.auc),
         "interval": [float(result.ci_low), float(result.ci_high)],
@@ -471,19 +498,10 @@ def _mismatch(
         "dev_examples": int(result.dev_examples),
         "interpretation": result.interpretation,
         "summary": mismatch_summary(result, by_domain),
-        "by_domain": [entry.as_dict() for entry in by_domain],
+        "by_domain": domains,
+        "gallery": gallery(top_rows, result.most_unlike_scores(size)),
     }
-    record["gallery"] = [
-        {
-            "id": by_row.at[row, "id"],
-            "label": by_row.at[row, "label"],
-            "prediction": by_row.at[row, "prediction"],
-            "score": float(score),
-            "thumbnail": f"thumbnails/{by_row.at[row, 'id']}.png",
-        }
-        for row, score in zip(top_rows, scores, strict=True)
-    ]
-    return record, top_rows
+    return record, np.unique(np.concatenate(shown))
 
 
 def _train_label_issues(model, store: ImageStore, params: Params) -> tuple[dict, np.ndarray]:
