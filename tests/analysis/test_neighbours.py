@@ -121,3 +121,16 @@ def test_neighbour_columns_leave_ranks_past_the_pool_empty():
     )  # fmt: skip
     assert columns["train.neighbour1.id"] == ["b", "a"]
     assert columns["train.neighbour2.domain"] == ["", ""]
+
+
+def test_an_empty_sheet_gets_empty_neighbour_columns(store, found):
+    """A model right on every dev example (or wrong on every one) leaves one sheet empty;
+    analyze crashed reshaping its no neighbours (found on a real two-domain run)."""
+    frame = dev_frame(store).iloc[:0]
+    train_flags = pd.DataFrame({"blurry": True}, index=dev_frame(store).index)
+    computed, pixels = _train_columns(frame, train_flags, found, store, K)
+    assert pixels == {}
+    assert computed["train.blurry"] == [] and computed["train.neighbour3.label"] == []
+    assert neighbour_columns(np.zeros((0, 2)), {}, 1, TRAIN_PREFIX) == {
+        neighbour_column(1, field, TRAIN_PREFIX): [] for field in ("id", "domain", "label")
+    }

@@ -56,8 +56,10 @@ def neighbour_columns(
     `positions[i, r]` is the (r+1)-th neighbour of row i, as an index into each of
     `fields[field]` (NEIGHBOUR_FIELDS are manifest columns: id, domain, label).
     """
-    positions = np.asarray(positions, dtype=np.int64).reshape(len(positions), -1)
+    positions = np.asarray(positions, dtype=np.int64)
     rows = len(positions)
+    # No rows reshape to (0, 0): numpy cannot infer the width of an empty array.
+    positions = positions.reshape(rows, -1) if rows else np.zeros((0, 0), np.int64)
     columns: dict[str, list[str]] = {}
     for rank in range(1, k + 1):
         for field in NEIGHBOUR_FIELDS:

@@ -321,8 +321,9 @@ def _train_columns(
     if neighbours is None:
         return columns, {}
     fields = {field: store.manifest[field].astype(str).to_numpy() for field in NEIGHBOUR_FIELDS}
+    # An empty sheet (every dev example right, or every one wrong) has no neighbours: (0, 0).
     found = np.array([neighbours[int(row)] for row in frame["row"]], dtype=np.int64)
-    found = found.reshape(len(frame), -1)
+    found = found.reshape(len(frame), -1) if len(frame) else np.zeros((0, 0), np.int64)
     columns |= neighbour_columns(found, fields, k, TRAIN_PREFIX)
     rows = np.unique(found)
     pixels = {fields["id"][row]: store.pixels[row] for row in rows}
