@@ -27,6 +27,7 @@ def run(params: Params) -> str:
         architectures=params.train.architectures,
         augmentation=_augmentation(params),
         synthesis_file=paths.DIVERSITY,
+        source_ablation_dir=paths.SOURCE_ABLATION,
     )
     sections = task_spec(params.task).report_sections
     written = write_report(inputs, paths.REPORTS, params.report.title, sections=sections)
