@@ -8,8 +8,10 @@ predictions are read from the workspace; the paired verdict (evaluation.source_a
 to reports/source_ablation/<arch>.json, which the report stage shows.
 
 The experiments run in the workspace one after the other, the arm matching the workspace's
-own train.source_data last, so the workspace ends where it started (params.yaml byte for
-byte, the outputs those params give); `dvc exp show` lists all three.
+own train.source_data last and without `-S` (DVC rewrites params.yaml when it applies one,
+comments and all, and dvc.lock would then record that file's hash): params.yaml is put back
+first, so the workspace ends where it started, params.yaml, dvc.lock and outputs alike.
+`dvc exp show` lists all three.
 """
 
 from __future__ import annotations
@@ -66,7 +68,10 @@ def run(
             settings = SourceDataParams(
                 mode=mode, weight=weight if mode == "weighted" else current.weight
             )
-            arms[mode] = _experiment(architecture, settings, params_path)
+            own = settings == current  # the workspace's own params: run them as they are
+            if own:
+                params_path.write_bytes(original)
+            arms[mode] = _experiment(architecture, settings, params_path, overrides=not own)
     finally:
         params_path.write_bytes(original)
     store = read_store(paths.SPLIT)
@@ -80,21 +85,23 @@ def run(
     return record
 
 
-def _experiment(architecture: str, settings: SourceDataParams, params_path: Path) -> ArmErrors:
+def _experiment(
+    architecture: str, settings: SourceDataParams, params_path: Path, overrides: bool
+) -> ArmErrors:
     name = experiment_name(architecture, settings.mode)
     # A re-run replaces the experiment of the same name (dvc exp run refuses a taken name).
     subprocess.run(
         [sys.executable, "-m", "dvc", "exp", "remove", name], capture_output=True, check=False
     )
-    args = [
-        "-n",
-        name,
-        "-S",
-        f"train.source_data.mode={settings.mode}",
-        "-S",
-        f"train.source_data.weight={settings.weight}",
-        f"evaluate@{architecture}",
-    ]
+    args = ["-n", name]
+    if overrides:
+        args += [
+            "-S",
+            f"train.source_data.mode={settings.mode}",
+            "-S",
+            f"train.source_data.weight={settings.weight}",
+        ]
+    args.append(f"evaluate@{architecture}")
     print(f"traindev source-ablation: {name}: dvc exp run {' '.join(args)}", flush=True)
     status = exp_run(args, params_path)
     if status != 0:
