@@ -115,10 +115,14 @@ def arm_errors(architecture: str, settings: SourceDataParams, name: str) -> ArmE
     """The workspace's dev predictions of `architecture` and the rows it trained on."""
     predictions = pd.read_parquet(
         paths.evaluation_dir(architecture) / paths.PREDICTIONS_FILE,
-        columns=["id", "split", "label", "prediction"],
+        columns=["id", "split", "domain", "label", "prediction"],
     )
-    dev = predictions[predictions["split"] == "dev"]
+    wrong = (predictions["label"].astype(str) != predictions["prediction"].astype(str)).to_numpy()
+    dev = (predictions["split"] == "dev").to_numpy()
     store = read_store(paths.SPLIT)
+    target_train = (predictions["split"] == "train").to_numpy() & predictions["domain"].astype(
+        str
+    ).isin(target_domains(store)).to_numpy()
     rows = training_rows(store, settings)
     return ArmErrors(
         mode=settings.mode,
@@ -126,8 +130,9 @@ def arm_errors(architecture: str, settings: SourceDataParams, name: str) -> ArmE
         experiment=name,
         train_rows=len(rows),
         source_rows=int(is_source(store, rows).sum()),
-        dev_ids=dev["id"].to_numpy(),
-        dev_wrong=(dev["label"].astype(str) != dev["prediction"].astype(str)).to_numpy(),
+        dev_ids=predictions["id"].to_numpy()[dev],
+        dev_wrong=wrong[dev],
+        target_train_wrong=wrong[target_train],
     )
 
 

@@ -27,7 +27,7 @@ def test_source_data_that_lowers_dev_error_beyond_noise_helps():
     assert record.comparisons[0].difference == pytest.approx(-40 / DEV)
     assert record.comparisons[0].interval[1] < 0
     assert "The source data helps resnet18" in record.reading
-    assert "big enough to fit both distributions" in record.reading
+    assert "big enough to fit both" in record.reading
     assert "Use train.source_data.mode: all for resnet18." in record.reading
 
 
@@ -61,6 +61,22 @@ def test_weighting_that_beats_both_is_the_middle_way():
     assert outcomes(record)[("weighted", "all")] == "lower"
     assert outcomes(record)[("weighted", "target_only")] == "lower"
     assert "Weighting the source at 0.1, the notes' middle way, beats both" in record.reading
+
+
+def test_a_target_only_arm_fitting_its_own_rows_worse_is_flagged_as_under_trained():
+    """Fewer steps per epoch on the smaller set: the comparison is then partly the budget."""
+    listed = [
+        arm("all", first_rows_wrong(20), target_train_wrong=35),
+        arm("target_only", first_rows_wrong(60), target_train_wrong=80),
+        arm("weighted", first_rows_wrong(40)),
+    ]
+    record = judge("logistic_regression", listed, ["handwritten"])
+    assert record.verdict == "helps" and record.under_trained
+    assert [arm.target_train_error for arm in record.arms] == [0.05, 80 / 700, 0.01]
+    assert "Caution: trained on the target alone, logistic_regression fits" in record.reading
+    assert "(11.43% error) than trained on all the data (5.00%)" in record.reading
+    fitted = judge("logistic_regression", arms(20, 60, 40), ["handwritten"])
+    assert not fitted.under_trained and "Caution" not in fitted.reading
 
 
 def test_arms_are_paired_by_dev_id_whatever_order_they_were_listed_in():

@@ -13,8 +13,11 @@ def dev_ids(n: int = DEV) -> np.ndarray:
     return np.array([f"dev{i:04d}" for i in range(n)])
 
 
-def arm(mode: str, wrong: np.ndarray, order: np.ndarray | None = None) -> ArmErrors:
-    """An arm whose dev outcomes are `wrong` (by row); `order` shuffles how they are listed."""
+def arm(
+    mode: str, wrong: np.ndarray, order: np.ndarray | None = None, target_train_wrong: int = 7
+) -> ArmErrors:
+    """An arm whose dev outcomes are `wrong` (by row); `order` shuffles how they are listed;
+    `target_train_wrong` of its 700 target training rows are wrong."""
     ids = dev_ids(len(wrong))
     order = np.arange(len(wrong)) if order is None else order
     return ArmErrors(
@@ -25,6 +28,7 @@ def arm(mode: str, wrong: np.ndarray, order: np.ndarray | None = None) -> ArmErr
         source_rows={"all": 1000, "target_only": 0, "weighted": 1000}[mode],
         dev_ids=ids[order],
         dev_wrong=wrong[order],
+        target_train_wrong=np.arange(700) < target_train_wrong,
     )
 
 

@@ -48,7 +48,7 @@ def test_an_ablation_record_shows_its_arms_differences_and_verdict(tmp_path):
         paths.markdown.read_text("utf-8"), "## Does the source data help?", "## Model selection"
     )
     assert f"### {ARCHS[0]}" in markdown
-    assert "| Target only | 700 | 0 | 4.00% |" in markdown.replace("**", "")
+    assert "| Target only | 700 | 0 | 1.00% | 4.00% |" in markdown.replace("**", "")
     assert "| All training data | Target only | +11.00% |" in markdown
     assert "The source data hurts" in markdown
     html = section(paths.html.read_text("utf-8"), '<section id="source-data">', "</section>")

@@ -46,6 +46,7 @@ class ArmErrors:
     source_rows: int
     dev_ids: np.ndarray  # the dev rows' ids, to pair the arms row by row
     dev_wrong: np.ndarray  # bool, aligned with dev_ids
+    target_train_wrong: np.ndarray  # bool, one per train row of the target domain
 
 
 def label(arm: AblationArm) -> str:
@@ -82,6 +83,7 @@ def judge(
             source_rows=arm.source_rows,
             dev_error=float(wrong[mode].mean()),
             dev_interval=error_interval(wrong[mode], replicates, confidence, seed).as_tuple(),
+            target_train_error=_rate(arm.target_train_wrong),
         )
         for mode, arm in by_mode.items()
     }
@@ -96,6 +98,9 @@ def judge(
     ]
     verdict = _verdict(comparisons[0].outcome)
     best = _best(comparisons)
+    under_trained = bool(
+        records["target_only"].target_train_error > records["all"].target_train_error
+    )
     arms_in_order = [records[mode] for mode in MODES]
     return SourceAblationRecord(
         architecture=architecture,
@@ -107,7 +112,10 @@ def judge(
         comparisons=comparisons,
         verdict=verdict,
         best=best,
-        reading=_reading(architecture, verdict, best, records, comparisons, len(wrong["all"])),
+        under_trained=under_trained,
+        reading=_reading(
+            architecture, verdict, best, records, comparisons, len(wrong["all"]), under_trained
+        ),
     )
 
 
@@ -129,6 +137,10 @@ def _paired(arms: dict[Mode, ArmErrors]) -> dict[Mode, np.ndarray]:
             )
         aligned[mode] = np.asarray(arm.dev_wrong, dtype=bool)[order]
     return aligned
+
+
+def _rate(wrong: np.ndarray) -> float:
+    return float(np.mean(wrong)) if len(wrong) else float("nan")
 
 
 def _outcome(interval: Interval) -> Outcome:
@@ -190,14 +202,15 @@ def _reading(
     arms: dict[Mode, AblationArm],
     comparisons: Sequence[AblationComparison],
     dev_examples: int,
+    under_trained: bool,
 ) -> str:
     """The verdict in the notes' terms, then what weighting did, then what to use."""
     head = comparisons[0]
     if verdict == "helps":
         first = (
-            f"The source data helps {architecture}: {head.sentence}. As the notes expect of a "
-            "network big enough to fit both distributions, the other distribution adds "
-            "examples without costing the target; keep it."
+            f"The source data helps {architecture}: {head.sentence}. The other distribution "
+            "adds useful examples without costing the target, as the notes expect of a model "
+            "big enough to fit both; keep it."
         )
     elif verdict == "hurts":
         first = (
@@ -225,4 +238,15 @@ def _reading(
         third = "No arm is better than both others beyond noise."
     else:
         third = f"Use train.source_data.mode: {best} for {architecture}."
-    return " ".join((first, second, third))
+    parts = [first, second, third]
+    if under_trained:
+        target_only, pooled = arms["target_only"], arms["all"]
+        parts.append(
+            f"Caution: trained on the target alone, {architecture} fits the target's training "
+            f"rows worse ({target_only.target_train_error:.2%} error) than trained on all "
+            f"the data ({pooled.target_train_error:.2%}): with the same train.epochs it took "
+            "fewer steps and is under-trained, so part of this comparison is the training "
+            "budget, not the data; give the target-only arm more epochs "
+            "(train.overrides) to settle it."
+        )
+    return " ".join(parts)

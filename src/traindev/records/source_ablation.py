@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from traindev.records.base import Interval, Record
+from traindev.records.base import Interval, NanFloat, Record
 
 Mode = Literal["all", "target_only", "weighted"]
 Outcome = Literal["lower", "higher", "no measurable difference"]
@@ -27,6 +27,9 @@ class AblationArm(Record):
     source_rows: int  # of which from a domain other than the target's
     dev_error: float
     dev_interval: Interval
+    # error on the target's own train rows: a target-only arm fitting them worse than the
+    # all arm is under-trained (fewer steps per epoch), not better off without the source
+    target_train_error: NanFloat
 
 
 class AblationComparison(Record):
@@ -50,4 +53,5 @@ class SourceAblationRecord(Record):
     comparisons: list[AblationComparison]
     verdict: Verdict  # of the source data as it is used today (all against target_only)
     best: Mode | None  # the arm better than each other arm beyond noise; None: no such arm
+    under_trained: bool  # target_only fits the target's train rows worse than all does
     reading: str  # the verdict in the notes' terms, and what to do

@@ -1435,19 +1435,28 @@ def _ablation_blocks(record: SourceAblationRecord) -> list[Block]:
     ci = ci_label(record.confidence)
     labels = {arm.mode: arm_label(arm) for arm in record.arms}
     arms = Table(
-        header=("Training rows", "Rows seen", "Of them source", "Dev error", ci, "Experiment"),
+        header=(
+            "Training rows",
+            "Rows seen",
+            "Of them source",
+            "Target train error",
+            "Dev error",
+            ci,
+            "Experiment",
+        ),
         rows=tuple(
             (
                 labels[arm.mode],
                 number(arm.train_rows),
                 number(arm.source_rows),
+                percent(arm.target_train_error),
                 percent(arm.dev_error),
                 interval_text(arm.dev_interval),
                 arm.experiment,
             )
             for arm in record.arms
         ),
-        numeric=frozenset({1, 2, 3}),
+        numeric=frozenset({1, 2, 3, 4}),
         emphasis=tuple("best" if arm.mode == record.best else "" for arm in record.arms),
     )
     comparisons = Table(
