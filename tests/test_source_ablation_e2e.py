@@ -38,6 +38,7 @@ def test_source_ablation_runs_three_dvc_experiments_and_records_their_verdict(
     assert arms["all"].source_rows == arms["weighted"].source_rows > 0
     assert arms["target_only"].train_rows == arms["all"].train_rows - arms["all"].source_rows
     assert arms["weighted"].weight == 0.2
+    assert record.split_dvc_md5 in (project.root / "dvc.lock").read_text()
     assert {arm.experiment for arm in record.arms} == NAMES
     scores = json.loads((project.root / "reports/scores/deep_nn.json").read_text())
     assert arms["all"].dev_error == pytest.approx(scores["dev_error"])

@@ -24,6 +24,7 @@ import pandas as pd
 
 from traindev import paths
 from traindev.config import DEFAULT_PARAMS_PATH, ParamsError, SourceDataParams
+from traindev.data.dvc_hash import directory_md5
 from traindev.data.store import read_store
 from traindev.evaluation.source_ablation import MODES, ArmErrors, judge
 from traindev.params_file import load_params
@@ -80,6 +81,7 @@ def run(
         [arms[mode] for mode in MODES],
         target_domains(store),
         params.evaluate.diagnosis,
+        directory_md5(paths.SPLIT),
     )
     write_record(paths.source_ablation_file(architecture), record)
     return record

@@ -21,7 +21,7 @@ def section(text: str, start: str, end: str) -> str:
     return text[text.index(start) : text.index(end, text.index(start))]
 
 
-def inputs_with_ablation(tmp_path: Path, records: dict[str, object]):
+def inputs_with_ablation(tmp_path: Path, records: dict[str, object], split_md5: str | None = None):
     dirs = write_fake_inputs(tmp_path / "inputs")
     ablation = tmp_path / "inputs" / "source_ablation"
     ablation.mkdir()
@@ -36,6 +36,7 @@ def inputs_with_ablation(tmp_path: Path, records: dict[str, object]):
         dirs["selection"],
         list(ARCHS),
         source_ablation_dir=ablation,
+        split_dvc_md5=split_md5,
     )
 
 
@@ -55,6 +56,25 @@ def test_an_ablation_record_shows_its_arms_differences_and_verdict(tmp_path):
     assert "Source weighted (0.1)" in html and "spends capacity on the other one" in html
     others = ", ".join(name for name in ARCHS if name != ARCHS[0])
     assert f"Not measured for {others}" in html
+
+
+def test_an_ablation_of_another_split_is_flagged_stale(tmp_path):
+    record = judge(ARCHS[0], arms(20, 60, 40), ["handwritten"], split_dvc_md5="aaa.dir")
+    fresh = write_report(
+        inputs_with_ablation(tmp_path / "fresh", {ARCHS[0]: record}, "aaa.dir"),
+        tmp_path / "out",
+        "t",
+    )
+    assert "Stale" not in fresh.markdown.read_text("utf-8")
+    stale = write_report(
+        inputs_with_ablation(tmp_path / "stale", {ARCHS[0]: record}, "bbb.dir"),
+        tmp_path / "out2",
+        "t",
+    )
+    assert (
+        "**Stale: these experiments trained on another split (aaa.dir) than this report's "
+        "(bbb.dir)" in stale.markdown.read_text("utf-8")
+    )
 
 
 def test_without_records_the_section_says_how_to_measure_it(tmp_path):

@@ -62,6 +62,7 @@ def judge(
     arms: Sequence[ArmErrors],
     target_domains: Sequence[str],
     settings: DiagnosisParams | None = None,
+    split_dvc_md5: str = "",
 ) -> SourceAblationRecord:
     """The record of the three arms, their paired comparisons and the notes' reading."""
     settings = settings or DiagnosisParams()
@@ -104,6 +105,7 @@ def judge(
     arms_in_order = [records[mode] for mode in MODES]
     return SourceAblationRecord(
         architecture=architecture,
+        split_dvc_md5=split_dvc_md5,
         target_domains=list(target_domains),
         dev_examples=len(wrong["all"]),
         confidence=confidence,

@@ -45,6 +45,7 @@ class AblationComparison(Record):
 
 class SourceAblationRecord(Record):
     architecture: str
+    split_dvc_md5: str  # DVC's hash of data/split the arms trained on (as dvc.lock writes it)
     target_domains: list[str]
     dev_examples: int
     confidence: float

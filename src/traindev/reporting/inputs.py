@@ -89,6 +89,7 @@ class ReportInputs:
     synthesis: SynthesisDiversity | None = None  # None: no diversity report
     # `traindev source-ablation` records of the listed architectures that have one
     source_ablations: tuple[SourceAblationRecord, ...] = ()
+    split_dvc_md5: str | None = None  # DVC's hash of data/split now: flags a stale ablation
 
 
 def load_source_ablations(

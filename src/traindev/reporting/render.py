@@ -1409,14 +1409,27 @@ def arm_label(arm: AblationArm) -> str:
 
 
 def source_ablation_blocks(
-    records: Sequence[SourceAblationRecord], architectures: Sequence[str]
+    records: Sequence[SourceAblationRecord],
+    architectures: Sequence[str],
+    split_dvc_md5: str | None = None,
 ) -> list[Block]:
     """Per architecture with a `traindev source-ablation` record: the three arms' dev errors,
-    the paired differences and the verdict; one line saying how to run it otherwise."""
+    the paired differences and the verdict (flagged when it ran on another split than
+    today's); one line saying how to run it otherwise."""
     done = {record.architecture for record in records}
     blocks: list[Block] = []
     for record in records:
         blocks += _ablation_blocks(record)
+        if split_dvc_md5 is not None and record.split_dvc_md5 != split_dvc_md5:
+            blocks.append(
+                Paragraph(
+                    f"Stale: these experiments trained on another split "
+                    f"({record.split_dvc_md5 or 'unknown'}) than this report's "
+                    f"({split_dvc_md5}); re-run `traindev source-ablation --arch "
+                    f"{record.architecture}`.",
+                    "warning",
+                )
+            )
     missing = [name for name in architectures if name not in done]
     if missing:
         blocks.append(
@@ -1580,7 +1593,9 @@ def report_page(
         comparison=comparison_table(inputs.architectures),
         source_ablation=tuple(
             source_ablation_blocks(
-                inputs.source_ablations, [arch.name for arch in inputs.architectures]
+                inputs.source_ablations,
+                [arch.name for arch in inputs.architectures],
+                inputs.split_dvc_md5,
             )
         ),
         comparison_figure=figures.comparison,
