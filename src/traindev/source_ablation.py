@@ -57,8 +57,11 @@ def run(
             f"--arch {architecture!r} is not in train.architectures "
             f"({', '.join(params.train.architectures)})"
         )
-    if params.train.tasks:
-        raise ParamsError("traindev source-ablation compares single-label models; train.tasks")
+    if params.task != "classification" or params.train.multilabel:
+        raise ParamsError(
+            "traindev source-ablation compares single-label classifiers (task: classification, "
+            "no train.multilabel)"
+        )
     current = params.train.source_data
     weight = current.weight if weight is None else weight
     SourceDataParams(mode="weighted", weight=weight)  # the same rule as params.yaml's
