@@ -58,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "restore", help="put back the outputs dvc.lock records (after a failed stage)"
     )
+    ablation = commands.add_parser(
+        "source-ablation",
+        help="does the source data help? three DVC experiments of one architecture (all, "
+        "target only, source weighted) and their verdict for the report",
+    )
+    ablation.add_argument("--arch", required=True, help="architecture name from params.yaml")
+    ablation.add_argument(
+        "--weight", type=float, help="the source rows' loss weight (default train.source_data)"
+    )
     fetch = commands.add_parser("fetch", help="download a public image set (opt-in, never run)")
     fetch.add_argument("name", help="mnist, fashion-mnist, cifar10 or usps")
     fetch.add_argument("--raw", type=Path, default=Path("data/raw"), help="download folder")
@@ -79,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_cli(args)
     if args.command in ("exp-run", "restore"):
         return workspace_command(args.command, extra, args.params)
+    if args.command == "source-ablation":  # three DVC experiments, not a stage
+        return source_ablation_command(args)
     if args.command == "ui":  # not a stage: the MLflow server on the project's store
         from traindev.ui import run as run_ui
 
@@ -131,6 +142,21 @@ def workspace_command(command: str, extra: list[str], params_path: Path) -> int:
     print("traindev restore: the last good outputs (dvc.lock) are back")
     for line in restored:
         print(f"  {line}")
+    return 0
+
+
+def source_ablation_command(args: argparse.Namespace) -> int:
+    """`traindev source-ablation --arch NAME [--weight W]` (traindev.source_ablation)."""
+    from pydantic import ValidationError
+
+    from traindev import source_ablation
+
+    try:
+        record = source_ablation.run(args.arch, args.weight, args.params)
+    except (ParamsError, ValidationError, source_ablation.AblationError, ValueError) as exc:
+        print(f"traindev source-ablation: error: {exc}", file=sys.stderr)
+        return 2
+    print(source_ablation.summary(record))
     return 0
 
 

@@ -694,6 +694,26 @@ class AugmentParams(Section):
 OVERRIDABLE_TRAIN_KEYS = ("epochs", "lr", "batch_size")
 
 
+class SourceDataParams(Section):
+    """Which training rows the optimizer sees: the notes' question "does data from another
+    distribution help?" (the target is the domain of dev and test; the source is every other
+    domain in the train split). The split itself never changes, so dev and test stay the same
+    rows and the three choices compare on them (`traindev source-ablation`)."""
+
+    mode: Literal["all", "target_only", "weighted"] = Field(
+        "all",
+        description="all: every train row; target_only: the target domain's train rows only; "
+        "weighted: every train row, each source row's loss multiplied by `weight`.",
+    )
+    weight: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="weighted: a source row's share of the loss relative to a target row "
+        "(the notes' beta); 1.0 is the same as all.",
+    )
+
+
 class TrainOverrideParams(Section):
     """One architecture's own training budget; a key left out keeps the shared train value.
 
@@ -791,6 +811,7 @@ class TrainParams(Section):
         description="Splits up to this size (MB) are held on the device as one tensor; larger "
         "ones stream from the memory-mapped pixel store through a DataLoader.",
     )
+    source_data: SourceDataParams = Field(default_factory=SourceDataParams)
     transfer: TransferParams = Field(default_factory=TransferParams)
     augment: AugmentParams = Field(default_factory=AugmentParams)
     overrides: dict[str, TrainOverrideParams] = Field(

@@ -39,6 +39,9 @@ ANALYSIS = REPORTS / "analysis"
 SPLIT_SUMMARY = SPLIT_REPORT / "summary.json"
 SELECTION_FILE = REPORTS / "selection.json"
 DIVERSITY = REPORTS / "synthesis" / "diversity.json"  # the synthesize stage's sources
+# `traindev source-ablation --arch NAME` writes one record per architecture here (git-tracked,
+# not a DVC output: it comes from three DVC experiments); the report stage depends on the folder.
+SOURCE_ABLATION = REPORTS / "source_ablation"
 
 # Inside model_dir(<arch>): the train stage's outputs.
 CHECKPOINT_FILE = "model.pt"
@@ -74,6 +77,10 @@ def learning_curve_file(architecture: str) -> Path:
 
 def confusion_plot_file(architecture: str) -> Path:
     return CONFUSION_PLOTS / f"{architecture}.csv"
+
+
+def source_ablation_file(architecture: str) -> Path:
+    return SOURCE_ABLATION / f"{architecture}.json"
 
 
 def analysis_dir(architecture: str) -> Path:

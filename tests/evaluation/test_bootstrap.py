@@ -14,6 +14,7 @@ from traindev.evaluation import bootstrap
 from traindev.evaluation.bootstrap import (
     Interval,
     error_interval,
+    paired_difference_interval,
     per_class_intervals,
     table_intervals,
     weighted_error_interval,
@@ -281,3 +282,36 @@ def test_weighted_interval_of_no_examples_is_empty_and_bad_weights_are_named():
         weighted_error_interval([True, False], [1.0, 0.0], 100, 0.95, 0)
     with pytest.raises(ValueError, match=r"expected shape \(2,\)"):
         weighted_error_interval([True, False], [1.0], 100, 0.95, 0)
+
+
+# --- paired difference ------------------------------------------------------------------------
+
+
+def test_paired_difference_of_identical_outcomes_is_exactly_zero():
+    same = wrong(0.2, 500)
+    assert paired_difference_interval(same, same, 1000, 0.95, 0).as_tuple() == (0.0, 0.0)
+
+
+def test_paired_difference_is_tighter_than_two_independent_intervals():
+    """Nested mistakes (b errs on a's rows and 10 more): the paired interval of a - b lies
+    below zero, while the unpaired intervals of a and b overlap."""
+    a, b = wrong(0.20, 500), wrong(0.22, 500)
+    paired = paired_difference_interval(a, b, 4000, 0.95, 0)
+    assert paired.high < 0 and paired.contains(-0.02)
+    assert error_interval(a, 4000, 0.95, 0).high > error_interval(b, 4000, 0.95, 0).low
+
+
+def test_paired_difference_covers_the_true_difference():
+    def interval(rng, seed):
+        a = rng.random(300) < 0.10
+        b = np.where(rng.random(300) < 0.9, a, rng.random(300) < 0.2)
+        return paired_difference_interval(a, b, 500, 0.9, seed)
+
+    # b copies a on 90% of rows and errs at 20% on the rest: E[a - b] = 0.1 * (0.1 - 0.2)
+    assert 0.85 <= coverage(interval, 0.1 * (0.1 - 0.2), datasets=200) <= 0.95
+
+
+def test_paired_difference_needs_the_same_rows():
+    with pytest.raises(ValueError, match="paired rows differ"):
+        paired_difference_interval(wrong(0.1, 10), wrong(0.1, 11), 10, 0.95, 0)
+    assert paired_difference_interval([], [], 10, 0.95, 0).is_empty

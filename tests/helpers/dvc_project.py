@@ -32,7 +32,16 @@ def tiny_params() -> dict[str, Any]:
     return params
 
 
-PROJECT_FILES = ("dvc.yaml", "src", "pipeline", "pyproject.toml", "reviews", "data/raw")
+# The report stage depends on reports/source_ablation: its README (never a record of this repo)
+PROJECT_FILES = (
+    "dvc.yaml",
+    "src",
+    "pipeline",
+    "pyproject.toml",
+    "reviews",
+    "data/raw",
+    "reports/source_ablation/README.md",
+)
 
 
 def project_environment() -> dict[str, str]:
@@ -62,6 +71,7 @@ def make_project(root: Path, params: dict[str, Any]) -> Path:
         if source.is_dir():
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     shutil.copy2(PROJECT_ROOT / ".gitignore", root / ".gitignore")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

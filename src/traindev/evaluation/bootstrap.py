@@ -379,3 +379,30 @@ def _resampled_replicates(
         rows = rng.integers(0, n, size=(stop - start, n))
         estimates[start:stop] = weighted_wrong[rows].sum(axis=1) / weight[rows].sum(axis=1)
     return estimates
+
+
+def paired_difference_interval(
+    wrong_a: np.ndarray | Sequence[bool],
+    wrong_b: np.ndarray | Sequence[bool],
+    replicates: int,
+    confidence: float,
+    seed: int,
+) -> Interval:
+    """Percentile interval of error(a) - error(b), two models scored on the same rows.
+
+    Paired: a replicate resamples rows, and both models' outcomes on a row move together,
+    so the many rows both get right or both get wrong add no noise. That is much tighter
+    than two independent intervals when the models agree on most rows. A row's difference
+    is -1, 0 or +1, so a resample is exactly one multinomial draw over those three counts.
+    """
+    _check_settings(replicates, confidence)
+    a = as_wrong_vector(wrong_a, "wrong_a")
+    b = as_wrong_vector(wrong_b, "wrong_b")
+    if a.size != b.size:
+        raise ValueError(f"paired rows differ in number: {a.size} against {b.size}")
+    if a.size == 0:
+        return Interval.empty()
+    counts = np.array([(a & ~b).sum(), (b & ~a).sum(), (a == b).sum()])
+    draws = np.random.default_rng(seed).multinomial(a.size, counts / a.size, size=replicates)
+    low, high = _percentiles((draws[:, 0] - draws[:, 1]) / a.size, confidence)
+    return Interval(float(low), float(high))

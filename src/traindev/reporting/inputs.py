@@ -26,6 +26,7 @@ from traindev.records.base import Interval
 from traindev.records.diagnosis import DiagnosisRecord as Diagnosis
 from traindev.records.metrics import MetricsRecord
 from traindev.records.selection import SelectionRecord
+from traindev.records.source_ablation import SourceAblationRecord
 from traindev.records.split import SplitSummary
 from traindev.records.synthesis import SynthesisDiversity
 from traindev.records.training import TrainingRecord
@@ -86,6 +87,27 @@ class ReportInputs:
     # The train split's augmentation drawn on a few training images; None: not computed.
     augmentation: AugmentationPreview | None = None
     synthesis: SynthesisDiversity | None = None  # None: no diversity report
+    # `traindev source-ablation` records of the listed architectures that have one
+    source_ablations: tuple[SourceAblationRecord, ...] = ()
+    split_dvc_md5: str | None = None  # DVC's hash of data/split now: flags a stale ablation
+
+
+def load_source_ablations(
+    directory: Path, architectures: list[str]
+) -> tuple[SourceAblationRecord, ...]:
+    """<directory>/<arch>.json for each architecture that has one (the ablation is opt-in)."""
+    records = []
+    for name in architectures:
+        path = Path(directory) / f"{name}.json"
+        if not path.is_file():
+            continue
+        record = read_record(path, SourceAblationRecord)
+        if record.architecture != name:
+            raise ReportInputError(
+                path, f"architecture is {record.architecture!r}, expected {name!r}"
+            )
+        records.append(record)
+    return tuple(records)
 
 
 def load_synthesis_diversity(path: Path) -> SynthesisDiversity | None:

@@ -32,6 +32,7 @@ from traindev.records.analysis import (
 from traindev.records.diagnosis import ClassDiagnosis, DomainDiagnosis, DomainRows, Gap
 from traindev.records.selection import SelectionRecord as Selection
 from traindev.records.selection import Threshold
+from traindev.records.source_ablation import AblationArm, SourceAblationRecord
 from traindev.records.split import SplitSummary
 from traindev.records.synthesis import SynthesisDiversity
 from traindev.reporting import templating
@@ -1436,6 +1437,113 @@ def augmentation_blocks(
     ]
 
 
+ARM_LABELS = {
+    "all": "All training data",
+    "target_only": "Target only",
+    "weighted": "Source weighted",
+}
+OUTCOME_LABELS = {
+    "lower": "lower",
+    "higher": "higher",
+    "no measurable difference": "no difference we can measure",
+}
+
+
+def arm_label(arm: AblationArm) -> str:
+    label = ARM_LABELS[arm.mode]
+    return f"{label} ({arm.weight:g})" if arm.weight is not None else label
+
+
+def source_ablation_blocks(
+    records: Sequence[SourceAblationRecord],
+    architectures: Sequence[str],
+    split_dvc_md5: str | None = None,
+) -> list[Block]:
+    """Per architecture with a `traindev source-ablation` record: the three arms' dev errors,
+    the paired differences and the verdict (flagged when it ran on another split than
+    today's); one line saying how to run it otherwise."""
+    done = {record.architecture for record in records}
+    blocks: list[Block] = []
+    for record in records:
+        blocks += _ablation_blocks(record)
+        if split_dvc_md5 is not None and record.split_dvc_md5 != split_dvc_md5:
+            blocks.append(
+                Paragraph(
+                    f"Stale: these experiments trained on another split "
+                    f"({record.split_dvc_md5 or 'unknown'}) than this report's "
+                    f"({split_dvc_md5}); re-run `traindev source-ablation --arch "
+                    f"{record.architecture}`.",
+                    "warning",
+                )
+            )
+    missing = [name for name in architectures if name not in done]
+    if missing:
+        blocks.append(
+            Paragraph(
+                f"Not measured for {', '.join(missing)}: `traindev source-ablation --arch "
+                "NAME` trains the architecture on all the training data, on the target's "
+                "rows only and with the source weighted (three DVC experiments) and shows "
+                "the verdict here.",
+                "note",
+            )
+        )
+    return blocks
+
+
+def _ablation_blocks(record: SourceAblationRecord) -> list[Block]:
+    ci = ci_label(record.confidence)
+    labels = {arm.mode: arm_label(arm) for arm in record.arms}
+    arms = Table(
+        header=(
+            "Training rows",
+            "Rows seen",
+            "Of them source",
+            "Target train error",
+            "Dev error",
+            ci,
+            "Experiment",
+        ),
+        rows=tuple(
+            (
+                labels[arm.mode],
+                number(arm.train_rows),
+                number(arm.source_rows),
+                percent(arm.target_train_error),
+                percent(arm.dev_error),
+                interval_text(arm.dev_interval),
+                arm.experiment,
+            )
+            for arm in record.arms
+        ),
+        numeric=frozenset({1, 2, 3, 4}),
+        emphasis=tuple("best" if arm.mode == record.best else "" for arm in record.arms),
+    )
+    comparisons = Table(
+        header=("Dev error of", "minus", "Difference", f"Paired {ci}", "Outcome"),
+        rows=tuple(
+            (
+                labels[c.first],
+                labels[c.second],
+                f"{c.difference * 100:+.2f}%",
+                interval_text(c.interval),
+                OUTCOME_LABELS[c.outcome],
+            )
+            for c in record.comparisons
+        ),
+        numeric=frozenset({2}),
+    )
+    domains = ", ".join(record.target_domains)
+    return [
+        Heading(record.architecture),
+        Paragraph(
+            f"Target: {domains}; {record.dev_examples} dev examples, the same rows for every arm."
+        ),
+        arms,
+        comparisons,
+        Paragraph(record.reading),
+    ]
+
+
 def training_note(arch: ArchitectureResult) -> str:
     t = arch.training
     return f"{t.epochs_run} of {t.epochs} epochs on {t.device}."
@@ -1476,6 +1584,7 @@ class ReportPage:
     synthesis: tuple[Block, ...]
     augmentation: tuple[Block, ...]
     comparison: Table
+    source_ablation: tuple[Block, ...]
     comparison_figure: RenderedFigure
     best_mark: str
     selection: tuple[Block, ...]
@@ -1528,6 +1637,13 @@ def report_page(
         synthesis=tuple(synthesis_blocks(inputs.synthesis)),
         augmentation=tuple(augmentation_blocks(inputs.augmentation, figures.augmentation)),
         comparison=comparison_table(inputs.architectures),
+        source_ablation=tuple(
+            source_ablation_blocks(
+                inputs.source_ablations,
+                [arch.name for arch in inputs.architectures],
+                inputs.split_dvc_md5,
+            )
+        ),
         comparison_figure=figures.comparison,
         best_mark=BEST_MARK,
         selection=tuple(selection_blocks(inputs.selection)),

@@ -25,6 +25,7 @@ from traindev.reporting.inputs import (
     ArchitectureResult,
     ReportInputs,
     load_architecture,
+    load_source_ablations,
     load_synthesis_diversity,
 )
 from traindev.reporting.render import (
@@ -77,11 +78,15 @@ def load_report_inputs(
     architectures: list[str],
     augmentation: AugmentationPreview | None = None,
     synthesis_file: Path | None = None,
+    source_ablation_dir: Path | None = None,
+    split_dvc_md5: str | None = None,
 ) -> ReportInputs:
     """Read the split summary, the model selection and, per architecture, its training, metrics,
     evaluation and analysis files (analysis_dir/<arch>.json, thumbnails under analysis_dir/<arch>/).
     `augmentation` (drawn by the caller from the split) goes into the report as given;
-    `synthesis_file` is the synthesize stage's diversity.json (absent: no diversity section).
+    `synthesis_file` is the synthesize stage's diversity.json (absent: no diversity section);
+    `source_ablation_dir` holds `traindev source-ablation`'s records (<arch>.json, each optional);
+    `split_dvc_md5` is DVC's hash of the split now, against which a record is flagged as stale.
 
     Raises ReportInputError (MissingReportInputError for absent files) naming the file. A missing
     thumbnail is not an error: it is listed in each Analysis.missing_thumbnails.
@@ -104,6 +109,12 @@ def load_report_inputs(
         analysis_dir=Path(analysis_dir),
         augmentation=augmentation,
         synthesis=load_synthesis_diversity(Path(synthesis_file)) if synthesis_file else None,
+        source_ablations=(
+            load_source_ablations(Path(source_ablation_dir), architectures)
+            if source_ablation_dir
+            else ()
+        ),
+        split_dvc_md5=split_dvc_md5,
     )
 
 

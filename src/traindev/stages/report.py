@@ -7,6 +7,7 @@ import mlflow
 from traindev import paths
 from traindev.config import Params
 from traindev.data.augmentation import AugmentationPreview, preview
+from traindev.data.dvc_hash import directory_md5
 from traindev.data.store import read_store
 from traindev.records.runs import training_run_id
 from traindev.reporting.report import ReportPaths, load_report_inputs, write_report
@@ -27,6 +28,8 @@ def run(params: Params) -> str:
         architectures=params.train.architectures,
         augmentation=_augmentation(params),
         synthesis_file=paths.DIVERSITY,
+        source_ablation_dir=paths.SOURCE_ABLATION,
+        split_dvc_md5=directory_md5(paths.SPLIT),
     )
     sections = task_spec(params.task).report_sections
     written = write_report(inputs, paths.REPORTS, params.report.title, sections=sections)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -47,6 +48,12 @@ from traindev.training.checkpoint import (
 from traindev.training.distributed import DistributedContext, init_distributed
 from traindev.training.objectives import Objective
 from traindev.training.runtime import device_description, seed_everything, select_device
+from traindev.training.source_data import (
+    SourceWeighted,
+    row_weights,
+    training_rows,
+    weighted_targets,
+)
 from traindev.training.state import (
     TrainingState,
     clear_state,
@@ -88,6 +95,13 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
     device = select_device(train_params.device, context.local_rank)
     labels = train_params.multilabel
     head = task_head(params.task)(store, train_params)
+    weights = row_weights(store, train_params.source_data)
+    if weights is not None:  # the source rows' loss weight travels with each row's target
+        if head.targets is not None:
+            raise ValueError(
+                "train.source_data.mode weighted needs single-label targets (no train.multilabel)"
+            )
+        head = replace(head, targets=weighted_targets(store, weights), objective=SourceWeighted())
     source = train_params.transfer.init_from.get(architecture)
     if source:  # the label has refused what it cannot transfer (`traindev check`)
         model, model_params, trainable = pretrained_model(architecture, source, store, params)
@@ -267,7 +281,8 @@ class SplitBatches:
         self.targets = targets
         self.augmenter = augmenter  # the training batches only, never a monitor
         self.offline = offline  # augmented copies of the train split (the augment stage)
-        self.train_rows = split_rows(store, "train")
+        # the rows the optimizer sees: the train split, or its target rows (train.source_data)
+        self.train_rows = training_rows(store, params.source_data)
         self.batch_size = (
             len(self.train_rows) if params.batch_size == "full" else int(params.batch_size)
         )
@@ -309,7 +324,9 @@ class SplitBatches:
     def training(self):
         if self.offline is not None:
             return self.offline_copies(self.offline)
-        return self.of("train", shuffle=True, shard=True, augmenter=self.augmenter)
+        return self.of(
+            "train", shuffle=True, shard=True, augmenter=self.augmenter, rows=self.train_rows
+        )
 
     def offline_copies(self, offline: ImageStore) -> EpochCopies:
         """One batch source per copy, in the train split's order: the same batches as on the
@@ -317,6 +334,8 @@ class SplitBatches:
         from traindev.data.offline_store import copy_rows
 
         copies = self.params.augment.offline_copies
+        # copies hold every train row in order; keep those of the rows trained on
+        kept = np.isin(split_rows(self.store, "train"), self.train_rows)
         targets = None if self.targets is None else self.targets[self.train_rows]
         return EpochCopies(
             [
@@ -329,7 +348,7 @@ class SplitBatches:
                     shuffle=True,
                     seed=self.params.seed,
                     num_workers=self.workers,
-                    rows=copy_rows(offline, copy),
+                    rows=copy_rows(offline, copy)[kept],
                     targets=targets,
                     shard=self.context.shard,
                 )
@@ -374,7 +393,9 @@ def _trainer_and_batches(
         raise ValueError("train.transfer.cache_features runs on one process; drop torchrun")
     cache = CachedFeatures(model.to(device))
     size = batches.batch_size
-    train = cache.features(batches.of("train"), size, shuffle=True, seed=params.seed)
+    train = cache.features(
+        batches.of("train", rows=batches.train_rows), size, shuffle=True, seed=params.seed
+    )
     monitor = {name: cache.features(split, size) for name, split in monitor.items()}
     return Trainer(cache.head, params, device, objective, context), train, monitor
 
