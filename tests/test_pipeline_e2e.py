@@ -39,6 +39,7 @@ ALL_STAGES = {
     "check_split",
     "ingest",
     "synthesize",
+    "canvases",
     "split",
     "augment",
     *(f"{stage}@{arch}" for stage in PER_ARCHITECTURE for arch in ARCHITECTURES),

@@ -26,6 +26,8 @@ LIGHT = {
     "traindev.stages.ingest": HEAVY,  # scikit-learn only for the sklearn_digits source, in run
     "traindev.stages.synthesize": HEAVY,  # matplotlib's fonts only for source: fonts, in run
     "traindev.stages.split": HEAVY,
+    "traindev.stages.canvases": HEAVY,
+    "traindev.tasks.detection.canvases": HEAVY,  # the empty store of task: classification
     "traindev.stages.augment": (*HEAVY, "pandas"),
     "traindev.data.offline_store": HEAVY,  # what augment runs with offline_copies: 0
     "traindev.stages.select": ("torch", "sklearn", "cleanlab", "albumentations", "kornia"),

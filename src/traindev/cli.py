@@ -20,10 +20,11 @@ from traindev.params_file import load_params
 # stage -> (module under traindev.stages, params section it receives, whether it takes --arch)
 STAGES: dict[str, tuple[str, str | None, bool]] = {
     "check": ("check", None, False),
-    "check-split": ("check_split", "split", False),
+    "check-split": ("check_split", None, False),
     "ingest": ("ingest", "ingest", False),
     "synthesize": ("synthesize", "synthesize", False),
-    "split": ("split", "split", False),
+    "canvases": ("canvases", None, False),
+    "split": ("split", None, False),
     "augment": ("augment", "train", False),
     "train": ("train", None, True),
     "evaluate": ("evaluate", None, True),

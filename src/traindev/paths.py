@@ -106,3 +106,8 @@ def training_run_file(architecture: str) -> Path:
 
 def evaluation_run_file(architecture: str) -> Path:
     return RUNS / architecture / "evaluation.json"
+
+
+def split_sources(task: str) -> tuple[Path, ...]:
+    """The stores split and check_split read: detection's canvas store, else SPLIT_SOURCES."""
+    return (CANVASES,) if task == "detection" else SPLIT_SOURCES

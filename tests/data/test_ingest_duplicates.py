@@ -46,7 +46,7 @@ def test_an_ingested_cross_domain_duplicate_never_lands_in_two_splits(tmp_path, 
 
     monkeypatch.chdir(tmp_path)
     params = SplitParams(target_domain="target", dev=0.4, test=0.4, train_dev=0.2)
-    split.run(params, sources=(tmp_path / "ingested",))
+    split.split_stores(params, sources=(tmp_path / "ingested",))
 
     store = read_store(tmp_path / "data" / "split")
     splits_per_id = store.manifest.groupby("id")["split"].nunique()

@@ -105,7 +105,7 @@ def test_the_split_stage_drops_train_near_copies_of_dev_and_test_images(tmp_path
         train_dev=0.1,
         near_duplicates={"enabled": True, "max_distance": 4},
     )
-    message = split.run(params, sources=(tmp_path / "phone", tmp_path / "web"))
+    message = split.split_stores(params, sources=(tmp_path / "phone", tmp_path / "web"))
 
     near = pd.read_csv(tmp_path / "reports/split/near_duplicates.csv")
     store = read_store(tmp_path / "data/split")

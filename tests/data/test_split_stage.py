@@ -40,7 +40,7 @@ def write_domain(root, domain: str, count: int, seed: int) -> None:
 
 def run_split(tmp_path, params: SplitParams) -> str:
     sources = tuple(tmp_path / name for name in ("phone", "web", "fonts"))
-    return split.run(params, sources=sources)
+    return split.split_stores(params, sources=sources)
 
 
 def test_a_rerun_writes_byte_identical_outputs(tmp_path, monkeypatch):
@@ -110,7 +110,7 @@ def test_a_class_only_in_a_source_domain_is_warned_about_and_recorded(
     write_store(tmp_path / "web", manifest, pixels, ["0", "1", "2", "bird"], 16)
     monkeypatch.chdir(tmp_path)
     with caplog.at_level(logging.WARNING, logger="traindev.stages.split"):
-        message = split.run(
+        message = split.split_stores(
             SplitParams(target_domain="phone"), sources=(tmp_path / "phone", tmp_path / "web")
         )
 

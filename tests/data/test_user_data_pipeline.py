@@ -40,7 +40,7 @@ def test_an_image_folder_trains_with_synthesis_off(tmp_path, monkeypatch, mlflow
 
     ingest.run(params.ingest)
     assert "no synthetic images" in synthesize.run(params.synthesize)
-    split.run(params.split)
+    split.run(params)
 
     store = read_store(project / "data/split")
     assert store.pixels.shape[1:] == (12, 12, 3) and store.pixel_max == 255

@@ -57,8 +57,8 @@ def test_compare_trains_the_new_architecture_on_the_same_split_and_reports_both(
 
     outcome = compare(["lenet5", "logistic_regression"], str(copy.root))
 
-    upstream = ["check", "ingest", "synthesize", "check_split", "split"]
-    assert list(outcome)[:5] == upstream  # dvc.yaml's order, traindev's checks first
+    upstream = ["check", "ingest", "synthesize", "canvases", "check_split", "split"]
+    assert list(outcome)[:6] == upstream  # dvc.yaml's order, traindev's checks first
     assert list(outcome)[-1] == "report"
     assert outcome["check"] == "ran"  # params.yaml changed: traindev validates it first
     assert {outcome[name] for name in upstream[1:]} == {"skipped"}

@@ -28,7 +28,7 @@ def test_stage_order_follows_the_dag_and_is_deterministic():
 
 def test_pipeline_state_reads_the_graph_and_the_changed_stages_from_dvc(reproduced_project):
     graph, stale = pipeline_state(reproduced_project.root)
-    assert graph["split"] == {"ingest", "synthesize", "check_split"}
+    assert graph["split"] == {"ingest", "synthesize", "canvases", "check_split"}
     assert graph["evaluate@lenet5"] == {"split", "train@lenet5"}
     assert stale == set()  # just reproduced
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from traindev import paths
 from traindev.atomic import atomic_file
-from traindev.config import SplitParams
+from traindev.config import Params, SplitParams
 from traindev.data.split import GROUP_COLUMN, check_split_sizes
 from traindev.data.store import MANIFEST_FILE
 
@@ -24,7 +24,12 @@ SOURCES = paths.SPLIT_SOURCES
 STAMP = "split params fit the ingested and synthesized data\n"
 
 
-def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
+def run(params: Params) -> str:
+    """The stage: the task's split sources (paths.split_sources) against `split`."""
+    return check_sources(params.split, paths.split_sources(params.task))
+
+
+def check_sources(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
     domains = domain_counts(sources)
     check_split_sizes(params, domains)
     with atomic_file(paths.SPLIT_CHECK) as handle:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from traindev import paths
 from traindev.atomic import atomic_file
-from traindev.config import SplitParams
+from traindev.config import Params, SplitParams
 from traindev.data.near_duplicates import NEAR_DUPLICATE_COLUMNS, drop_near_duplicates
 from traindev.data.split import SPLIT_ORDER, assign_splits, missing_classes, split_summary
 from traindev.data.split_confidence import split_confidence
@@ -38,7 +38,13 @@ SOURCES = paths.SPLIT_SOURCES
 log = logging.getLogger(__name__)
 
 
-def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
+def run(params: Params) -> str:
+    """The stage: detection splits the canvas store (its boxes and masks follow its rows),
+    every other task the ingested and synthesized stores."""
+    return split_stores(params.split, paths.split_sources(params.task))
+
+
+def split_stores(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
     stores = [read_store(source) for source in sources]
     manifest, pixels, classes, pixel_max = combine_stores(stores)
     result = assign_splits(manifest, params)
@@ -84,6 +90,8 @@ def run(params: SplitParams, sources: tuple[Path, ...] = SOURCES) -> str:
         target_domain=params.target_domain,
         totals=totals,
     )
+    if (sources[0] / paths.BOXES_FILE).is_file():  # a detection store: boxes and masks follow
+        carry_objects(sources[0], split_manifest["id"], order, paths.SPLIT)
     summary["files_md5"] = {
         name: file_md5(paths.SPLIT / name) for name in (MANIFEST_FILE, PIXELS_FILE)
     }
@@ -128,3 +136,20 @@ def combine_stores(stores: list[ImageStore]) -> tuple[pd.DataFrame, np.ndarray, 
     manifest = pd.concat([store.manifest for store in stores], ignore_index=True)
     pixels = np.concatenate([np.asarray(store.pixels) for store in stores])
     return manifest, pixels, classes, first.pixel_max
+
+
+def carry_objects(source: Path, ids: pd.Series, order: np.ndarray, target: Path) -> None:
+    """The source store's box table (the kept ids' rows, in the split's row order) and its
+    instance masks (rows reordered as the pixels) into the split store."""
+    from traindev.tasks.detection.box_table import read_boxes, write_boxes
+
+    boxes = read_boxes(source / paths.BOXES_FILE)
+    position = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    kept = boxes[boxes["id"].isin(position.index)]
+    kept = kept.assign(_row=kept["id"].map(position)).sort_values(["_row", "object"])
+    write_boxes(target / paths.BOXES_FILE, kept.drop(columns="_row"))
+    masks_file = source / paths.MASKS_FILE
+    if masks_file.is_file():
+        masks = np.load(masks_file, mmap_mode="r")
+        with atomic_file(target / paths.MASKS_FILE, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(masks[order]))

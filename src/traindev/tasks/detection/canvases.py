@@ -37,7 +37,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-import torch
 import xxhash
 
 from traindev import paths
@@ -56,7 +55,6 @@ from traindev.data.store import (
 from traindev.paths import BOXES_FILE, MASKS_FILE
 from traindev.records.store import CanvasesMetadata
 from traindev.tasks.detection.box_table import box_frame, validate_boxes, write_boxes
-from traindev.tasks.detection.boxes import box_iou
 
 DIGIT_IDS_COLUMN = "digit_ids"
 SOURCE = "canvases"
@@ -308,6 +306,10 @@ def _draw_stroke(
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box of `a` (N, 4) with every box of `b` (M, 4), numpy in and out."""
+    import torch  # drawing only: the empty store (task: classification) never loads torch
+
+    from traindev.tasks.detection.boxes import box_iou
+
     return box_iou(torch.from_numpy(a), torch.from_numpy(b)).numpy()
 
 
