@@ -57,3 +57,26 @@ def test_classifier_checkpoint_has_no_detection_entry(tmp_path) -> None:
                                      model.state_dict()))  # fmt: skip
     assert "detection" not in torch.load(path, weights_only=True)
     assert load_checkpoint(path).detection is None
+
+
+def test_train_logs_a_detector_checkpoint_and_skips_the_classifier_pyfunc_with_a_reason(
+    tmp_path, monkeypatch, mlflow_store
+) -> None:
+    import mlflow
+    from helpers.records import training
+
+    from traindev import paths
+    from traindev.stages.train import DETECTOR_MODEL_SKIPPED, MODEL_SKIPPED_TAG, _write_outputs
+
+    monkeypatch.chdir(tmp_path)
+    model = build_detector("yolo", TINY, (1, 32, 32), 3, grid=4, num_anchors=2)
+    layout = DetectorLayout(grid=4, anchors=ANCHORS)
+    checkpoint = Checkpoint("yolo", TINY, (1, 32, 32), CLASSES, 255, model.state_dict(), [], layout)
+    mlflow.set_tracking_uri(mlflow_store)
+    with mlflow.start_run() as run:
+        _write_outputs(checkpoint, training("yolo"))
+    logged = mlflow.get_run(run.info.run_id)
+    assert logged.data.tags[MODEL_SKIPPED_TAG] == DETECTOR_MODEL_SKIPPED
+    assert mlflow.search_logged_models(filter_string=f"source_run_id = '{run.info.run_id}'",
+                                       output_format="list") == []  # fmt: skip
+    assert load_checkpoint(paths.model_dir("yolo") / paths.CHECKPOINT_FILE).detection == layout

@@ -260,6 +260,14 @@ def _train(params: Params, architecture: str, context: DistributedContext) -> st
     )
 
 
+# Why a run has no MLflow model: the pyfunc (traindev.serving) returns class probabilities.
+MODEL_SKIPPED_TAG = "model.skipped"
+DETECTOR_MODEL_SKIPPED = (
+    "traindev.serving's pyfunc serves classifiers only; a detector's checkpoint is logged under "
+    f"{CHECKPOINT_ARTIFACT_DIR}/ and rebuilds it (load_checkpoint(...).build())"
+)
+
+
 # Settings that change how a run is executed or shown, not what it computes.
 RESUME_IGNORES = {"checkpoint", "progress", "num_workers", "architectures"}
 
@@ -417,7 +425,10 @@ def _write_outputs(checkpoint: Checkpoint, record: TrainingRecord) -> None:
         save_checkpoint(staging / paths.CHECKPOINT_FILE, checkpoint)
         write_record(staging / paths.TRAINING_FILE, record)
         mlflow.log_artifact(str(staging / paths.CHECKPOINT_FILE), CHECKPOINT_ARTIFACT_DIR)
-        log_model(staging / paths.CHECKPOINT_FILE, checkpoint)
+        if checkpoint.detection is None:
+            log_model(staging / paths.CHECKPOINT_FILE, checkpoint)
+        else:  # the run still holds the checkpoint artifact, which rebuilds the detector
+            mlflow.set_tag(MODEL_SKIPPED_TAG, DETECTOR_MODEL_SKIPPED)
 
 
 def pretrained_model(
