@@ -51,6 +51,7 @@ PREDICTIONS_FILE = "predictions.parquet"
 PROBABILITIES_FILE = "probabilities.npy"
 DIAGNOSIS_FILE = "diagnosis.json"
 CONFUSION_FILE = "confusion_dev.csv"
+DETECTIONS_FILE = "detections.parquet"  # task detection: every kept detection, one row each
 # Inside analysis_dir(<arch>): cleanlab's ranked label issues.
 LABEL_ISSUES_FILE = "label_issues.csv"
 

@@ -72,6 +72,7 @@ class Scores:
     confusion: pd.DataFrame  # the dev confusion (a task's own layout)
     confusion_rows: pd.DataFrame  # the dvc.yaml confusion plot's data
     diagnosis_extra: dict = field(default_factory=dict)  # task fields of the diagnosis record
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # task files, name -> table
 
 
 class HeadBuilder(Protocol):
