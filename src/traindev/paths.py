@@ -53,7 +53,6 @@ DIAGNOSIS_FILE = "diagnosis.json"
 CONFUSION_FILE = "confusion_dev.csv"
 DETECTIONS_FILE = "detections.parquet"  # task detection: every kept detection, one row each
 # Inside analysis_dir(<arch>) for task detection (tasks.detection.analysis).
-DETECTION_ANALYSIS_FILE = "detection.json"
 TIDE_ERRORS_FILE = "tide_errors.parquet"  # dev: one row per erroneous detection or miss
 DETECTION_LABEL_ISSUES_FILE = "detection_label_issues.parquet"  # cleanlab: dev, test boxes
 # Inside analysis_dir(<arch>): cleanlab's ranked label issues.

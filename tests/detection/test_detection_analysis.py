@@ -11,10 +11,13 @@ from helpers.oracle_detector import OracleDetector
 from helpers.rectangle_canvases import rectangle_canvases
 
 from traindev import paths
-from traindev.config import EvaluateParams
+from traindev.config import EvaluateParams, Params
+from traindev.data.store import write_store
 from traindev.records.detection import DetectionAnalysisRecord
 from traindev.records.io import read_record
+from traindev.stages import analyze
 from traindev.tasks.detection.analysis import analyze_detections
+from traindev.tasks.detection.box_table import write_boxes
 from traindev.tasks.detection.scoring import score_detections
 from traindev.tasks.detection.targets import YoloTargets
 
@@ -43,8 +46,8 @@ def analysed(tmp_path_factory):
 
 
 def test_the_analysis_metrics_read_back_what_evaluate_measured(analysed):
-    record, scores, out, _ = analysed
-    assert read_record(out / paths.DETECTION_ANALYSIS_FILE, DetectionAnalysisRecord) == record
+    record, scores, _, _ = analysed
+    assert DetectionAnalysisRecord.model_validate_json(record.model_dump_json()) == record
     for name, figures in record.splits.items():
         assert figures.image_error == pytest.approx(scores.per_split[name]["error"])
         assert figures.map_50 == pytest.approx(scores.per_split[name]["map_50"])
@@ -76,3 +79,30 @@ def test_label_issues_cover_the_held_out_splits_and_match_their_table(analysed):
     table = pd.read_parquet(out / paths.DETECTION_LABEL_ISSUES_FILE)
     assert sum(record.label_issues["dev"].counts.values()) == len(table)
     assert record.label_issues["dev"].without_flagged.images <= 8
+
+
+def test_the_analyze_stage_writes_a_detectors_record_and_folder(
+    tmp_path, monkeypatch, default_params
+):
+    store, boxes = rectangle_canvases(n=16, objects=2)
+    model = OracleDetector(store, boxes, TARGETS)
+    rows = np.arange(len(store.manifest))
+    scores = score_detections(
+        model, store, rows, boxes, TARGETS, EvaluateParams(), torch.device("cpu")
+    )
+    monkeypatch.chdir(tmp_path)
+    manifest = store.manifest.assign(label=store.classes[0])  # canvases: the largest object's
+    write_store(paths.SPLIT, manifest, store.pixels, store.classes, store.pixel_max)
+    write_boxes(paths.SPLIT / paths.BOXES_FILE, boxes)
+    evaluation = paths.evaluation_dir("yolo")
+    evaluation.mkdir(parents=True)
+    scores.predictions.to_parquet(evaluation / paths.PREDICTIONS_FILE, index=False)
+    scores.tables[paths.DETECTIONS_FILE].to_parquet(evaluation / paths.DETECTIONS_FILE)
+    params = Params.model_validate({**default_params, "task": "detection"})
+
+    message = analyze.run_detection(params, "yolo")
+
+    record = read_record(paths.analysis_file("yolo"), DetectionAnalysisRecord)
+    assert record.splits["dev"].image_error == 0.0 and "dev mAP@0.5 1.000" in message
+    assert (paths.analysis_dir("yolo") / paths.TIDE_ERRORS_FILE).is_file()
+    assert all((paths.analysis_dir("yolo") / g.thumbnail).is_file() for g in record.gallery)

@@ -14,9 +14,9 @@ from traindev import paths
 from traindev.config import DetectionScoringParams, EvaluateParams
 from traindev.records.metrics import SplitMetrics
 from traindev.tasks.detection.box_table import write_boxes
+from traindev.tasks.detection.detection_table import read_detections
 from traindev.tasks.detection.scoring import (
     BACKGROUND,
-    read_detections,
     score,
     score_detections,
 )

@@ -96,7 +96,7 @@ class LabelIssueSummary(Record):
 
 class DetectionAnalysisRecord(Record):
     """analyze@<arch> for a detector: per-split metrics with their curves, dev TIDE, the label
-    issues of dev and test, and the dev gallery (data/analysis/<arch>/detection.json)."""
+    issues of dev and test, and the dev gallery (reports/analysis/<arch>.json)."""
 
     splits: dict[str, DetectionSplitMetrics]
     tide: TideSummary | None  # None: no dev image

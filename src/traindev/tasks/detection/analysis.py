@@ -22,12 +22,11 @@ from traindev.records.detection import (
     LabelIssueSummary,
     TideSummary,
 )
-from traindev.records.io import write_record
+from traindev.tasks.detection.detection_table import read_detections
 from traindev.tasks.detection.evaluation_inputs import EvaluationSet, evaluation_set
 from traindev.tasks.detection.gallery import GALLERY_SIZE, write_gallery
 from traindev.tasks.detection.label_issues import label_issues_of
 from traindev.tasks.detection.metrics import metrics_of
-from traindev.tasks.detection.scoring import read_detections
 from traindev.tasks.detection.tide import tide_of
 
 LABEL_ISSUE_SPLITS = ("dev", "test")
@@ -57,8 +56,8 @@ def analyze_detections(
     gallery_size: int = GALLERY_SIZE,
     seed: int = 0,
 ) -> DetectionAnalysisRecord:
-    """Write detection.json, the dev TIDE error rows, the ranked label issues and the gallery
-    into `out_dir`; return the record."""
+    """Write the dev TIDE error rows, the ranked label issues and the gallery into `out_dir`;
+    return the record (the stage writes it beside the directory, paths.analysis_file)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sets = split_sets(store, boxes, detections, predictions)
@@ -104,5 +103,4 @@ def analyze_detections(
         label_issues=issues,
         gallery=gallery,
     )
-    write_record(out_dir / paths.DETECTION_ANALYSIS_FILE, record)
     return record

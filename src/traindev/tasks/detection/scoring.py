@@ -28,13 +28,13 @@ from traindev.evaluation.plot_data import confusion_rows
 from traindev.tasks.base import Scores
 from traindev.tasks.detection.box_table import read_boxes
 from traindev.tasks.detection.boxes import Detections, box_iou
+from traindev.tasks.detection.detection_table import detection_table
 from traindev.tasks.detection.evaluation_inputs import EvaluationSet, evaluation_set
 from traindev.tasks.detection.metrics import MATCH_IOU, DetectionMetrics, metrics_of
 from traindev.tasks.detection.predict import predict_detections
 from traindev.tasks.detection.targets import YoloTargets
 
 BACKGROUND = "background"  # the confusion's row of false detections and column of misses
-DETECTION_COLUMNS = ("row", "id", "detection", "label", "score", "x_min", "y_min", "x_max", "y_max")
 
 
 def score(
@@ -143,49 +143,6 @@ def split_figures(metrics: DetectionMetrics) -> dict:
         "false_detections": metrics.false_detections,
         "missed": metrics.missed,
     }
-
-
-def detection_table(
-    rows: np.ndarray, ids: np.ndarray, found: Sequence[Detections], classes: Sequence[str]
-) -> pd.DataFrame:
-    """Every kept detection, one row each (boxes in pixels, `detection` its index within the
-    image, by descending score): what analyze reads back for TIDE and label issues."""
-    counts = np.array([len(d.scores) for d in found], dtype=np.int64)
-    if counts.sum():
-        box = torch.cat([d.boxes.float() for d in found]).numpy()
-        scores = torch.cat([d.scores.float() for d in found]).numpy()
-        labels = torch.cat([d.classes.long() for d in found]).numpy()
-    else:
-        box, scores, labels = np.zeros((0, 4), np.float32), np.zeros(0), np.zeros(0, np.int64)
-    frame = pd.DataFrame(
-        {
-            "row": np.repeat(rows, counts),
-            "id": np.repeat(ids, counts),
-            "detection": np.concatenate([np.arange(c) for c in counts]) if len(counts) else [],
-            "label": np.asarray(classes, dtype=object)[labels],
-            "score": scores.astype(np.float32),
-        }
-    )
-    for k, name in enumerate(DETECTION_COLUMNS[-4:]):
-        frame[name] = box[:, k].astype(np.float32)
-    return frame[list(DETECTION_COLUMNS)]
-
-
-def read_detections(table: pd.DataFrame, ids: Sequence[str], classes: Sequence[str]) -> list:
-    """The detection table back as one `Detections` per id of `ids` (none: an empty one)."""
-    class_index = {name: k for k, name in enumerate(classes)}
-    groups = {key: part for key, part in table.groupby("id", sort=False)}
-    found = []
-    for image in ids:
-        part = groups.get(str(image), table.iloc[:0])
-        found.append(
-            Detections(
-                torch.tensor(part[list(DETECTION_COLUMNS[-4:])].to_numpy(np.float32)),
-                torch.tensor(part["score"].to_numpy(np.float32)),
-                torch.tensor(part["label"].map(class_index).to_numpy(np.int64)),
-            )
-        )
-    return found
 
 
 def detection_confusion(data: EvaluationSet, score_threshold: float) -> pd.DataFrame:

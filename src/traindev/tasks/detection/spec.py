@@ -19,7 +19,8 @@ NOT_WIRED = (
     "ingest / synthesize of the embedded canvases and their box table",
     "a split keeping each source digit in one split",
     "training a detector (train.architectures are classifiers)",
-    "analyze (TIDE error types, label issues) and the report's detection sections",
+    "analyze's detection error-analysis sheet and mismatch locator, and the report's "
+    "detection sections",
 )
 
 
