@@ -1,20 +1,50 @@
-"""Model checkpoints that load without unpickling arbitrary objects."""
+"""Model checkpoints that load without unpickling arbitrary objects.
+
+One format for every task: a classifier's file is unchanged (byte-identical to before the task
+seam), a detector's adds one `detection` entry (DetectorLayout) naming the grid S and the
+anchors the network was trained with, since its output layout and decoding depend on them and
+they come from the training boxes (k-means), not from params alone.
+"""
 
 from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from traindev.models.registry import build_model
 
+if TYPE_CHECKING:
+    from traindev.tasks.detection.targets import YoloTargets
+
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupted or does not fit its architecture."""
+
+
+@dataclass(frozen=True)
+class DetectorLayout:
+    """What rebuilds and decodes a detector beyond its params: the grid S and anchors (B, 2) as
+    (width, height) in cell units; both None for a detector without a grid (localization,
+    sliding windows)."""
+
+    grid: int | None = None
+    anchors: list[list[float]] | None = None
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"grid": self.grid, "anchors": self.anchors}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> DetectorLayout:
+        grid, anchors = payload.get("grid"), payload.get("anchors")
+        return cls(
+            None if grid is None else int(grid),
+            None if anchors is None else [[float(w), float(h)] for w, h in anchors],
+        )
 
 
 @dataclass(frozen=True)
@@ -27,13 +57,21 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     # Multi-label models: one sigmoid output per label, in this order; empty for a softmax.
     binary_labels: list[str] = field(default_factory=list)
+    # Detectors only (task: detection): `architecture` is then a detector registry name.
+    detection: DetectorLayout | None = None
 
     @property
     def outputs(self) -> int:
         return len(self.binary_labels) if self.binary_labels else len(self.classes)
 
     def build(self) -> nn.Module:
-        model = build_model(self.architecture, self.model_params, self.input_shape, self.outputs)
+        """The trained network: a classifier, or a detector with its grid and anchor count."""
+        if self.detection is None:
+            model = build_model(
+                self.architecture, self.model_params, self.input_shape, self.outputs
+            )
+        else:
+            model = self._build_detector(self.detection)
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as exc:
@@ -41,6 +79,30 @@ class Checkpoint:
                 f"checkpoint weights do not fit architecture {self.architecture!r}: {exc}"
             ) from exc
         return model
+
+    def _build_detector(self, layout: DetectorLayout) -> nn.Module:
+        from traindev.tasks.detection.models.registry import build_detector
+
+        anchors = None if layout.anchors is None else len(layout.anchors)
+        return build_detector(
+            self.architecture,
+            self.model_params,
+            self.input_shape,
+            len(self.classes),
+            grid=layout.grid,
+            num_anchors=anchors,
+        )
+
+    def yolo_targets(self) -> YoloTargets:
+        """The encoding the detector was trained with, for decoding its raw output."""
+        from traindev.tasks.detection.targets import YoloTargets
+
+        layout = self.detection
+        if layout is None or layout.grid is None or layout.anchors is None:
+            raise CheckpointError(f"{self.architecture!r} is not a grid (YOLO) detector")
+        anchors = torch.tensor(layout.anchors, dtype=torch.float32)
+        image_size = (int(self.input_shape[1]), int(self.input_shape[2]))
+        return YoloTargets(image_size, layout.grid, anchors, len(self.classes))
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
@@ -54,6 +116,8 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "tasks": list(checkpoint.binary_labels),
         "state_dict": {key: value.detach().cpu() for key, value in checkpoint.state_dict.items()},
     }
+    if checkpoint.detection is not None:  # absent for a classifier: its file stays as it was
+        payload["detection"] = checkpoint.detection.as_payload()
     torch.save(payload, path)
 
 
@@ -90,6 +154,11 @@ def load_checkpoint(path: Path) -> Checkpoint:
             pixel_max=int(payload["pixel_max"]),
             state_dict=payload["state_dict"],
             binary_labels=list(payload.get("tasks", [])),
+            detection=(
+                DetectorLayout.from_payload(payload["detection"])
+                if "detection" in payload
+                else None
+            ),
         )
     except (RuntimeError, KeyError, TypeError, EOFError) as exc:
         raise CheckpointError(f"{path}: not a readable traindev checkpoint ({exc})") from exc
