@@ -3,6 +3,8 @@ the dev confusion with misses and false detections, and the detection table anal
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -93,10 +95,11 @@ def test_evaluate_scores_a_detector_from_the_box_table_beside_the_store(canvases
     scorer = task_scorer("detection")
     assert scorer is score
     model = OracleDetector(store, boxes, TARGETS)
-    scores = scorer(model, placed, np.arange(32), EvaluateParams(), CPU)
+    trained = SimpleNamespace(yolo_targets=lambda: TARGETS)  # Checkpoint's decoding side
+    scores = scorer(model, placed, np.arange(32), EvaluateParams(), CPU, checkpoint=trained)
     assert scores.per_split["dev"]["error"] == 0.0
-    with pytest.raises(TypeError, match="yolo_targets"):
-        scorer(torch.nn.Linear(1, 1), placed, np.arange(32), EvaluateParams(), CPU)
+    with pytest.raises(ValueError, match="checkpoint"):
+        scorer(model, placed, np.arange(32), EvaluateParams(), CPU)
     assert not any(part.startswith("evaluate") for part in NOT_WIRED)
 
 

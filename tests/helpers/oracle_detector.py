@@ -19,11 +19,10 @@ from traindev.tasks.detection.targets import YoloTargets
 
 
 class OracleDetector(nn.Module):
-    """Raw outputs looked up by image content; `yolo_targets` as a rebuilt detector has it."""
+    """Raw outputs looked up by image content, encoded with `targets`."""
 
     def __init__(self, store: ImageStore, answers: pd.DataFrame, targets: YoloTargets) -> None:
         super().__init__()
-        self.yolo_targets = targets
         self.weight = nn.Parameter(torch.zeros(1))  # a device for predict.py to read
         rows = range(len(store.manifest))
         encoded = targets.encode_batch(store_targets(store, rows, answers), torch.device("cpu"))

@@ -74,7 +74,7 @@ def run(params: Params, architecture: str) -> str:
     model = checkpoint.build()
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
     log(f"predicting {len(rows)} examples on {device}")
-    scores = task_scorer(params.task)(model, store, rows, evaluate, device)
+    scores = task_scorer(params.task)(model, store, rows, evaluate, device, checkpoint=checkpoint)
     log("measuring latency")
     latency = measure_latency(model, example_input(store), device)
     split = scores.split

@@ -12,6 +12,6 @@ Conventions every module here shares (docs/detection.md):
   per-class non-max suppression;
 - a sliding-window detector returns its windows' boxes (K, 4) and logits (N, K, C + 1), the
   background class last; a classification-with-localization network returns raw (N, 5 + C);
-- a YOLO detector rebuilt from its checkpoint carries its encoding as `model.yolo_targets`
-  (targets.YoloTargets: image size, grid, anchors, classes), which evaluate's scorer reads.
+- evaluate's scorer decodes a YOLO detector with its checkpoint's `yolo_targets()`
+  (targets.YoloTargets: image size, grid, anchors, classes), passed as `checkpoint=`.
 """

@@ -8,14 +8,15 @@ per-domain rows consume, exactly as a wrong label is for classification, so eval
 no detection branch. The kept detections go to a table of their own (one row per detection)
 for analyze: TIDE and label issues need the low-scoring ones too.
 
-The rebuilt detector carries its encoding as `model.yolo_targets` (a `targets.YoloTargets`:
-grid, anchors, image size; the checkpoint stores it), and the box table lies beside the
-store's manifest (paths.BOXES_FILE).
+The detector's encoding (a `targets.YoloTargets`: grid, anchors, image size) comes from its
+checkpoint (`Checkpoint.yolo_targets()`), and the box table lies beside the store's manifest
+(paths.BOXES_FILE).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,9 @@ from traindev.tasks.detection.metrics import MATCH_IOU, DetectionMetrics, metric
 from traindev.tasks.detection.predict import predict_detections
 from traindev.tasks.detection.targets import YoloTargets
 
+if TYPE_CHECKING:
+    from traindev.training.checkpoint import Checkpoint
+
 BACKGROUND = "background"  # the confusion's row of false detections and column of misses
 
 
@@ -43,15 +47,14 @@ def score(
     rows: np.ndarray,
     evaluate: EvaluateParams,
     device: torch.device,
+    *,
+    checkpoint: Checkpoint | None = None,
 ) -> Scores:
     """The Scorer of task: detection (traindev.tasks.base): the box table beside the store and
-    the detector's own encoding."""
-    targets = getattr(model, "yolo_targets", None)
-    if not isinstance(targets, YoloTargets):
-        raise TypeError(
-            f"{type(model).__name__} carries no `yolo_targets`: a detector rebuilt from its "
-            "checkpoint holds its grid, anchors and image size there"
-        )
+    the encoding the detector was trained with (its checkpoint's grid, anchors, image size)."""
+    if checkpoint is None:
+        raise ValueError("scoring a detector needs its checkpoint: the encoding decodes its output")
+    targets = checkpoint.yolo_targets()
     if store.path is None:
         raise ValueError("the store has no folder, so no box table beside its manifest")
     boxes = read_boxes(store.path / paths.BOXES_FILE)
