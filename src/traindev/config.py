@@ -990,6 +990,33 @@ class ErrorWeightsParams(Section):
         return value
 
 
+class DetectionScoringParams(Section):
+    """How a detector's outputs become detections when it is scored (task: detection)."""
+
+    score_threshold: Fraction = Field(
+        0.6,
+        description="Operating p_c threshold (the notes: discard p_c <= 0.6): the detections "
+        "behind precision, recall and the per-image error.",
+    )
+    nms_iou: Fraction = Field(
+        0.5, description="Per-class non-max suppression drops a box at this IoU or above."
+    )
+    curve_threshold: Fraction = Field(
+        0.01,
+        description="Detections down to this p_c are kept for mAP's precision-recall curve, "
+        "TIDE and label issues; must not exceed score_threshold.",
+    )
+
+    @model_validator(mode="after")
+    def _curve_below_operating(self) -> DetectionScoringParams:
+        if self.curve_threshold > self.score_threshold:
+            raise ValueError(
+                f"curve_threshold {self.curve_threshold} exceeds score_threshold "
+                f"{self.score_threshold}: mAP would miss detections the error counts"
+            )
+        return self
+
+
 class EvaluateParams(Section):
     """evaluate@<arch>: every split's errors, the five-row table and its diagnosis."""
 
@@ -1006,6 +1033,7 @@ class EvaluateParams(Section):
     seed: int = Field(0, description="Seed of the training sample.")
     error_weights: ErrorWeightsParams = Field(default_factory=ErrorWeightsParams)
     diagnosis: DiagnosisParams = Field(default_factory=DiagnosisParams)
+    detection: DetectionScoringParams = Field(default_factory=DetectionScoringParams)
 
 
 class ErrorSheetParams(Section):

@@ -51,6 +51,10 @@ PREDICTIONS_FILE = "predictions.parquet"
 PROBABILITIES_FILE = "probabilities.npy"
 DIAGNOSIS_FILE = "diagnosis.json"
 CONFUSION_FILE = "confusion_dev.csv"
+DETECTIONS_FILE = "detections.parquet"  # task detection: every kept detection, one row each
+# Inside analysis_dir(<arch>) for task detection (tasks.detection.analysis).
+TIDE_ERRORS_FILE = "tide_errors.parquet"  # dev: one row per erroneous detection or miss
+DETECTION_LABEL_ISSUES_FILE = "detection_label_issues.parquet"  # cleanlab: dev, test boxes
 # Inside analysis_dir(<arch>): cleanlab's ranked label issues.
 LABEL_ISSUES_FILE = "label_issues.csv"
 

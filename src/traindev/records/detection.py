@@ -83,3 +83,22 @@ class DetectorSummary(Record):
     train_dev_image_error: NanFloat
     parameters: int
     latency_ms: NanFloat | None = None  # per image; None where not measured
+
+
+class LabelIssueSummary(Record):
+    """cleanlab.object_detection on one held-out split: boxes it suspects, by type."""
+
+    images: int
+    flagged_images: int
+    counts: dict[str, int]  # overlooked, swapped, badly_located
+    without_flagged: DetectionSplitMetrics  # the split re-scored without its flagged images
+
+
+class DetectionAnalysisRecord(Record):
+    """analyze@<arch> for a detector: per-split metrics with their curves, dev TIDE, the label
+    issues of dev and test, and the dev gallery (reports/analysis/<arch>.json)."""
+
+    splits: dict[str, DetectionSplitMetrics]
+    tide: TideSummary | None  # None: no dev image
+    label_issues: dict[str, LabelIssueSummary]  # dev, test (those with images)
+    gallery: list[GalleryImage]

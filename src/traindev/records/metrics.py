@@ -30,6 +30,13 @@ class SplitMetrics(Record):
     label_precision: dict[str, float] | None = None
     label_recall: dict[str, float] | None = None
     label_f1: dict[str, float] | None = None
+    # Detectors (error is the per-image error): COCO mAP and the operating point's counts.
+    map_50: NanFloat | None = None
+    map_50_95: NanFloat | None = None
+    ap_50: dict[str, NanFloat] | None = None  # per class
+    true_positives: int | None = None
+    false_detections: int | None = None
+    missed: int | None = None
 
 
 class BiasVariance(Record):

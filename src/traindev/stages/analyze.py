@@ -77,6 +77,8 @@ def run(params: Params, architecture: str) -> str:
     if checkpoint.binary_labels:
         predictions = pd.read_parquet(evaluation / paths.PREDICTIONS_FILE)
         return run_multilabel(architecture, checkpoint.binary_labels, predictions)
+    if params.task == "detection":
+        return run_detection(params, architecture)
     store = read_store(paths.SPLIT)
     predictions = pd.read_parquet(evaluation / paths.PREDICTIONS_FILE)
     probabilities = np.load(evaluation / paths.PROBABILITIES_FILE)
@@ -210,6 +212,36 @@ def run(params: Params, architecture: str) -> str:
     write_record(paths.analysis_file(architecture), AnalysisRecord.model_validate(summary))
     _log_to_mlflow(architecture, summary)
     return _headline(architecture, summary)
+
+
+def run_detection(params: Params, architecture: str) -> str:
+    """Detection's analysis (tasks.detection.analysis) from evaluate's detections."""
+    from traindev.tasks.detection.analysis import analyze_detections
+    from traindev.tasks.detection.box_table import read_boxes
+
+    store = read_store(paths.SPLIT)
+    evaluation = paths.evaluation_dir(architecture)
+    predictions = pd.read_parquet(evaluation / paths.PREDICTIONS_FILE)
+    detections = pd.read_parquet(evaluation / paths.DETECTIONS_FILE)
+    with atomic_directory(paths.analysis_dir(architecture)) as staging:
+        record = analyze_detections(
+            store,
+            read_boxes(paths.SPLIT / paths.BOXES_FILE),
+            detections,
+            predictions,
+            params.evaluate.detection.score_threshold,
+            staging,
+            seed=params.analyze.errors.seed,
+        )
+    write_record(paths.analysis_file(architecture), record)
+    dev = record.splits.get("dev")
+    if dev is None:
+        return f"analyzed {architecture}: no dev images"
+    typed = "" if record.tide is None else f", {sum(record.tide.counts.values())} TIDE errors"
+    return (
+        f"analyzed {architecture}: dev mAP@0.5 {dev.map_50:.3f}, "
+        f"image error {dev.image_error:.3f}{typed}"
+    )
 
 
 def multilabel_note(architecture: str) -> str:

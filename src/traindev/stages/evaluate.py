@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -74,7 +74,7 @@ def run(params: Params, architecture: str) -> str:
     model = checkpoint.build()
     rows = scored_rows(store, evaluate.train_sample_size, evaluate.seed)
     log(f"predicting {len(rows)} examples on {device}")
-    scores = task_scorer(params.task)(model, store, rows, evaluate, device)
+    scores = task_scorer(params.task)(model, store, rows, evaluate, device, checkpoint=checkpoint)
     log("measuring latency")
     latency = measure_latency(model, example_input(store), device)
     split = scores.split
@@ -120,7 +120,12 @@ def run(params: Params, architecture: str) -> str:
     _publish(
         architecture,
         Published(
-            scores.predictions, scores.outputs, record, scores.confusion, scores.confusion_rows
+            scores.predictions,
+            scores.outputs,
+            record,
+            scores.confusion,
+            scores.confusion_rows,
+            scores.tables,
         ),
         MetricsRecord(splits=per_split, bias_variance=table.as_dict()),
         EvaluationRun(
@@ -244,6 +249,7 @@ class Published:
     diagnosis: DiagnosisRecord
     confusion: pd.DataFrame
     confusion_rows: pd.DataFrame  # the dvc.yaml confusion plot's data (plot_data)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # the task's own Parquet files
 
 
 def _publish(
@@ -261,6 +267,8 @@ def _publish(
         np.save(staging / paths.PROBABILITIES_FILE, outputs.probabilities.astype(np.float32))
         write_record(staging / paths.DIAGNOSIS_FILE, outputs.diagnosis)
         outputs.confusion.to_csv(staging / paths.CONFUSION_FILE)
+        for name, table in outputs.tables.items():
+            table.to_parquet(staging / name, index=False)
     write_record(paths.metrics_file(architecture), metrics)
     write_record(
         paths.scores_file(architecture),

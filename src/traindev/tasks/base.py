@@ -12,7 +12,8 @@ never re-runs because a metric changed):
   half result (`traindev.tasks.specs`);
 - `head.py`, `head(store, train)`: the model's output size, the training targets and the loss
   (`traindev.tasks.heads`);
-- `scoring.py`, `score(model, store, rows, evaluate, device)`: one model on the evaluated rows,
+- `scoring.py`, `score(model, store, rows, evaluate, device, checkpoint=...)`: one model (and
+  the checkpoint it was rebuilt from, for what decodes its outputs) on the evaluated rows,
   as a per-example error (the unit of the five-row table and its bootstrap) beside the task's
   own per-split metrics (`traindev.tasks.scoring`).
 """
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from traindev.config import EvaluateParams, Params, TrainParams
     from traindev.data.store import ImageStore
+    from traindev.training.checkpoint import Checkpoint
     from traindev.training.objectives import Objective
 
 
@@ -72,6 +74,7 @@ class Scores:
     confusion: pd.DataFrame  # the dev confusion (a task's own layout)
     confusion_rows: pd.DataFrame  # the dvc.yaml confusion plot's data
     diagnosis_extra: dict = field(default_factory=dict)  # task fields of the diagnosis record
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # task files, name -> table
 
 
 class HeadBuilder(Protocol):
@@ -90,4 +93,6 @@ class Scorer(Protocol):
         rows: np.ndarray,
         evaluate: EvaluateParams,
         device: torch.device,
+        *,
+        checkpoint: Checkpoint | None = None,
     ) -> Scores: ...

@@ -14,4 +14,8 @@ def task_scorer(name: TaskName) -> Scorer:
         from traindev.tasks.classification.scoring import score
 
         return score
+    if name == "detection":
+        from traindev.tasks.detection.scoring import score
+
+        return score
     raise AssertionError(f"task {name!r} passed `traindev check` without a scorer")

@@ -23,9 +23,13 @@ def score(
     rows: np.ndarray,
     evaluate: EvaluateParams,
     device: torch.device,
+    *,
+    checkpoint: object = None,
 ) -> Scores:
     """Softmax predictions on `rows`: metrics per split with the weighted and per-class
-    errors, the dev confusion matrix and the per-class diagnosis."""
+    errors, the dev confusion matrix and the per-class diagnosis (a softmax needs nothing
+    from the checkpoint)."""
+    del checkpoint
     weights = example_weights(
         store.manifest["label"],
         store.manifest["tags"],

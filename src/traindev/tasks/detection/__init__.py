@@ -11,5 +11,7 @@ Conventions every module here shares (docs/detection.md):
 - predictions are boxes, scores and class indices per image after the p_c threshold and
   per-class non-max suppression;
 - a sliding-window detector returns its windows' boxes (K, 4) and logits (N, K, C + 1), the
-  background class last; a classification-with-localization network returns raw (N, 5 + C).
+  background class last; a classification-with-localization network returns raw (N, 5 + C);
+- evaluate's scorer decodes a YOLO detector with its checkpoint's `yolo_targets()`
+  (targets.YoloTargets: image size, grid, anchors, classes), passed as `checkpoint=`.
 """

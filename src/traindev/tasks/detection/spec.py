@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 # What the stages cannot run yet for detection, in pipeline order.
 NOT_WIRED = (
     "training a detector (train.architectures are classifiers)",
-    "evaluate (mAP and the per-image error)",
-    "analyze (TIDE error types, label issues) and the report's detection sections",
+    "analyze's detection error-analysis sheet and mismatch locator, and the report's "
+    "detection sections",
 )
 
 
