@@ -251,7 +251,8 @@ def tiny_split(project: Params, directory: Path) -> Path:
     with contextlib.chdir(directory):
         ingest.run(project.ingest)
         synthesize.run(project.synthesize.model_copy(update={"count": 100}))
-        split.run(project.split.model_copy(update={"target_to_train": 0.0}))
+        no_target = project.split.model_copy(update={"target_to_train": 0.0})
+        split.run(project.model_copy(update={"split": no_target}))
     return directory / paths.SPLIT
 
 

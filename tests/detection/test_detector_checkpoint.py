@@ -73,7 +73,9 @@ def test_train_logs_a_detector_checkpoint_and_skips_the_classifier_pyfunc_with_a
     layout = DetectorLayout(grid=4, anchors=ANCHORS)
     checkpoint = Checkpoint("yolo", TINY, (1, 32, 32), CLASSES, 255, model.state_dict(), [], layout)
     mlflow.set_tracking_uri(mlflow_store)
-    with mlflow.start_run() as run:
+    # its own experiment: an earlier test's active experiment id would not exist in this store
+    experiment = mlflow.create_experiment("detector")
+    with mlflow.start_run(experiment_id=experiment) as run:
         _write_outputs(checkpoint, training("yolo"))
     logged = mlflow.get_run(run.info.run_id)
     assert logged.data.tags[MODEL_SKIPPED_TAG] == DETECTOR_MODEL_SKIPPED

@@ -23,6 +23,7 @@ SECTIONS = {  # id: its h2 (the selection section's comes from its blocks)
     "augmentation": "Augmentation",
     "comparison": "Architecture comparison",
     "selection": "Model selection",
+    "source-data": "Does the source data help?",
     **{f"arch-{arch}": arch for arch in ARCHITECTURES},
 }
 PAGE_FACTS = """(() => ({
